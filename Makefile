@@ -1,0 +1,140 @@
+# reloader: a hot-code reloading daemon.  Plain GNU make.
+
+VERSION = 0.1.0
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= $(PREFIX)/etc
+DOCDIR ?= $(PREFIX)/share/doc/reloader
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+PKG_CONFIG ?= pkg-config
+INSTALL ?= install
+
+# Build directory: `make O=obj-asan SANITIZE=1` keeps a second build apart.
+O ?= obj
+
+WARNINGS = -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
+	-Wmissing-prototypes -Wformat=2 -Wwrite-strings -Wundef \
+	-Wno-unused-parameter
+ifdef SANITIZE
+SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+endif
+
+ALL_CPPFLAGS = -D_GNU_SOURCE -DRELOADER_VERSION='"$(VERSION)"' \
+	-Iinclude -Isrc/stamp -Isrc/reloaderd $(CPPFLAGS)
+ALL_CFLAGS = -std=c11 $(WARNINGS) $(SANFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
+
+# libev ships no pkg-config file on Debian; the others do.
+LIBS = -lev $(shell $(PKG_CONFIG) --libs libelf libmd zlib)
+CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check)
+CHECK_LIBS = $(shell $(PKG_CONFIG) --libs check)
+
+STAMP_SRCS = src/stamp/stamp.c src/stamp/stamp-elf.c src/stamp/stamp-beam.c
+DAEMON_SRCS = src/reloaderd/config.c src/reloaderd/log.c \
+	src/reloaderd/hash.c src/reloaderd/tree.c src/reloaderd/batch.c \
+	src/reloaderd/inotify.c src/reloaderd/poll.c
+MAIN_SRCS = src/reloaderd/reloaderd.c
+
+STAMP_OBJS = $(STAMP_SRCS:%.c=$(O)/%.o)
+DAEMON_OBJS = $(DAEMON_SRCS:%.c=$(O)/%.o)
+MAIN_OBJS = $(MAIN_SRCS:%.c=$(O)/%.o)
+
+UNIT_SRCS = $(wildcard tests/unit/test-*.c)
+UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
+
+FUZZ_SRCS = $(wildcard tests/fuzz/fuzz-*.c)
+FUZZ_BINS = $(FUZZ_SRCS:tests/fuzz/%.c=$(O)/tests/%)
+
+HELPER_BINS = $(O)/tests/writehalves
+
+all: $(O)/reloaderd
+
+$(O)/reloaderd: $(MAIN_OBJS) $(DAEMON_OBJS) $(STAMP_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(O)/%.o: %.c include/reloader.h src/stamp/stamp.h src/reloaderd/reloaderd.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(O)/tests/test-%: tests/unit/test-%.c tests/unit/testutil.h $(DAEMON_OBJS) $(STAMP_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(CHECK_CFLAGS) -Itests/unit $(ALL_CFLAGS) \
+	    $(ALL_LDFLAGS) -o $@ $< $(DAEMON_OBJS) $(STAMP_OBJS) $(CHECK_LIBS) $(LIBS)
+
+# Fuzz targets built with the plain compiler and a file-replaying main, so
+# that `make check` runs every target over its corpus; `make fuzz` builds
+# the same targets with clang's libFuzzer for long runs.
+$(O)/tests/fuzz-%: tests/fuzz/fuzz-%.c tests/fuzz/replay.c $(DAEMON_OBJS) $(STAMP_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< \
+	    tests/fuzz/replay.c $(DAEMON_OBJS) $(STAMP_OBJS) $(LIBS)
+
+$(O)/tests/writehalves: tests/e2e/writehalves.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $<
+
+FUZZ_CC ?= clang
+FUZZ_SANS = -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer
+
+fuzz: $(FUZZ_SRCS:tests/fuzz/%.c=obj-fuzz/%)
+
+obj-fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(STAMP_SRCS) $(DAEMON_SRCS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -g -O1 $(ALL_CPPFLAGS) $(FUZZ_SANS) -o $@ $< \
+	    $(STAMP_SRCS) $(DAEMON_SRCS) $(LIBS)
+
+deps:
+	@sh scripts/deps.sh
+
+tests: $(O)/reloaderd $(UNIT_BINS) $(FUZZ_BINS) $(HELPER_BINS)
+
+check: deps
+	@$(MAKE) --no-print-directory tests
+	@O=$(O) sh tests/run.sh
+
+# The same suite again under AddressSanitizer and UBSan.
+check-sanitize: deps
+	@$(MAKE) --no-print-directory O=obj-san SANITIZE=1 tests
+	@O=obj-san sh tests/run.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@sh examples/run.sh $(O)/reloaderd
+
+format:
+	clang-format -i $(STAMP_SRCS) $(DAEMON_SRCS) $(MAIN_SRCS) \
+	    src/stamp/*.h src/reloaderd/*.h include/reloader.h \
+	    tests/unit/*.c tests/fuzz/*.c
+
+install: $(O)/reloaderd
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(INCLUDEDIR) \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(DOCDIR)
+	$(INSTALL) -m 755 $(O)/reloaderd $(DESTDIR)$(BINDIR)/reloaderd
+	$(INSTALL) -m 644 include/reloader.h $(DESTDIR)$(INCLUDEDIR)/reloader.h
+	$(INSTALL) -m 644 docs/reloaderd.8 $(DESTDIR)$(MANDIR)/man8/reloaderd.8
+	$(INSTALL) -m 644 docs/reloader.conf.5 \
+	    $(DESTDIR)$(MANDIR)/man5/reloader.conf.5
+	$(INSTALL) -m 644 reloader.conf.example \
+	    $(DESTDIR)$(DOCDIR)/reloader.conf.example
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/reloaderd \
+	    $(DESTDIR)$(INCLUDEDIR)/reloader.h \
+	    $(DESTDIR)$(MANDIR)/man8/reloaderd.8 \
+	    $(DESTDIR)$(MANDIR)/man5/reloader.conf.5 \
+	    $(DESTDIR)$(DOCDIR)/reloader.conf.example
+	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
+
+clean:
+	rm -rf obj obj-san obj-fuzz
+
+.PHONY: all deps tests check check-sanitize run format install uninstall \
+	clean fuzz
+.SECONDARY:

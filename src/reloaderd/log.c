@@ -1,0 +1,305 @@
+/*
+ * log.c: the daemon's log: stderr, a file, the journal, or syslog.
+ *
+ * One line per event.  On stderr and in a file each line starts with an
+ * ISO 8601 UTC timestamp and the level; when stderr is the systemd
+ * journal's stream it starts with a <N> priority prefix instead, and the
+ * journal adds the time.  A daemon without a terminal or a file logs to
+ * syslog.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "reloaderd.h"
+
+enum log_dest { LOG_DEST_STDERR, LOG_DEST_FILE, LOG_DEST_SYSLOG };
+
+static enum log_dest log_dest = LOG_DEST_STDERR;
+static int log_level = LOG_INFO;
+static int log_journal;        /* stderr is the journal's stream */
+static int log_fd = -1;        /* the log file, if any */
+static char *log_path;         /* its path, for reopening */
+
+/* Says whether stderr is the stream systemd named in JOURNAL_STREAM. */
+static int
+log_stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat sb;
+
+	if (js == NULL || sscanf(js, "%llu:%llu", &dev, &ino) != 2)
+		return 0;
+	if (fstat(STDERR_FILENO, &sb) == -1)
+		return 0;
+	return (unsigned long long)sb.st_dev == dev &&
+	    (unsigned long long)sb.st_ino == ino;
+}
+
+/* Starts logging to stderr (foreground) or syslog, at a level. */
+void
+log_init(int foreground, int level)
+{
+	log_level = level;
+	log_journal = log_stderr_is_journal();
+	if (foreground || log_journal)
+		log_dest = LOG_DEST_STDERR;
+	else {
+		log_dest = LOG_DEST_SYSLOG;
+		openlog("reloaderd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	}
+}
+
+/* Sets the most detailed level that is logged. */
+void
+log_setlevel(int level)
+{
+	log_level = level;
+}
+
+/* Returns the most detailed level that is logged. */
+int
+log_getlevel(void)
+{
+	return log_level;
+}
+
+/* Opens path for appending and makes it the log; keeps the old on error. */
+int
+log_open_file(const char *path)
+{
+	char *copy;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd == -1)
+		return -1;
+	if ((copy = strdup(path)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	if (log_fd != -1)
+		close(log_fd);
+	free(log_path);
+	log_fd = fd;
+	log_path = copy;
+	log_dest = LOG_DEST_FILE;
+	return 0;
+}
+
+/* Reopens the log file under its name, after logrotate moved it. */
+int
+log_reopen(void)
+{
+	char *path;
+	int rc;
+
+	if (log_path == NULL)
+		return 0;
+	if ((path = strdup(log_path)) == NULL)
+		return -1;
+	rc = log_open_file(path);
+	free(path);
+	return rc;
+}
+
+/* Stops logging to a file; later lines go to stderr. */
+void
+log_close(void)
+{
+	if (log_fd != -1)
+		close(log_fd);
+	log_fd = -1;
+	free(log_path);
+	log_path = NULL;
+	if (log_dest == LOG_DEST_FILE)
+		log_dest = LOG_DEST_STDERR;
+}
+
+/* Returns the word a level is written as. */
+static const char *
+log_level_name(int pri)
+{
+	switch (pri) {
+	case LOG_EMERG:
+	case LOG_ALERT:
+	case LOG_CRIT:
+	case LOG_ERR:
+		return "error";
+	case LOG_WARNING:
+		return "warn";
+	case LOG_NOTICE:
+	case LOG_INFO:
+		return "info";
+	default:
+		return "debug";
+	}
+}
+
+/* Writes one formatted line at priority pri, with errno's text if asked. */
+static void
+log_vwrite(int pri, int with_errno, const char *fmt, va_list ap)
+{
+	char msg[8192], line[8300];
+	struct timespec ts;
+	struct tm tm;
+	int saved = errno, fd, n;
+	size_t len;
+
+	if (pri > log_level)
+		return;
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (n < 0)
+		return;
+	if (with_errno) {
+		len = strlen(msg);
+		snprintf(msg + len, sizeof(msg) - len, ": %s", strerror(saved));
+	}
+	if (log_dest == LOG_DEST_SYSLOG) {
+		syslog(pri, "%s", msg);
+		errno = saved;
+		return;
+	}
+	if (log_dest == LOG_DEST_STDERR && log_journal)
+		n = snprintf(line, sizeof(line), "<%d>%s\n", pri, msg);
+	else {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		n = snprintf(line, sizeof(line),
+		    "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s\n",
+		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
+		    log_level_name(pri), msg);
+	}
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line)) {
+		n = sizeof(line) - 1;
+		line[n - 1] = '\n';
+	}
+	fd = log_dest == LOG_DEST_FILE ? log_fd : STDERR_FILENO;
+	/* One write per line, so lines from a rotating logger never mix. */
+	while (write(fd, line, (size_t)n) == -1 && errno == EINTR)
+		;
+	errno = saved;
+}
+
+/* Logs a warning followed by errno's text. */
+void
+log_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_WARNING, 1, fmt, ap);
+	va_end(ap);
+}
+
+/* Logs a warning. */
+void
+log_warnx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_WARNING, 0, fmt, ap);
+	va_end(ap);
+}
+
+/* Logs an error the daemon survives. */
+void
+log_errorx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_ERR, 0, fmt, ap);
+	va_end(ap);
+}
+
+/* Logs an event a user wants to see. */
+void
+log_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_INFO, 0, fmt, ap);
+	va_end(ap);
+}
+
+/* Logs detail shown with -v. */
+void
+log_debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_DEBUG, 0, fmt, ap);
+	va_end(ap);
+}
+
+/* Logs an error with errno's text and exits. */
+void
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_ERR, 1, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+/* Logs an error and exits. */
+void
+fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_ERR, 0, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+/* Returns s made safe for a log line: quoted if it holds blanks or quotes,
+ * with control bytes escaped.  The result lives until the fourth call
+ * after this one. */
+const char *
+log_esc(const char *s)
+{
+	static char ring[4][4096];
+	static int next;
+	char *out = ring[next++ % 4];
+	size_t o = 0, cap = sizeof(ring[0]) - 8;
+	const unsigned char *p;
+	int quote = *s == '\0';
+
+	for (p = (const unsigned char *)s; *p != '\0'; p++)
+		if (*p <= ' ' || *p == '"' || *p == '\\' || *p == 0x7f)
+			quote = 1;
+	if (!quote)
+		return s;
+	out[o++] = '"';
+	for (p = (const unsigned char *)s; *p != '\0' && o < cap; p++) {
+		if (*p == '"' || *p == '\\') {
+			out[o++] = '\\';
+			out[o++] = (char)*p;
+		} else if (*p < ' ' || *p == 0x7f)
+			o += (size_t)snprintf(out + o, 5, "\\x%02x", *p);
+		else
+			out[o++] = (char)*p;
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+	return out;
+}

@@ -1,0 +1,243 @@
+/*
+ * reloaderd.h: the daemon's private interfaces, grouped by file.
+ */
+#ifndef RELOADERD_H
+#define RELOADERD_H
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <ev.h>
+
+#include "stamp.h"
+
+/* How a root is watched. */
+enum backend {
+	BACKEND_AUTO = 0,  /* inotify, polling where inotify cannot serve */
+	BACKEND_INOTIFY,
+	BACKEND_POLL
+};
+
+/* One watched directory as configured. */
+struct root_conf {
+	char *path;        /* absolute, normalised */
+	char *display;     /* as the user wrote it; used in log lines */
+	char **include;    /* NULL-terminated glob list */
+	char **exclude;    /* NULL-terminated glob list */
+	enum backend backend;
+	char *where;       /* "file:line" or "-w" that defined it */
+};
+
+/* A whole configuration; built fresh and swapped in only when good. */
+struct config {
+	char *file;            /* config file read, or NULL */
+	char *socket;          /* control socket path */
+	char *logfile;         /* log file, or NULL for stderr/syslog */
+	int loglevel;          /* LOG_ERR .. LOG_DEBUG from <syslog.h> */
+	enum backend backend;  /* default for roots */
+	double interval;       /* poll interval, seconds, > 0 */
+	double settle;         /* settle window, seconds, >= 0 */
+	char **include;        /* default include globs for roots */
+	char **exclude;        /* default exclude globs for roots */
+	struct root_conf *roots;
+	size_t nroots;
+};
+
+/* An intrusive chained hash table; nodes carry their own next pointer. */
+struct htab {
+	void **buckets;
+	size_t nbuckets;
+	size_t count;
+	size_t nextoff;                  /* offset of the next pointer */
+	uint64_t (*hash)(const void *);  /* hash of a node's key */
+};
+
+/* The stamp a file had when last read, kept compactly. */
+struct fstamp {
+	enum stamp_kind kind;
+	unsigned char len;
+	char *module;                    /* NULL: named after the file */
+	unsigned char bytes[];
+};
+
+/* What is known of a file that matches a root's globs. */
+enum file_state {
+	FILE_NEW = 0,       /* seen, not yet read */
+	FILE_OK,            /* stamp read from a complete file */
+	FILE_INCOMPLETE,    /* still being written when last read */
+	FILE_BAD            /* not a module we can read */
+};
+
+struct dir;
+struct root;
+
+/* A file under a watched root that its globs select. */
+struct file {
+	struct file *hnext;              /* in the path table */
+	struct file *dnext, **dprev;     /* in its directory's list */
+	struct file *qnext, **qprev;     /* in the batch queue */
+	struct dir *dir;                 /* NULL while its directory is gone */
+	struct root *root;
+	enum file_state state;
+	unsigned char queued;            /* in the batch queue */
+	unsigned char racy;              /* changed too recently to trust stat */
+	unsigned int seen;               /* scan generation that saw it */
+	ino_t ino;                       /* the stat seen last, for polling */
+	off_t size;
+	struct timespec mtime, ctime;
+	struct fstamp *stamp;            /* NULL until first read complete */
+	char path[];                     /* absolute */
+};
+
+/* A watched directory. */
+struct dir {
+	struct dir *wnext;               /* in the watch-descriptor table */
+	struct dir *inext;               /* in the device/inode table */
+	struct dir *parent;
+	struct dir *child;               /* first subdirectory */
+	struct dir *snext, **sprev;      /* among its siblings */
+	struct file *files;
+	struct root *root;
+	dev_t dev;
+	ino_t ino;
+	struct timespec mtime;           /* when its entries were last read */
+	int racy;                        /* mtime too recent to trust */
+	unsigned int seen;               /* scan generation that saw it */
+	int wd;                          /* inotify watch, or -1 */
+	char path[];                     /* absolute */
+};
+
+/* A watched directory tree, live. */
+struct root {
+	struct root *next;
+	struct root_conf conf;           /* owned copy */
+	enum backend backend;            /* in use: inotify or poll */
+	struct dir *top;                 /* NULL while the directory is gone */
+	int missing_logged;
+	int shadowed;                    /* inside another root's tree */
+	int nospace;                     /* inotify ran out of watches */
+	size_t nfiles;
+};
+
+/* The daemon's state. */
+struct daemon {
+	struct ev_loop *loop;
+	struct config conf;
+	struct root *roots;
+	struct htab files;               /* by path */
+	struct htab dirs_wd;             /* by inotify watch descriptor */
+	struct htab dirs_ino;            /* by device and inode */
+	int ifd;                         /* inotify instance, or -1 */
+	ev_io inotify_ev;
+	ev_timer poll_ev;
+	ev_timer settle_ev;
+	ev_tstamp batch_start;
+	struct file *queue, **queue_tail;
+	size_t nqueued;
+	int *awatch;                     /* ancestor watches, missing roots */
+	size_t nawatch;
+	unsigned int scangen;
+	int inotify_failed;              /* inotify_init1 failed; logged */
+};
+
+extern struct daemon *rd;
+
+/* hash.c */
+uint64_t hash_bytes(const void *, size_t, uint64_t);
+uint64_t hash_str(const char *);
+void htab_init(struct htab *, size_t, uint64_t (*)(const void *));
+void *htab_first(const struct htab *, uint64_t);
+void *htab_next(const struct htab *, const void *);
+void htab_insert(struct htab *, void *);
+void htab_remove(struct htab *, void *);
+void htab_free(struct htab *);
+
+/* What file_check found. */
+#define CHECK_NOTHING 0
+#define CHECK_ADDED   1
+#define CHECK_CHANGED 2
+#define CHECK_REMOVED 3
+
+/* tree.c */
+struct root *root_new(const struct root_conf *);
+void root_free(struct root *);
+void root_arm(struct root *, int);
+void root_disarm(struct root *);
+void root_fallback(struct root *, const char *);
+void roots_retry(void);
+int root_matches(const struct root *, const char *);
+const char *root_display(const struct root *, const char *);
+struct dir *dir_add(struct root *, struct dir *, const char *,
+    const struct stat *);
+void dir_remove(struct dir *);
+struct dir *dir_child(struct dir *, const char *);
+void dir_scan(struct dir *, int, int);
+struct file *file_lookup(const char *);
+struct file *file_get(struct root *, struct dir *, const char *);
+int file_check(struct file *, int);
+void file_detach(struct file *);
+void file_free(struct file *);
+uint64_t file_hash(const void *);
+uint64_t dir_hash_wd(const void *);
+uint64_t dir_hash_ino(const void *);
+struct dir *dir_by_wd(int);
+struct dir *dir_by_ino(dev_t, ino_t);
+
+/* batch.c */
+void batch_init(void);
+void batch_queue(struct file *);
+void batch_unqueue(struct file *);
+void batch_run(void);
+
+/* inotify.c */
+int inotify_start(void);
+void inotify_stop(void);
+int inotify_arm_dir(struct dir *, char *, size_t);
+void inotify_disarm_dir(struct dir *);
+int inotify_fs_works(const char *, const char **);
+void inotify_wait_missing(void);
+void inotify_rescan(void);
+
+/* poll.c */
+void poll_update(void);
+void poll_stop(void);
+void poll_root(struct root *);
+
+/* config.c */
+void config_init(struct config *);
+int config_load(struct config *, const char *, char *, size_t);
+int config_parse_buf(struct config *, const char *, const char *, size_t,
+    char *, size_t);
+int config_add_root(struct config *, const char *, const char *,
+    const char *, char *, size_t);
+void config_free(struct config *);
+int config_parse_duration(const char *, double *, char *, size_t);
+int config_parse_backend(const char *, enum backend *);
+const char *config_backend_name(enum backend);
+int config_parse_loglevel(const char *, int *);
+char *config_abspath(const char *, const char *);
+
+/* log.c */
+void log_init(int, int);
+void log_setlevel(int);
+int log_getlevel(void);
+int log_open_file(const char *);
+int log_reopen(void);
+void log_close(void);
+void log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void log_errorx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void fatal(const char *, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+void fatalx(const char *, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+const char *log_esc(const char *);
+
+#endif /* RELOADERD_H */

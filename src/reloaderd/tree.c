@@ -1,0 +1,807 @@
+/*
+ * tree.c: watched roots, their directories and module files.
+ *
+ * Every directory under a root has a node, found by its watch descriptor
+ * and by its device and inode; every file the root's globs select has a
+ * node, found by its path, holding the stamp it had when last read.  A
+ * file is "changed" only when a complete read gives a different stamp:
+ * events and stat results only say when to look.
+ */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "reloaderd.h"
+
+/* A file or directory changed less than this long ago may change again
+ * within the same timestamp tick, so its stat cannot be trusted yet. */
+#define RACY_NSEC 1000000000LL
+
+/* Hashes a file node by its path. */
+uint64_t
+file_hash(const void *n)
+{
+	return hash_str(((const struct file *)n)->path);
+}
+
+/* Hashes a directory node by its watch descriptor. */
+uint64_t
+dir_hash_wd(const void *n)
+{
+	int wd = ((const struct dir *)n)->wd;
+
+	return hash_bytes(&wd, sizeof(wd), 0xcbf29ce484222325ULL);
+}
+
+/* Hashes a device and inode pair. */
+static uint64_t
+ino_hash(dev_t dev, ino_t ino)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	h = hash_bytes(&dev, sizeof(dev), h);
+	return hash_bytes(&ino, sizeof(ino), h);
+}
+
+/* Hashes a directory node by its device and inode. */
+uint64_t
+dir_hash_ino(const void *n)
+{
+	const struct dir *d = n;
+
+	return ino_hash(d->dev, d->ino);
+}
+
+/* Finds the directory watched with descriptor wd. */
+struct dir *
+dir_by_wd(int wd)
+{
+	struct dir *d;
+
+	d = htab_first(&rd->dirs_wd, hash_bytes(&wd, sizeof(wd),
+	    0xcbf29ce484222325ULL));
+	for (; d != NULL; d = htab_next(&rd->dirs_wd, d))
+		if (d->wd == wd)
+			return d;
+	return NULL;
+}
+
+/* Finds the directory node for a device and inode. */
+struct dir *
+dir_by_ino(dev_t dev, ino_t ino)
+{
+	struct dir *d;
+
+	d = htab_first(&rd->dirs_ino, ino_hash(dev, ino));
+	for (; d != NULL; d = htab_next(&rd->dirs_ino, d))
+		if (d->dev == dev && d->ino == ino)
+			return d;
+	return NULL;
+}
+
+/* Copies a NULL-terminated string list. */
+static char **
+strv_dup(char **v)
+{
+	size_t n = 0, i;
+	char **c;
+
+	while (v != NULL && v[n] != NULL)
+		n++;
+	if ((c = calloc(n + 1, sizeof(*c))) == NULL)
+		fatal("strv_dup");
+	for (i = 0; i < n; i++)
+		if ((c[i] = strdup(v[i])) == NULL)
+			fatal("strv_dup");
+	return c;
+}
+
+/* Frees a NULL-terminated string list. */
+static void
+strv_free(char **v)
+{
+	size_t i;
+
+	for (i = 0; v != NULL && v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Makes a live root from its configuration; nothing is watched yet. */
+struct root *
+root_new(const struct root_conf *rc)
+{
+	struct root *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		fatal("root_new");
+	if ((r->conf.path = strdup(rc->path)) == NULL ||
+	    (r->conf.display = strdup(rc->display)) == NULL ||
+	    (r->conf.where = strdup(rc->where ? rc->where : "")) == NULL)
+		fatal("root_new");
+	r->conf.include = strv_dup(rc->include);
+	r->conf.exclude = strv_dup(rc->exclude);
+	r->conf.backend = rc->backend;
+	r->backend = rc->backend == BACKEND_POLL ? BACKEND_POLL :
+	    BACKEND_INOTIFY;
+	return r;
+}
+
+/* Frees a root that is no longer watched. */
+void
+root_free(struct root *r)
+{
+	if (r == NULL)
+		return;
+	free(r->conf.path);
+	free(r->conf.display);
+	free(r->conf.where);
+	strv_free(r->conf.include);
+	strv_free(r->conf.exclude);
+	free(r);
+}
+
+/* Returns a path as the user knows it: under the root's name as given. */
+const char *
+root_display(const struct root *r, const char *path)
+{
+	static char buf[8192];
+	size_t plen = strlen(r->conf.path);
+
+	if (strncmp(path, r->conf.path, plen) != 0 ||
+	    (path[plen] != '/' && path[plen] != '\0'))
+		return path;
+	snprintf(buf, sizeof(buf), "%s%s", r->conf.display, path + plen);
+	return buf;
+}
+
+/* Says whether a glob matches a path relative to the root: globs with a
+ * slash match the whole relative path, the others the file name. */
+static int
+glob_match(const char *glob, const char *rel)
+{
+	const char *base = strrchr(rel, '/');
+
+	if (strchr(glob, '/') != NULL)
+		return fnmatch(glob, rel, FNM_PATHNAME) == 0;
+	return fnmatch(glob, base ? base + 1 : rel, 0) == 0;
+}
+
+/* Says whether the root's globs select the file at absolute path. */
+int
+root_matches(const struct root *r, const char *path)
+{
+	size_t plen = strlen(r->conf.path), i;
+	const char *rel = path + plen;
+
+	if (strncmp(path, r->conf.path, plen) != 0)
+		return 0;
+	while (*rel == '/')
+		rel++;
+	for (i = 0; r->conf.exclude[i] != NULL; i++)
+		if (glob_match(r->conf.exclude[i], rel))
+			return 0;
+	for (i = 0; r->conf.include[i] != NULL; i++)
+		if (glob_match(r->conf.include[i], rel))
+			return 1;
+	return 0;
+}
+
+/* Joins a directory and a name into a malloc'd path. */
+static char *
+path_join(const char *dir, const char *name)
+{
+	char *p;
+
+	if (asprintf(&p, "%s%s%s", dir, strcmp(dir, "/") ? "/" : "",
+	    name) == -1)
+		fatal("path_join");
+	return p;
+}
+
+/* Makes a node for a directory and watches it; NULL if it is already
+ * watched (through another root, a bind mount) or cannot be watched. */
+struct dir *
+dir_add(struct root *r, struct dir *parent, const char *path,
+    const struct stat *sb)
+{
+	struct dir *d;
+	char err[256];
+	size_t len = strlen(path);
+
+	if (dir_by_ino(sb->st_dev, sb->st_ino) != NULL)
+		return NULL;
+	if ((d = calloc(1, sizeof(*d) + len + 1)) == NULL)
+		fatal("dir_add");
+	memcpy(d->path, path, len + 1);
+	d->root = r;
+	d->dev = sb->st_dev;
+	d->ino = sb->st_ino;
+	d->wd = -1;
+	d->parent = parent;
+	if (parent != NULL) {
+		d->snext = parent->child;
+		if (parent->child != NULL)
+			parent->child->sprev = &d->snext;
+		parent->child = d;
+		d->sprev = &parent->child;
+	}
+	htab_insert(&rd->dirs_ino, d);
+	if (r->backend == BACKEND_INOTIFY && !r->nospace &&
+	    inotify_arm_dir(d, err, sizeof(err)) == -1) {
+		if (errno == ENOSPC)
+			r->nospace = 1;
+		else
+			log_warnx("%s: cannot watch: %s",
+			    log_esc(root_display(r, path)), err);
+	}
+	return d;
+}
+
+/* Forgets a directory and everything below it; its files are queued so
+ * that the batch reports those that are really gone. */
+void
+dir_remove(struct dir *d)
+{
+	struct file *f;
+
+	while (d->child != NULL)
+		dir_remove(d->child);
+	while ((f = d->files) != NULL) {
+		file_detach(f);
+		batch_queue(f);
+	}
+	inotify_disarm_dir(d);
+	htab_remove(&rd->dirs_ino, d);
+	if (d->sprev != NULL) {
+		*d->sprev = d->snext;
+		if (d->snext != NULL)
+			d->snext->sprev = d->sprev;
+	}
+	if (d->root->top == d)
+		d->root->top = NULL;
+	free(d);
+}
+
+/* Finds the subdirectory of d called name. */
+struct dir *
+dir_child(struct dir *d, const char *name)
+{
+	struct dir *c;
+	size_t dlen = strlen(d->path);
+
+	for (c = d->child; c != NULL; c = c->snext)
+		if (strncmp(c->path, d->path, dlen) == 0 &&
+		    strcmp(c->path + dlen + (dlen > 1), name) == 0)
+			return c;
+	return NULL;
+}
+
+/* Finds the node of the file at path. */
+struct file *
+file_lookup(const char *path)
+{
+	struct file *f;
+
+	f = htab_first(&rd->files, hash_str(path));
+	for (; f != NULL; f = htab_next(&rd->files, f))
+		if (strcmp(f->path, path) == 0)
+			return f;
+	return NULL;
+}
+
+/* Links a file into a directory's list. */
+static void
+file_attach(struct file *f, struct dir *d)
+{
+	f->dir = d;
+	f->dnext = d->files;
+	if (d->files != NULL)
+		d->files->dprev = &f->dnext;
+	d->files = f;
+	f->dprev = &d->files;
+}
+
+/* Unlinks a file from its directory, which is going away. */
+void
+file_detach(struct file *f)
+{
+	if (f->dir == NULL)
+		return;
+	*f->dprev = f->dnext;
+	if (f->dnext != NULL)
+		f->dnext->dprev = f->dprev;
+	f->dnext = NULL;
+	f->dprev = NULL;
+	f->dir = NULL;
+}
+
+/* Returns the node of the file at path in d, making it if new. */
+struct file *
+file_get(struct root *r, struct dir *d, const char *path)
+{
+	struct file *f;
+	size_t len;
+
+	if ((f = file_lookup(path)) != NULL) {
+		if (f->dir != d) {
+			file_detach(f);
+			file_attach(f, d);
+		}
+		return f;
+	}
+	len = strlen(path);
+	if ((f = calloc(1, sizeof(*f) + len + 1)) == NULL)
+		fatal("file_get");
+	memcpy(f->path, path, len + 1);
+	f->root = r;
+	f->state = FILE_NEW;
+	htab_insert(&rd->files, f);
+	file_attach(f, d);
+	r->nfiles++;
+	return f;
+}
+
+/* Frees a file node and takes it out of every list. */
+void
+file_free(struct file *f)
+{
+	batch_unqueue(f);
+	file_detach(f);
+	htab_remove(&rd->files, f);
+	f->root->nfiles--;
+	if (f->stamp != NULL)
+		free(f->stamp->module);
+	free(f->stamp);
+	free(f);
+}
+
+/* Returns the module name a file goes by: its own, or its file name
+ * without the .so or .beam suffix. */
+static const char *
+file_module(const struct file *f, const char *own)
+{
+	static char buf[STAMP_MODULE_MAX];
+	const char *base = strrchr(f->path, '/'), *so;
+	size_t len;
+
+	if (own != NULL && *own != '\0')
+		return own;
+	base = base ? base + 1 : f->path;
+	len = strlen(base);
+	if (len > 5 && strcmp(base + len - 5, ".beam") == 0)
+		len -= 5;
+	else if ((so = strstr(base, ".so")) != NULL &&
+	    (so[3] == '\0' || so[3] == '.') && so > base)
+		len = (size_t)(so - base);
+	snprintf(buf, sizeof(buf), "%.*s", (int)len, base);
+	return buf;
+}
+
+/* Writes "kind=value" for a stamp kept on a file. */
+static void
+fstamp_text(const struct fstamp *fs, char *buf, size_t len)
+{
+	struct stamp st;
+	char val[2 * STAMP_MAX + 1];
+
+	memset(&st, 0, sizeof(st));
+	st.kind = fs->kind;
+	st.len = fs->len;
+	memcpy(st.bytes, fs->bytes, fs->len);
+	stamp_format_value(&st, val, sizeof(val));
+	snprintf(buf, len, "%s=%s", stamp_kind_name(fs->kind),
+	    fs->kind == STAMP_VERSION ? log_esc(val) : val);
+}
+
+/* Makes the compact copy of a stamp that a file keeps. */
+static struct fstamp *
+fstamp_new(const struct stamp *st)
+{
+	struct fstamp *fs;
+
+	if ((fs = malloc(sizeof(*fs) + st->len)) == NULL)
+		fatal("fstamp_new");
+	fs->kind = st->kind;
+	fs->len = (unsigned char)st->len;
+	memcpy(fs->bytes, st->bytes, st->len);
+	fs->module = NULL;
+	if (st->module[0] != '\0' && (fs->module = strdup(st->module)) == NULL)
+		fatal("fstamp_new");
+	return fs;
+}
+
+/* Says whether a file's kept stamp is the one just read. */
+static int
+fstamp_same(const struct fstamp *fs, const struct stamp *st)
+{
+	return fs->kind == st->kind && fs->len == st->len &&
+	    memcmp(fs->bytes, st->bytes, st->len) == 0;
+}
+
+/* Records a stat result on a file, for the next poll to compare. */
+static void
+file_note_stat(struct file *f, const struct stat *sb)
+{
+	struct timespec now;
+	long long age;
+
+	f->ino = sb->st_ino;
+	f->size = sb->st_size;
+	f->mtime = sb->st_mtim;
+	f->ctime = sb->st_ctim;
+	clock_gettime(CLOCK_REALTIME, &now);
+	age = (long long)(now.tv_sec - sb->st_mtim.tv_sec) * 1000000000LL +
+	    (now.tv_nsec - sb->st_mtim.tv_nsec);
+	f->racy = age < RACY_NSEC;
+}
+
+/* Says whether a stat result differs from the one a file last had. */
+static int
+file_stat_differs(const struct file *f, const struct stat *sb)
+{
+	return f->ino != sb->st_ino || f->size != sb->st_size ||
+	    f->mtime.tv_sec != sb->st_mtim.tv_sec ||
+	    f->mtime.tv_nsec != sb->st_mtim.tv_nsec ||
+	    f->ctime.tv_sec != sb->st_ctim.tv_sec ||
+	    f->ctime.tv_nsec != sb->st_ctim.tv_nsec;
+}
+
+/* Logs that a file is gone, if it ever held a module, and frees it. */
+static int
+file_gone(struct file *f)
+{
+	char was[2 * STAMP_MAX + 32];
+	int rc = CHECK_NOTHING;
+
+	if (f->stamp != NULL) {
+		fstamp_text(f->stamp, was, sizeof(was));
+		log_info("removed %s module=%s was=%s",
+		    log_esc(root_display(f->root, f->path)),
+		    log_esc(file_module(f, f->stamp->module)),
+		    strchr(was, '=') + 1);
+		rc = CHECK_REMOVED;
+	}
+	file_free(f);
+	return rc;
+}
+
+/* Reads a file's stamp and logs what it means: added, changed, removed,
+ * or nothing at all when the code is the same.  In the initial scan a
+ * first stamp is only noted.  May free f. */
+int
+file_check(struct file *f, int initial)
+{
+	struct stamp st;
+	struct stat sb;
+	struct fstamp *old;
+	char err[STAMP_ERR_MAX], now[2 * STAMP_MAX + 32];
+	char was[2 * STAMP_MAX + 32];
+	const char *path = root_display(f->root, f->path), *mod;
+	int rc;
+
+	if (stat(f->path, &sb) == -1) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return file_gone(f);
+		log_warn("%s", log_esc(path));
+		return CHECK_NOTHING;
+	}
+	if (!S_ISREG(sb.st_mode))
+		return file_gone(f);
+	file_note_stat(f, &sb);
+
+	rc = stamp_read_file(f->path, &st, err, sizeof(err));
+	path = root_display(f->root, f->path);
+	if (rc == STAMP_INCOMPLETE) {
+		f->state = FILE_INCOMPLETE;
+		log_debug("incomplete %s: %s; waiting for the rest",
+		    log_esc(path), err);
+		return CHECK_NOTHING;
+	}
+	if (rc != STAMP_OK) {
+		/* Deleted between the stat and the read: a failed build. */
+		if (stat(f->path, &sb) == -1 && errno == ENOENT)
+			return file_gone(f);
+		f->state = FILE_BAD;
+		log_warnx("%s: %s", log_esc(path), err);
+		return CHECK_NOTHING;
+	}
+	f->state = FILE_OK;
+	mod = file_module(f, st.module);
+	if (f->stamp != NULL && fstamp_same(f->stamp, &st)) {
+		log_debug("unchanged %s module=%s", log_esc(path),
+		    log_esc(mod));
+		return CHECK_NOTHING;
+	}
+	old = f->stamp;
+	f->stamp = fstamp_new(&st);
+	fstamp_text(f->stamp, now, sizeof(now));
+	if (old == NULL) {
+		if (initial)
+			log_debug("known %s module=%s %s", log_esc(path),
+			    log_esc(mod), now);
+		else
+			log_info("added %s module=%s %s", log_esc(path),
+			    log_esc(mod), now);
+		return initial ? CHECK_NOTHING : CHECK_ADDED;
+	}
+	fstamp_text(old, was, sizeof(was));
+	log_info("changed %s module=%s %s was=%s", log_esc(path),
+	    log_esc(mod), now,
+	    old->kind == st.kind ? strchr(was, '=') + 1 : was);
+	free(old->module);
+	free(old);
+	return CHECK_CHANGED;
+}
+
+/* Notes a directory's mtime, and whether it is too recent to trust. */
+static void
+dir_note_mtime(struct dir *d, const struct stat *sb)
+{
+	struct timespec now;
+	long long age;
+
+	d->mtime = sb->st_mtim;
+	clock_gettime(CLOCK_REALTIME, &now);
+	age = (long long)(now.tv_sec - sb->st_mtim.tv_sec) * 1000000000LL +
+	    (now.tv_nsec - sb->st_mtim.tv_nsec);
+	d->racy = age < RACY_NSEC;
+}
+
+/* Reads a directory's entries: new subdirectories are watched and then
+ * scanned; selected files are read at once (initial) or queued when new
+ * or changed (live); files and subdirectories no longer there are
+ * queued or forgotten.  With recurse, known subdirectories are rescanned
+ * too (after an inotify overflow). */
+void
+dir_scan(struct dir *d, int live, int recurse)
+{
+	struct root *r = d->root;
+	struct dirent *de;
+	struct stat sb;
+	struct dir *sub, *snext;
+	struct file *f, *fnext;
+	unsigned int gen = ++rd->scangen;
+	DIR *dp;
+	char *path;
+	int isdir;
+
+	if ((dp = opendir(d->path)) == NULL) {
+		if (errno != ENOENT && errno != ENOTDIR)
+			log_warn("%s", log_esc(root_display(r, d->path)));
+		return;
+	}
+	if (fstat(dirfd(dp), &sb) == 0)
+		dir_note_mtime(d, &sb);
+	while ((de = readdir(dp)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		isdir = de->d_type == DT_DIR;
+		if (de->d_type == DT_UNKNOWN || isdir) {
+			if (fstatat(dirfd(dp), de->d_name, &sb,
+			    AT_SYMLINK_NOFOLLOW) == -1)
+				continue;
+			isdir = S_ISDIR(sb.st_mode);
+		}
+		path = path_join(d->path, de->d_name);
+		if (isdir) {
+			if ((sub = dir_child(d, de->d_name)) != NULL) {
+				sub->seen = gen;
+				if (recurse)
+					dir_scan(sub, live, recurse);
+			} else if ((sub = dir_add(r, d, path, &sb)) != NULL) {
+				sub->seen = gen;
+				dir_scan(sub, live, 1);
+			}
+		} else if (root_matches(r, path)) {
+			f = file_get(r, d, path);
+			f->seen = gen;
+			if (!live)
+				file_check(f, 1);
+			else if (f->state == FILE_NEW ||
+			    stat(path, &sb) == -1 || file_stat_differs(f, &sb))
+				batch_queue(f);
+		}
+		free(path);
+	}
+	closedir(dp);
+
+	/* Whatever the listing did not show is gone, or about to be. */
+	for (f = d->files; f != NULL; f = fnext) {
+		fnext = f->dnext;
+		if (f->seen != gen)
+			batch_queue(f);
+	}
+	for (sub = d->child; sub != NULL; sub = snext) {
+		snext = sub->snext;
+		if (sub->seen != gen)
+			dir_remove(sub);
+	}
+}
+
+/* Reads /proc/sys/fs/inotify/name, for telling users about limits. */
+static long
+inotify_limit(const char *name)
+{
+	char path[128];
+	long v = -1;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/sys/fs/inotify/%s", name);
+	if ((fp = fopen(path, "r")) != NULL) {
+		if (fscanf(fp, "%ld", &v) != 1)
+			v = -1;
+		fclose(fp);
+	}
+	return v;
+}
+
+/* Gives back the inotify watches of a directory tree. */
+static void
+dir_disarm_tree(struct dir *d)
+{
+	struct dir *c;
+
+	inotify_disarm_dir(d);
+	for (c = d->child; c != NULL; c = c->snext)
+		dir_disarm_tree(c);
+}
+
+/* Moves a root from inotify to polling, saying why; why NULL means the
+ * watch limit was reached. */
+void
+root_fallback(struct root *r, const char *why)
+{
+	if (r->backend == BACKEND_POLL)
+		return;
+	if (why == NULL)
+		log_warnx("%s: inotify watch limit reached "
+		    "(fs.inotify.max_user_watches=%ld, max_user_instances=%ld); "
+		    "polling every %gs instead",
+		    log_esc(r->conf.display), inotify_limit("max_user_watches"),
+		    inotify_limit("max_user_instances"), rd->conf.interval);
+	else
+		log_info("%s: %s; polling every %gs", log_esc(r->conf.display),
+		    why, rd->conf.interval);
+	r->backend = BACKEND_POLL;
+	r->nospace = 0;
+	if (r->top != NULL)
+		dir_disarm_tree(r->top);
+	poll_update();
+}
+
+/* Decides how a root that exists is to be watched. */
+static void
+root_pick_backend(struct root *r)
+{
+	const char *fs;
+	char why[128];
+
+	if (r->conf.backend == BACKEND_POLL) {
+		r->backend = BACKEND_POLL;
+		return;
+	}
+	r->backend = BACKEND_INOTIFY;
+	if (rd->ifd == -1) {
+		r->backend = BACKEND_POLL;
+		if (r->conf.backend == BACKEND_INOTIFY)
+			log_warnx("%s: inotify is not available; polling every "
+			    "%gs", log_esc(r->conf.display), rd->conf.interval);
+		return;
+	}
+	if (r->conf.backend == BACKEND_AUTO &&
+	    !inotify_fs_works(r->conf.path, &fs)) {
+		snprintf(why, sizeof(why), "on %s, which gives no inotify "
+		    "events for changes made elsewhere", fs);
+		r->backend = BACKEND_INOTIFY;
+		root_fallback(r, why);
+	}
+}
+
+/* Starts watching a root whose directory exists; logs it missing (once)
+ * otherwise.  Files found by a live arm are new, and reported as added. */
+void
+root_arm(struct root *r, int live)
+{
+	struct stat sb;
+	struct dir *owner;
+	const char *why = NULL;
+
+	if (r->top != NULL || r->shadowed)
+		return;
+	if (stat(r->conf.path, &sb) == -1)
+		why = strerror(errno);
+	else if (!S_ISDIR(sb.st_mode))
+		why = "not a directory";
+	if (why != NULL) {
+		if (!r->missing_logged)
+			log_warnx("%s: %s; watching for it to appear",
+			    log_esc(r->conf.display), why);
+		r->missing_logged = 1;
+		return;
+	}
+	if ((owner = dir_by_ino(sb.st_dev, sb.st_ino)) != NULL) {
+		log_warnx("%s is already watched as part of %s; its own "
+		    "settings do not apply", log_esc(r->conf.display),
+		    log_esc(owner->root->conf.display));
+		r->shadowed = 1;
+		return;
+	}
+	root_pick_backend(r);
+	if ((r->top = dir_add(r, NULL, r->conf.path, &sb)) == NULL)
+		return;
+	dir_scan(r->top, live, 1);
+	if (r->nospace)
+		root_fallback(r, NULL);
+	if (r->missing_logged)
+		log_info("%s appeared; watching it (%s, %zu module%s)",
+		    log_esc(r->conf.display), config_backend_name(r->backend),
+		    r->nfiles, r->nfiles == 1 ? "" : "s");
+	else
+		log_info("watching %s (%s, %zu module%s)",
+		    log_esc(r->conf.display), config_backend_name(r->backend),
+		    r->nfiles, r->nfiles == 1 ? "" : "s");
+	r->missing_logged = 0;
+	poll_update();
+}
+
+/* Stops watching a root and forgets its files without reporting them. */
+void
+root_disarm(struct root *r)
+{
+	struct file *f, *next;
+	size_t i;
+
+	/* Files can be detached from their directory, so walk the table. */
+	for (i = 0; i < rd->files.nbuckets; i++) {
+		for (f = rd->files.buckets[i]; f != NULL; f = next) {
+			next = f->hnext;
+			if (f->root == r)
+				file_free(f);
+		}
+	}
+	if (r->top != NULL)
+		dir_remove(r->top);
+	r->top = NULL;
+}
+
+/* Arms every root that is missing but may have appeared, then sets up
+ * the watches that tell when the others appear. */
+void
+roots_retry(void)
+{
+	struct root *r;
+	int tries, missing, appeared;
+
+	for (tries = 0; tries < 8; tries++) {
+		missing = 0;
+		for (r = rd->roots; r != NULL; r = r->next) {
+			if (r->top == NULL && !r->shadowed)
+				root_arm(r, 1);
+			if (r->top == NULL && !r->shadowed)
+				missing++;
+		}
+		if (missing == 0 || rd->ifd == -1)
+			break;
+		inotify_wait_missing();
+		/* A root made while the ancestor watches were being set up
+		 * raised no event for them: look once more. */
+		appeared = 0;
+		for (r = rd->roots; r != NULL; r = r->next)
+			if (r->top == NULL && !r->shadowed &&
+			    access(r->conf.path, F_OK) == 0)
+				appeared++;
+		if (appeared == 0)
+			break;
+	}
+	poll_update();
+}

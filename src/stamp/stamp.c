@@ -1,0 +1,203 @@
+/*
+ * stamp.c: reading a module file's stamp, whatever its format.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "stamp.h"
+
+/* Larger files are refused rather than read into memory. */
+#define STAMP_FILE_MAX (1024UL * 1024 * 1024)
+
+/* Tells from the first bytes which reader a file needs. */
+enum stamp_format
+stamp_sniff(const unsigned char *buf, size_t len)
+{
+	static const unsigned char elf[] = { 0x7f, 'E', 'L', 'F' };
+	static const unsigned char for1[] = { 'F', 'O', 'R', '1' };
+	static const unsigned char gz[] = { 0x1f, 0x8b };
+
+	if (len >= sizeof(elf) && memcmp(buf, elf, sizeof(elf)) == 0)
+		return STAMP_FMT_ELF;
+	if (len >= sizeof(for1) && memcmp(buf, for1, sizeof(for1)) == 0)
+		return STAMP_FMT_BEAM;
+	if (len >= sizeof(gz) && memcmp(buf, gz, sizeof(gz)) == 0)
+		return STAMP_FMT_BEAM;
+	return STAMP_FMT_UNKNOWN;
+}
+
+/* Says whether buf could be the start of a file some reader understands. */
+static int
+stamp_could_grow(const unsigned char *buf, size_t len)
+{
+	static const char *magics[] = { "\177ELF", "FOR1", "\037\213" };
+	size_t i;
+
+	for (i = 0; i < sizeof(magics) / sizeof(magics[0]); i++)
+		if (len < strlen(magics[i]) &&
+		    memcmp(buf, magics[i], len) == 0)
+			return 1;
+	return 0;
+}
+
+/* Reads the stamp of a module file held in memory. */
+int
+stamp_read_buf(const unsigned char *buf, size_t len, struct stamp *st,
+    char *err, size_t errlen)
+{
+	memset(st, 0, sizeof(*st));
+	switch (stamp_sniff(buf, len)) {
+	case STAMP_FMT_ELF:
+		return stamp_read_elf(buf, len, st, err, errlen);
+	case STAMP_FMT_BEAM:
+		return stamp_read_beam(buf, len, st, err, errlen);
+	default:
+		break;
+	}
+	/* An empty file or a partial magic is a file being written. */
+	if (stamp_could_grow(buf, len)) {
+		snprintf(err, errlen, "%s", len == 0 ? "empty file" :
+		    "shorter than its magic number");
+		return STAMP_INCOMPLETE;
+	}
+	snprintf(err, errlen, "neither an ELF shared object nor a BEAM file");
+	return STAMP_INVALID;
+}
+
+/* Reads a whole regular file; never maps it, so a writer truncating it
+ * under us cannot fault the reader. */
+static int
+stamp_slurp(int fd, unsigned char **bufp, size_t *lenp, char *err,
+    size_t errlen)
+{
+	struct stat sb;
+	unsigned char *buf, *nbuf;
+	size_t len = 0, cap;
+	ssize_t n;
+
+	if (fstat(fd, &sb) == -1) {
+		snprintf(err, errlen, "fstat: %s", strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		snprintf(err, errlen, "not a regular file");
+		return -1;
+	}
+	if ((unsigned long long)sb.st_size > STAMP_FILE_MAX) {
+		snprintf(err, errlen, "file of %lld bytes is larger than %lu",
+		    (long long)sb.st_size, STAMP_FILE_MAX);
+		return -1;
+	}
+	/* One byte spare, so that a file which grew shows it at once. */
+	cap = (size_t)sb.st_size + 1;
+	if ((buf = malloc(cap)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (;;) {
+		if (len == cap) {
+			if (cap >= STAMP_FILE_MAX) {
+				free(buf);
+				snprintf(err, errlen, "file grew past %lu bytes",
+				    STAMP_FILE_MAX);
+				return -1;
+			}
+			cap *= 2;
+			if ((nbuf = realloc(buf, cap)) == NULL) {
+				free(buf);
+				snprintf(err, errlen, "out of memory");
+				return -1;
+			}
+			buf = nbuf;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			free(buf);
+			snprintf(err, errlen, "read: %s", strerror(errno));
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	*bufp = buf;
+	*lenp = len;
+	return 0;
+}
+
+/* Reads the stamp of the module file at path. */
+int
+stamp_read_file(const char *path, struct stamp *st, char *err, size_t errlen)
+{
+	unsigned char *buf;
+	size_t len;
+	int fd, rc;
+
+	memset(st, 0, sizeof(*st));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return STAMP_INVALID;
+	}
+	rc = stamp_slurp(fd, &buf, &len, err, errlen);
+	close(fd);
+	if (rc == -1)
+		return STAMP_INVALID;
+	rc = stamp_read_buf(buf, len, st, err, errlen);
+	free(buf);
+	return rc;
+}
+
+/* Says whether two stamps name the same code. */
+int
+stamp_equal(const struct stamp *a, const struct stamp *b)
+{
+	return a->kind == b->kind && a->len == b->len &&
+	    memcmp(a->bytes, b->bytes, a->len) == 0;
+}
+
+/* Returns the name under which a stamp kind is logged. */
+const char *
+stamp_kind_name(enum stamp_kind kind)
+{
+	switch (kind) {
+	case STAMP_BUILD_ID:
+		return "build-id";
+	case STAMP_VERSION:
+		return "version";
+	case STAMP_CONTENT:
+		return "content-md5";
+	case STAMP_BEAM_MD5:
+		return "md5";
+	default:
+		return "none";
+	}
+}
+
+/* Writes a stamp's value as text: hex, or the version as it stands. */
+void
+stamp_format_value(const struct stamp *st, char *buf, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, o = 0;
+
+	if (len == 0)
+		return;
+	if (st->kind == STAMP_VERSION) {
+		for (i = 0; i < st->len && o + 1 < len; i++)
+			buf[o++] = (char)st->bytes[i];
+	} else {
+		for (i = 0; i < st->len && o + 2 < len; i++) {
+			buf[o++] = hex[st->bytes[i] >> 4];
+			buf[o++] = hex[st->bytes[i] & 0xf];
+		}
+	}
+	buf[o] = '\0';
+}
