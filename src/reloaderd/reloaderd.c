@@ -31,8 +31,6 @@ struct opts {
 	size_t nwatch;
 };
 
-static struct daemon daemon_state;
-struct daemon *rd = &daemon_state;
 static struct opts opts;
 
 /* Prints the usage line and exits. */

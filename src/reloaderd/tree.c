@@ -25,6 +25,9 @@
  * within the same timestamp tick, so its stat cannot be trusted yet. */
 #define RACY_NSEC 1000000000LL
 
+static struct daemon daemon_state;
+struct daemon *rd = &daemon_state;
+
 /* Hashes a file node by its path. */
 uint64_t
 file_hash(const void *n)

@@ -1,0 +1,126 @@
+# lib.sh: helpers for the end-to-end tests, sourced by each t-*.sh.
+#
+# Each test starts the real daemon on a temp directory and asserts on what
+# it logs.  Waits are for log lines, never fixed sleeps: `sync_marker`
+# makes a real change to a marker module and waits for its line, so that
+# every earlier event has been handled before a test asserts that
+# something was NOT logged.
+set -eu
+
+O=${O:-obj}
+TOP=$(pwd)
+RELOADERD=${RELOADERD:-$TOP/$O/reloaderd}
+WRITEHALVES=${WRITEHALVES:-$TOP/$O/tests/writehalves}
+BACKEND=${BACKEND:-inotify}
+T=$(mktemp -d "${TMPDIR:-/tmp}/reloader-e2e.XXXXXX")
+LOG=$T/log
+ROOT=$T/build
+DPID=
+marker_n=0
+mkdir -p "$ROOT"
+
+cleanup() {
+	if [ -n "$DPID" ]; then
+		kill "$DPID" 2>/dev/null || true
+		wait "$DPID" 2>/dev/null || true
+	fi
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+# Fails the test, showing the daemon's log.
+fail() {
+	echo "FAIL: $*" >&2
+	echo "--- daemon log:" >&2
+	cat "$LOG" >&2 2>/dev/null || true
+	exit 1
+}
+
+# Starts reloaderd in the foreground with the test's backend; waits until
+# it is ready.  Extra arguments go to the daemon.
+start() {
+	case $BACKEND in
+	any) set -- -f -v -i 50ms "$@" ;;
+	*) set -- -f -v -b "$BACKEND" -i 50ms "$@" ;;
+	esac
+	cd "$T"
+	"$RELOADERD" "$@" >"$LOG" 2>&1 &
+	DPID=$!
+	cd "$TOP"
+	wait_log ' ready:'
+}
+
+# Stops the daemon and waits for it to exit.
+stop() {
+	kill -TERM "$DPID"
+	wait "$DPID" || fail "reloaderd exited with status $?"
+	DPID=
+}
+
+# Counts log lines matching a basic regular expression.
+count_log() {
+	grep -c -- "$1" "$LOG" 2>/dev/null || true
+}
+
+# Waits (up to 10 s) until at least N lines (default 1) match.
+wait_log() {
+	n=${2:-1}
+	tries=1000
+	while [ "$(count_log "$1")" -lt "$n" ]; do
+		tries=$((tries - 1))
+		[ "$tries" -gt 0 ] || fail "timed out waiting for $n x '$1'"
+		if [ -n "$DPID" ] && ! kill -0 "$DPID" 2>/dev/null; then
+			fail "reloaderd died while waiting for '$1'"
+		fi
+		sleep 0.01
+	done
+}
+
+# Asserts that exactly N lines match.
+expect_count() {
+	c=$(count_log "$1")
+	[ "$c" -eq "$2" ] || fail "expected $2 x '$1', got $c"
+}
+
+# Builds a shared object returning value; extra arguments go to gcc.
+mkso() {
+	out=$1
+	value=$2
+	shift 2
+	mkdir -p "$(dirname "$out")"
+	printf '#include "reloader.h"\nint value(void) { return %s; }\n%s\n' \
+	    "$value" "${SO_EXTRA:-}" >"$T/so-$$.c"
+	gcc -shared -fPIC -Wl,--build-id=sha1 -I"$TOP/include" "$@" \
+	    -o "$out" "$T/so-$$.c"
+}
+
+# Prints a shared object's GNU build-id, as readelf sees it.
+buildid() {
+	readelf -n "$1" | sed -n 's/.*Build ID: *//p'
+}
+
+# Compiles an Erlang module exporting value/0 into dir; extra arguments go
+# to erlc.
+mkbeam() {
+	dir=$1
+	mod=$2
+	value=$3
+	shift 3
+	mkdir -p "$T/erl" "$dir"
+	printf -- '-module(%s).\n-export([value/0]).\nvalue() -> %s.\n' \
+	    "$mod" "$value" >"$T/erl/$mod.erl"
+	erlc "$@" -o "$dir" "$T/erl/$mod.erl"
+}
+
+# Prints the MD5 the Erlang VM reports for a module in dir, in hex.
+vm_md5() {
+	erl -noshell -pa "$1" -eval "io:format(\"~s~n\", [[io_lib:format(\"~2.16.0b\", [B]) || <<B>> <= $2:module_info(md5)]]), halt()."
+}
+
+# Makes a real change to a marker module and waits for it to be logged,
+# so that every event before it has been handled.
+sync_marker() {
+	marker_n=$((marker_n + 1))
+	mkso "$ROOT/zz-marker.so" "1000 + $marker_n"
+	wait_log ' info \(added\|changed\) [^ ]*zz-marker\.so' "$marker_n"
+}
