@@ -57,9 +57,11 @@ stop() {
 	DPID=
 }
 
-# Counts log lines matching a basic regular expression.
+# Counts log lines matching a basic regular expression; 0 while the log
+# does not exist yet (the daemon's shell may not have opened it).
 count_log() {
-	grep -c -- "$1" "$LOG" 2>/dev/null || true
+	c=$(grep -c -- "$1" "$LOG" 2>/dev/null || true)
+	echo "${c:-0}"
 }
 
 # Waits (up to 10 s) until at least N lines (default 1) match.
