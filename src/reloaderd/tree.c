@@ -242,6 +242,9 @@ dir_add(struct root *r, struct dir *parent, const char *path,
 	    inotify_arm_dir(d, err, sizeof(err)) == -1) {
 		if (errno == ENOSPC)
 			r->nospace = 1;
+		else if (errno == ENOENT || errno == ENOTDIR)
+			log_debug("%s: gone before it could be watched",
+			    log_esc(root_display(r, path)));
 		else
 			log_warnx("%s: cannot watch: %s",
 			    log_esc(root_display(r, path)), err);
@@ -610,7 +613,7 @@ dir_scan(struct dir *d, int live, int recurse)
 			f->seen = gen;
 			if (!live)
 				file_check(f, 1);
-			else if (f->state == FILE_NEW ||
+			else if (f->state == FILE_NEW || f->racy ||
 			    stat(path, &sb) == -1 || file_stat_differs(f, &sb))
 				batch_queue(f);
 		}
