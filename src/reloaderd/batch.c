@@ -9,13 +9,21 @@
  * cannot starve the log, a batch is cut at most BATCH_HOLD settle
  * windows after its first change (and never later than one second).
  */
+#include <sys/stat.h>
+
 #include <stddef.h>
 
 #include "reloaderd.h"
 
 #define BATCH_HOLD 10
 
+/* How long a vanished module may stay away and still count as changed
+ * rather than removed; it is reported between one and two of these
+ * after it vanished. */
+#define GONE_GRACE 0.5
+
 static void batch_timer_cb(struct ev_loop *, ev_timer *, int);
+static void batch_gone_cb(struct ev_loop *, ev_timer *, int);
 
 /* Sets up the empty queue and the settle timer. */
 void
@@ -25,6 +33,47 @@ batch_init(void)
 	rd->queue_tail = &rd->queue;
 	rd->nqueued = 0;
 	ev_init(&rd->settle_ev, batch_timer_cb);
+	ev_init(&rd->gone_ev, batch_gone_cb);
+}
+
+/* Starts the grace period of a module that vanished. */
+void
+batch_gone(struct file *f)
+{
+	f->gonegen = rd->gonegen;
+	rd->ngone++;
+	if (!ev_is_active(&rd->gone_ev)) {
+		ev_timer_set(&rd->gone_ev, GONE_GRACE, 0.);
+		ev_timer_start(rd->loop, &rd->gone_ev);
+	}
+}
+
+/* Reports the modules that stayed away a whole grace period; those that
+ * vanished in the current one wait for the next. */
+static void
+batch_gone_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct file *f, *next;
+	struct stat sb;
+	size_t i;
+
+	for (i = 0; i < rd->files.nbuckets && rd->ngone > 0; i++) {
+		for (f = rd->files.buckets[i]; f != NULL; f = next) {
+			next = f->hnext;
+			if (f->state != FILE_GONE || f->gonegen == rd->gonegen)
+				continue;
+			/* Back without an event we saw (a hard link): read it. */
+			if (stat(f->path, &sb) == 0)
+				batch_queue(f);
+			else
+				file_gone(f);
+		}
+	}
+	rd->gonegen++;
+	if (rd->ngone > 0) {
+		ev_timer_set(&rd->gone_ev, GONE_GRACE, 0.);
+		ev_timer_start(loop, &rd->gone_ev);
+	}
 }
 
 /* Returns the longest a batch may be held open, in seconds. */

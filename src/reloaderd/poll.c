@@ -89,6 +89,12 @@ poll_dir(struct dir *d)
 		fnext = f->dnext;
 		if (f->queued)
 			continue;
+		if (f->state == FILE_GONE) {
+			/* The grace timer reports it; only a return matters. */
+			if (stat(f->path, &sb) == 0)
+				batch_queue(f);
+			continue;
+		}
 		if (f->racy || stat(f->path, &sb) == -1 ||
 		    f->ino != sb.st_ino || f->size != sb.st_size ||
 		    f->mtime.tv_sec != sb.st_mtim.tv_sec ||

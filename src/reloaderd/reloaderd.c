@@ -259,6 +259,7 @@ shutdown_daemon(void)
 	rd->roots = NULL;
 	poll_stop();
 	ev_timer_stop(rd->loop, &rd->settle_ev);
+	ev_timer_stop(rd->loop, &rd->gone_ev);
 	inotify_stop();
 	htab_free(&rd->files);
 	htab_free(&rd->dirs_wd);

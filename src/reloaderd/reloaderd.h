@@ -70,7 +70,8 @@ enum file_state {
 	FILE_NEW = 0,       /* seen, not yet read */
 	FILE_OK,            /* stamp read from a complete file */
 	FILE_INCOMPLETE,    /* still being written when last read */
-	FILE_BAD            /* not a module we can read */
+	FILE_BAD,           /* not a module we can read */
+	FILE_GONE           /* vanished; removed unless it soon comes back */
 };
 
 struct dir;
@@ -86,6 +87,7 @@ struct file {
 	enum file_state state;
 	unsigned char queued;            /* in the batch queue */
 	unsigned char racy;              /* changed too recently to trust stat */
+	unsigned char gonegen;           /* grace period it vanished in */
 	unsigned int seen;               /* scan generation that saw it */
 	ino_t ino;                       /* the stat seen last, for polling */
 	off_t size;
@@ -136,6 +138,9 @@ struct daemon {
 	ev_io inotify_ev;
 	ev_timer poll_ev;
 	ev_timer settle_ev;
+	ev_timer gone_ev;                /* grace period for vanished files */
+	size_t ngone;
+	unsigned char gonegen;
 	ev_tstamp batch_start;
 	struct file *queue, **queue_tail;
 	size_t nqueued;
@@ -180,6 +185,7 @@ void dir_scan(struct dir *, int, int);
 struct file *file_lookup(const char *);
 struct file *file_get(struct root *, struct dir *, const char *);
 int file_check(struct file *, int);
+int file_gone(struct file *);
 void file_detach(struct file *);
 void file_free(struct file *);
 uint64_t file_hash(const void *);
@@ -193,6 +199,7 @@ void batch_init(void);
 void batch_queue(struct file *);
 void batch_unqueue(struct file *);
 void batch_run(void);
+void batch_gone(struct file *);
 
 /* inotify.c */
 int inotify_start(void);

@@ -361,6 +361,8 @@ void
 file_free(struct file *f)
 {
 	batch_unqueue(f);
+	if (f->state == FILE_GONE)
+		rd->ngone--;
 	file_detach(f);
 	htab_remove(&rd->files, f);
 	f->root->nfiles--;
@@ -462,7 +464,7 @@ file_stat_differs(const struct file *f, const struct stat *sb)
 }
 
 /* Logs that a file is gone, if it ever held a module, and frees it. */
-static int
+int
 file_gone(struct file *f)
 {
 	char was[2 * STAMP_MAX + 32];
@@ -478,6 +480,22 @@ file_gone(struct file *f)
 	}
 	file_free(f);
 	return rc;
+}
+
+/* Handles a file found missing.  A module is reported removed only when
+ * it stays gone for a grace period: erlc, for one, deletes the old beam
+ * before renaming the new one into place, and that is a change, not a
+ * removal.  A file that never held a module is just forgotten. */
+static int
+file_missing(struct file *f)
+{
+	if (f->stamp == NULL)
+		return file_gone(f);
+	if (f->state != FILE_GONE) {
+		f->state = FILE_GONE;
+		batch_gone(f);
+	}
+	return CHECK_NOTHING;
 }
 
 /* Reads a file's stamp and logs what it means: added, changed, removed,
@@ -496,12 +514,17 @@ file_check(struct file *f, int initial)
 
 	if (stat(f->path, &sb) == -1) {
 		if (errno == ENOENT || errno == ENOTDIR)
-			return file_gone(f);
+			return file_missing(f);
 		log_warn("%s", log_esc(path));
 		return CHECK_NOTHING;
 	}
 	if (!S_ISREG(sb.st_mode))
-		return file_gone(f);
+		return file_missing(f);
+	if (f->state == FILE_GONE) {
+		/* Back within the grace period: compare stamps as usual. */
+		rd->ngone--;
+		f->state = FILE_OK;
+	}
 	file_note_stat(f, &sb);
 
 	rc = stamp_read_file(f->path, &st, err, sizeof(err));
@@ -513,9 +536,9 @@ file_check(struct file *f, int initial)
 		return CHECK_NOTHING;
 	}
 	if (rc != STAMP_OK) {
-		/* Deleted between the stat and the read: a failed build. */
+		/* Deleted between the stat and the read. */
 		if (stat(f->path, &sb) == -1 && errno == ENOENT)
-			return file_gone(f);
+			return file_missing(f);
 		f->state = FILE_BAD;
 		log_warnx("%s: %s", log_esc(path), err);
 		return CHECK_NOTHING;

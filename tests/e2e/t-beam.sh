@@ -22,6 +22,20 @@ touch "$ROOT/hello.beam"
 sync_marker
 expect_count ' info changed build/hello\.beam' 1
 
+# erlc deletes the old beam, writes hello.bea#, then renames it into
+# place.  Even when that takes longer than the settle window it is one
+# change, not a removal and an addition.
+mkbeam "$T/slow" hello 3
+v3=$(vm_md5 "$T/slow" hello)
+rm "$ROOT/hello.beam"
+sleep 0.2
+cp "$T/slow/hello.beam" "$ROOT/hello.bea#"
+mv "$ROOT/hello.bea#" "$ROOT/hello.beam"
+wait_log " info changed build/hello.beam module=hello md5=$v3 was=$new\$"
+sync_marker
+expect_count ' info \(removed\|added\) build/hello\.beam' 0
+new=$v3
+
 # Compressed beams too.
 mkbeam "$ROOT/gz" zipped 2 +compressed
 zmd5=$(vm_md5 "$ROOT/gz" zipped)
