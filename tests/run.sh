@@ -21,7 +21,10 @@ run() {
 		fail=$((fail + 1))
 		failed="$failed $name"
 		echo "FAIL $name"
-		sed 's/^/    /' "$out" | tail -n 60
+		grep -m 5 'FAIL\|ERROR\|runtime error' "$out" | sed 's/^/    /'
+		echo "    ... last lines:"
+		grep -v ' debug \(unchanged\|batch\)' "$out" | tail -n 60 |
+		    sed 's/^/    /' 
 	fi
 	rm -f "$out"
 }
