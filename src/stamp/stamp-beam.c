@@ -13,12 +13,13 @@
  *    first "Code", "StrT", ... it meets).
  *  - When both "AtU8" and "Atom" are present only "AtU8" is hashed
  *    (beam_lib hashes both).  A file with only the obsolete latin-1 "Atom"
- *    chunk is hashed as beam_lib does, although OTP 21 and later refuse to
- *    load it.
+ *    chunk is hashed as beam_lib does, though the VM refuses to load it
+ *    (OTP 25 asks for it to be recompiled).
  *  - Bytes after the end that the FOR1 header declares are ignored: the VM
  *    loads such a file and reports the same MD5 (checked with
- *    code:load_binary/3 on OTP 25, with 3 and 8 stray bytes and with a
- *    whole extra chunk appended), while beam_lib reads them as chunks.
+ *    code:load_binary/3 and erlang:load_module/2 on OTP 25, with 3 and 8
+ *    stray bytes and with a whole extra chunk appended), while beam_lib
+ *    reads them as chunks and fails on a partial one.
  *  - A chunk whose data or padding runs past the FOR1 end is an error, as
  *    in the VM (beam_lib does not look at the FOR1 size at all).
  *
@@ -71,7 +72,6 @@ static const char beam_chunk_ids[CH_COUNT][5] = {
 struct beam_ref {
 	const unsigned char *data;
 	size_t size;
-	size_t off;		/* offset of the chunk header */
 	int present;
 };
 
@@ -316,7 +316,7 @@ beam_md5_funt(MD5_CTX *ctx, const unsigned char *p, size_t n)
 {
 	static const unsigned char zero[4];
 
-	/* beam_lib keeps a table too short for its count as it is. */
+	/* Shorter than its own count field: hashed as it is, as beam_lib does. */
 	if (n < 4) {
 		MD5Update(ctx, p, n);
 		return;
@@ -433,7 +433,6 @@ beam_parse(const unsigned char *buf, size_t len, int sealed,
 				/* The VM counts the last of duplicates. */
 				refs[i].data = buf + pos + 8;
 				refs[i].size = size;
-				refs[i].off = pos;
 				refs[i].present = 1;
 				break;
 			}
@@ -447,14 +446,13 @@ beam_parse(const unsigned char *buf, size_t len, int sealed,
 
 	/*
 	 * The VM needs Code, ImpT and ExpT with some data (an empty one
-	 * counts as missing there); beam_lib needs StrT to exist, though the
-	 * VM would do without.
+	 * counts as missing there).  beam_lib also wants StrT, but the VM
+	 * loads a module without one and reports the same MD5, and the VM
+	 * is what module_info(md5) speaks for.
 	 */
 	missing = NULL;
 	if (!refs[CH_CODE].present || refs[CH_CODE].size == 0)
 		missing = "Code";
-	else if (!refs[CH_STRT].present)
-		missing = "StrT";
 	else if (!refs[CH_IMPT].present || refs[CH_IMPT].size == 0)
 		missing = "ImpT";
 	else if (!refs[CH_EXPT].present || refs[CH_EXPT].size == 0)
