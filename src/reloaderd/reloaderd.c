@@ -50,6 +50,7 @@ build_config(struct config *c, char *err, size_t errlen)
 {
 	struct sockaddr_un sun;
 	enum backend b;
+	char msg[512];
 	size_t i;
 	double v;
 
@@ -78,8 +79,11 @@ build_config(struct config *c, char *err, size_t errlen)
 			c->roots[i].backend = b;
 	}
 	if (opts.interval != NULL) {
-		if (config_parse_duration(opts.interval, &v, err, errlen) == -1)
+		if (config_parse_duration(opts.interval, &v, msg,
+		    sizeof(msg)) == -1) {
+			snprintf(err, errlen, "-i: %s", msg);
 			return -1;
+		}
 		if (v < 0.001 || v > 3600) {
 			snprintf(err, errlen, "-i %s: interval must be between "
 			    "1ms and 1h", opts.interval);

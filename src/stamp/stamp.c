@@ -66,6 +66,13 @@ stamp_read_buf(const unsigned char *buf, size_t len, struct stamp *st,
 		    "shorter than its magic number");
 		return STAMP_INCOMPLETE;
 	}
+	/* GNU ld writes the ELF header last: a file whose magic is still
+	 * zero bytes is being written, not a bad module. */
+	if (len >= 4 && memcmp(buf, "\0\0\0\0", 4) == 0) {
+		snprintf(err, errlen, "starts with zero bytes, its header "
+		    "not written yet");
+		return STAMP_INCOMPLETE;
+	}
 	snprintf(err, errlen, "neither an ELF shared object nor a BEAM file");
 	return STAMP_INVALID;
 }

@@ -44,7 +44,11 @@ start() {
 	*) set -- -f -v -b "$BACKEND" -i 50ms "$@" ;;
 	esac
 	cd "$T"
-	"$RELOADERD" "$@" >"$LOG" 2>&1 &
+	# Emptied here, not by the background shell's redirection, so that
+	# a restarted daemon's wait cannot match the last one's ready line.
+	: >"$LOG"
+	marker_n=0
+	"$RELOADERD" "$@" >>"$LOG" 2>&1 &
 	DPID=$!
 	cd "$TOP"
 	wait_log ' ready:'

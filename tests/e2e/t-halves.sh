@@ -33,3 +33,24 @@ sync_marker
 expect_count ' info \(added\|changed\) build/\(new\.so\|half\.beam\)' 2
 expect_count ' warn ' 0
 stop
+
+# GNU ld rebuilding in place: the old file is deleted, the new one written
+# body first and header last.  The delete makes the daemon look while the
+# header is still zeros: that is a file being written, not a bad module.
+start -w build
+old=$(buildid "$ROOT/slow.so")
+mkso "$T/ld.so" 9
+v9=$(buildid "$T/ld.so")
+rm "$ROOT/slow.so"
+perl -e '
+	open(my $in, "<:raw", $ARGV[0]) or die; local $/; my $b = <$in>;
+	open(my $out, "+>:raw", $ARGV[1]) or die;
+	seek($out, 64, 0); print $out substr($b, 64); $out->flush;
+	select(undef, undef, undef, 0.5);
+	seek($out, 0, 0); print $out substr($b, 0, 64); close($out) or die;
+' "$T/ld.so" "$ROOT/slow.so"
+wait_log " info changed build/slow.so module=slow build-id=$v9 was=$old\$"
+sync_marker
+expect_count ' warn ' 0
+expect_count ' info \(removed\|added\) build/slow\.so' 0
+stop
