@@ -101,7 +101,7 @@ check: deps
 # The same suite again under AddressSanitizer and UBSan.
 check-sanitize: deps
 	@$(MAKE) --no-print-directory O=obj-san SANITIZE=1 tests
-	@O=obj-san sh tests/run.sh
+	@O=obj-san SANITIZE=1 sh tests/run.sh
 
 run: deps
 	@$(MAKE) --no-print-directory all

@@ -3,6 +3,8 @@
 . tests/e2e/lib.sh
 
 dest=$T/dest
+# SANITIZE comes from the environment under check-sanitize, so that
+# install never relinks sanitized objects without their runtime.
 make -s install O="$O" DESTDIR="$dest" PREFIX=/opt/rl >/dev/null
 for f in bin/reloaderd include/reloader.h share/man/man8/reloaderd.8 \
     share/man/man5/reloader.conf.5 share/doc/reloader/reloader.conf.example; do
