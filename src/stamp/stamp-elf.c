@@ -61,6 +61,11 @@ struct reader {
 	char version[STAMP_MAX];
 	size_t bidlen;          /* the build-id's length; 0 for none */
 	unsigned char bid[STAMP_MAX];
+	int in_segment;         /* notes come from a segment, not a section */
+	size_t src;             /* that section's or segment's index */
+	GElf_Shdr src_sh;       /* that section's header */
+	uint64_t note_bytes;    /* note bytes read so far */
+	char where[NAME_QUOTE_MAX + 32]; /* note_where()'s answer */
 	char *err;
 	size_t errlen;
 };
@@ -332,6 +337,9 @@ check_segment_table(struct reader *r)
 			return fail(r, STAMP_INVALID, "section header 0: %s",
 			    elf_errmsg(-1));
 		count = sh.sh_info;
+		if (count == 0)
+			return fail(r, STAMP_INVALID,
+			    "e_phnum is PN_XNUM but section 0's sh_info is 0");
 	}
 	if (table_end(r->eh.e_phoff, count, phentsize, &end) == -1)
 		return fail(r, STAMP_INVALID,
@@ -415,6 +423,10 @@ check_shstrndx(struct reader *r)
 {
 	size_t ndx;
 
+	/* With SHN_XINDEX the real index is in section 0's sh_link. */
+	if (r->eh.e_shstrndx == SHN_XINDEX && r->shnum == 0)
+		return fail(r, STAMP_INVALID,
+		    "e_shstrndx is SHN_XINDEX but there is no section 0");
 	if (elf_getshdrstrndx(r->elf, &ndx) != 0)
 		return fail(r, STAMP_INVALID, "e_shstrndx: %s", elf_errmsg(-1));
 	if (ndx != SHN_UNDEF && ndx >= r->shnum)
@@ -437,17 +449,32 @@ printable(const unsigned char *s, size_t len, int reject)
 	return 1;
 }
 
+/*
+ * Names the section or segment whose notes are being read, for a message.
+ * Done only on failure: elf_strptr() may scan the string table, and doing
+ * that for each of a hostile file's many note sections would be slow.
+ */
+static const char *
+note_where(struct reader *r)
+{
+	if (r->in_segment)
+		snprintf(r->where, sizeof(r->where), "segment %zu", r->src);
+	else
+		section_name(r, r->src, &r->src_sh, r->where, sizeof(r->where));
+	return r->where;
+}
+
 /* Takes the module name and version from a reloader note's desc. */
 static int
 take_reloader_note(struct reader *r, const unsigned char *desc,
-    size_t descsz, const char *where)
+    size_t descsz)
 {
 	const unsigned char *nul, *ver;
 	size_t namelen, verlen;
 
 	if (r->have_module)
 		return fail(r, STAMP_INVALID, "second reloader note, in %s",
-		    where);
+		    note_where(r));
 	/* The desc is exactly "name NUL version NUL". */
 	if ((nul = memchr(desc, '\0', descsz)) == NULL)
 		goto malformed;
@@ -460,23 +487,24 @@ take_reloader_note(struct reader *r, const unsigned char *desc,
 
 	if (namelen == 0)
 		return fail(r, STAMP_INVALID,
-		    "reloader note in %s: the module name is empty", where);
+		    "reloader note in %s: the module name is empty",
+		    note_where(r));
 	if (namelen + 1 > STAMP_MODULE_MAX)
 		return fail(r, STAMP_INVALID,
 		    "reloader note in %s: the module name has %zu bytes, more "
-		    "than %d", where, namelen, STAMP_MODULE_MAX - 1);
+		    "than %d", note_where(r), namelen, STAMP_MODULE_MAX - 1);
 	if (!printable(desc, namelen, '/'))
 		return fail(r, STAMP_INVALID,
 		    "reloader note in %s: the module name is not printable "
-		    "ASCII without '/'", where);
+		    "ASCII without '/'", note_where(r));
 	if (verlen > STAMP_MAX)
 		return fail(r, STAMP_INVALID,
 		    "reloader note in %s: the version has %zu bytes, more "
-		    "than %d", where, verlen, STAMP_MAX);
+		    "than %d", note_where(r), verlen, STAMP_MAX);
 	if (!printable(ver, verlen, -1))
 		return fail(r, STAMP_INVALID,
 		    "reloader note in %s: the version is not printable ASCII",
-		    where);
+		    note_where(r));
 
 	memcpy(r->st->module, desc, namelen);
 	r->st->module[namelen] = '\0';
@@ -488,18 +516,17 @@ take_reloader_note(struct reader *r, const unsigned char *desc,
 malformed:
 	return fail(r, STAMP_INVALID,
 	    "reloader note in %s: desc of %zu bytes is not name NUL "
-	    "version NUL", where, descsz);
+	    "version NUL", note_where(r), descsz);
 }
 
 /* Takes the first GNU build-id found; later ones are only checked. */
 static int
-take_build_id(struct reader *r, const unsigned char *desc, size_t descsz,
-    const char *where)
+take_build_id(struct reader *r, const unsigned char *desc, size_t descsz)
 {
 	if (descsz == 0 || descsz > STAMP_MAX)
 		return fail(r, STAMP_INVALID,
 		    "build-id note in %s has %zu bytes, expected 1 to %d",
-		    where, descsz, STAMP_MAX);
+		    note_where(r), descsz, STAMP_MAX);
 	if (r->bidlen == 0) {
 		memcpy(r->bid, desc, descsz);
 		r->bidlen = descsz;
@@ -509,31 +536,47 @@ take_build_id(struct reader *r, const unsigned char *desc, size_t descsz,
 
 /* Says which part of the note at off gelf_getnote() could not read. */
 static int
-bad_note(struct reader *r, const Elf_Data *d, size_t off, const char *where,
-    const char *what)
+bad_note(struct reader *r, const Elf_Data *d, size_t off)
 {
+	const char *what = r->in_segment ? "segment" : "section";
 	Elf32_Nhdr nh;
 	size_t left = d->d_size - off;
 
 	if (left < sizeof(nh))
 		return fail(r, STAMP_INVALID,
-		    "note in %s: %zu stray bytes at the end of its %s", where,
-		    left, what);
+		    "note in %s: %zu stray bytes at the end of its %s",
+		    note_where(r), left, what);
 	/* libelf has put the header in host byte order already. */
 	memcpy(&nh, (const char *)d->d_buf + off, sizeof(nh));
 	/* The name is padded to 4 bytes, as gelf_getnote() demands. */
 	if (((uint64_t)nh.n_namesz + 3) / 4 * 4 > left - sizeof(nh))
 		return fail(r, STAMP_INVALID,
-		    "note in %s: namesz %u runs past its %s", where,
+		    "note in %s: namesz %u runs past its %s", note_where(r),
 		    (unsigned int)nh.n_namesz, what);
 	return fail(r, STAMP_INVALID, "note in %s: descsz %u runs past its %s",
-	    where, (unsigned int)nh.n_descsz, what);
+	    note_where(r), (unsigned int)nh.n_descsz, what);
+}
+
+/*
+ * Charges size bytes of notes to the file: real note sections (and note
+ * segments) never overlap, so together they hold at most the file's
+ * length, and a hostile file whose thousands of note headers all describe
+ * the same bytes cannot make us read or convert them thousands of times.
+ */
+static int
+charge_notes(struct reader *r, uint64_t size)
+{
+	if (size > r->len - r->note_bytes)
+		return fail(r, STAMP_INVALID,
+		    "note %ss hold more bytes than the file, at %s",
+		    r->in_segment ? "segment" : "section", note_where(r));
+	r->note_bytes += size;
+	return STAMP_OK;
 }
 
 /* Walks the notes in d, taking the reloader and build-id notes. */
 static int
-scan_notes(struct reader *r, Elf_Data *d, const char *where,
-    const char *what)
+scan_notes(struct reader *r, Elf_Data *d)
 {
 	GElf_Nhdr nh;
 	size_t off, next, name_off, desc_off;
@@ -543,11 +586,11 @@ scan_notes(struct reader *r, Elf_Data *d, const char *where,
 
 	if (d->d_type != ELF_T_NHDR && d->d_type != ELF_T_NHDR8)
 		return fail(r, STAMP_INVALID, "notes in %s are compressed",
-		    where);
+		    note_where(r));
 	for (off = 0; off < d->d_size; off = next) {
 		next = gelf_getnote(d, off, &nh, &name_off, &desc_off);
 		if (next == 0)
-			return bad_note(r, d, off, where, what);
+			return bad_note(r, d, off);
 		name = (const char *)d->d_buf + name_off;
 		desc = (const unsigned char *)d->d_buf + desc_off;
 		rc = STAMP_OK;
@@ -555,11 +598,11 @@ scan_notes(struct reader *r, Elf_Data *d, const char *where,
 		    memcmp(name, RELOADER_NOTE_OWNER,
 		    sizeof(RELOADER_NOTE_OWNER)) == 0 &&
 		    nh.n_type == RELOADER_NOTE_MODULE)
-			rc = take_reloader_note(r, desc, nh.n_descsz, where);
+			rc = take_reloader_note(r, desc, nh.n_descsz);
 		else if (nh.n_namesz == sizeof(GNU_NOTE_OWNER) &&
 		    memcmp(name, GNU_NOTE_OWNER, sizeof(GNU_NOTE_OWNER)) == 0 &&
 		    nh.n_type == NT_GNU_BUILD_ID)
-			rc = take_build_id(r, desc, nh.n_descsz, where);
+			rc = take_build_id(r, desc, nh.n_descsz);
 		if (rc != STAMP_OK)
 			return rc;
 	}
@@ -570,25 +613,26 @@ scan_notes(struct reader *r, Elf_Data *d, const char *where,
 static int
 scan_note_sections(struct reader *r)
 {
-	GElf_Shdr sh;
 	Elf_Scn *scn;
 	Elf_Data *d;
-	char where[NAME_QUOTE_MAX + 32];
 	size_t i;
 	int rc;
 
+	r->in_segment = 0;
 	for (i = 1; i < r->shnum; i++) {
 		scn = elf_getscn(r->elf, i);
-		if (gelf_getshdr(scn, &sh) == NULL)
+		if (gelf_getshdr(scn, &r->src_sh) == NULL)
 			return fail(r, STAMP_INVALID, "section header %zu: %s",
 			    i, elf_errmsg(-1));
-		if (sh.sh_type != SHT_NOTE)
+		if (r->src_sh.sh_type != SHT_NOTE || r->src_sh.sh_size == 0)
 			continue;
-		section_name(r, i, &sh, where, sizeof(where));
+		r->src = i;
+		if ((rc = charge_notes(r, r->src_sh.sh_size)) != STAMP_OK)
+			return rc;
 		if ((d = elf_getdata(scn, NULL)) == NULL)
-			return fail(r, STAMP_INVALID, "%s: %s", where,
+			return fail(r, STAMP_INVALID, "%s: %s", note_where(r),
 			    elf_errmsg(-1));
-		if ((rc = scan_notes(r, d, where, "section")) != STAMP_OK)
+		if ((rc = scan_notes(r, d)) != STAMP_OK)
 			return rc;
 	}
 	return STAMP_OK;
@@ -600,25 +644,27 @@ scan_note_segments(struct reader *r)
 {
 	GElf_Phdr ph;
 	Elf_Data *d;
-	char where[32];
 	size_t i;
 	int rc;
 
+	r->in_segment = 1;
 	for (i = 0; i < r->phnum; i++) {
 		if (gelf_getphdr(r->elf, (int)i, &ph) == NULL)
 			return fail(r, STAMP_INVALID, "program header %zu: %s",
 			    i, elf_errmsg(-1));
 		if (ph.p_type != PT_NOTE || ph.p_filesz == 0)
 			continue;
-		snprintf(where, sizeof(where), "segment %zu", i);
+		r->src = i;
+		if ((rc = charge_notes(r, ph.p_filesz)) != STAMP_OK)
+			return rc;
 		/* GNU property notes are 8-aligned, all others 4-aligned. */
 		d = elf_getdata_rawchunk(r->elf, (int64_t)ph.p_offset,
 		    (size_t)ph.p_filesz,
 		    ph.p_align == 8 ? ELF_T_NHDR8 : ELF_T_NHDR);
 		if (d == NULL)
-			return fail(r, STAMP_INVALID, "%s: %s", where,
+			return fail(r, STAMP_INVALID, "%s: %s", note_where(r),
 			    elf_errmsg(-1));
-		if ((rc = scan_notes(r, d, where, "segment")) != STAMP_OK)
+		if ((rc = scan_notes(r, d)) != STAMP_OK)
 			return rc;
 	}
 	return STAMP_OK;
@@ -690,7 +736,8 @@ stamp_read_elf(const unsigned char *buf, size_t len, struct stamp *st,
 		return fail(&r, STAMP_INVALID, "libelf: %s", elf_errmsg(-1));
 	/* Casting away const is safe: see the top of this file. */
 	if ((r.elf = elf_memory((char *)buf, len)) == NULL)
-		return fail(&r, STAMP_INVALID, "libelf: %s", elf_errmsg(-1));
+		return fail(&r, STAMP_INVALID, "libelf refuses the headers: %s",
+		    elf_errmsg(-1));
 	if (elf_kind(r.elf) != ELF_K_ELF)
 		rc = fail(&r, STAMP_INVALID, "libelf does not see an ELF file");
 	else
