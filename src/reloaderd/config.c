@@ -134,8 +134,8 @@ cf_skipblanks(char *s)
 }
 
 /* Frees a NULL-terminated list of strings. */
-static void
-cf_list_free(char **l)
+void
+config_strv_free(char **l)
 {
 	size_t i;
 
@@ -147,8 +147,8 @@ cf_list_free(char **l)
 }
 
 /* Deep-copies a NULL-terminated list; a NULL list copies as an empty one. */
-static char **
-cf_list_dup(const char *const *l)
+char **
+config_strv_dup(const char *const *l)
 {
 	char **n;
 	size_t i, len = 0;
@@ -159,7 +159,7 @@ cf_list_dup(const char *const *l)
 		return NULL;
 	for (i = 0; i < len; i++) {
 		if ((n[i] = strdup(l[i])) == NULL) {
-			cf_list_free(n);
+			config_strv_free(n);
 			return NULL;
 		}
 	}
@@ -172,8 +172,8 @@ cf_root_free(struct root_conf *r)
 {
 	free(r->path);
 	free(r->display);
-	cf_list_free(r->include);
-	cf_list_free(r->exclude);
+	config_strv_free(r->include);
+	config_strv_free(r->exclude);
 	free(r->where);
 	memset(r, 0, sizeof(*r));
 }
@@ -236,8 +236,8 @@ config_init(struct config *c)
 	c->backend = BACKEND_AUTO;
 	c->interval = 1.0;
 	c->settle = 0.020;
-	c->include = cf_list_dup(default_include);
-	c->exclude = cf_list_dup(default_exclude);
+	c->include = config_strv_dup(default_include);
+	c->exclude = config_strv_dup(default_exclude);
 	if (c->include == NULL || c->exclude == NULL)
 		abort();
 }
@@ -253,8 +253,8 @@ config_free(struct config *c)
 	free(c->file);
 	free(c->socket);
 	free(c->logfile);
-	cf_list_free(c->include);
-	cf_list_free(c->exclude);
+	config_strv_free(c->include);
+	config_strv_free(c->exclude);
 	for (i = 0; i < c->nroots; i++)
 		cf_root_free(&c->roots[i]);
 	free(c->roots);
@@ -550,7 +550,7 @@ cf_globlist(struct parser *p, const char *key, char *val, int allowempty,
 		goto fail;
 	}
 	words[n] = NULL;
-	*out = cf_list_dup((const char *const *)words);
+	*out = config_strv_dup((const char *const *)words);
 	free(words);
 	if (*out == NULL)
 		return cf_perr(p, "out of memory");
@@ -666,10 +666,10 @@ cf_global_key(struct parser *p, const char *key, char *val)
 		if (cf_globlist(p, key, val, k == G_EXCLUDE, &l) == -1)
 			return -1;
 		if (k == G_INCLUDE) {
-			cf_list_free(c->include);
+			config_strv_free(c->include);
 			c->include = l;
 		} else {
-			cf_list_free(c->exclude);
+			config_strv_free(c->exclude);
 			c->exclude = l;
 		}
 		return 0;
@@ -856,10 +856,10 @@ cf_inherit(struct parser *p)
 		r = &c->roots[p->first + i];
 		p->lineno = p->ws[i].line;
 		if (p->ws[i].kline[W_INCLUDE] == 0 && (r->include =
-		    cf_list_dup((const char *const *)c->include)) == NULL)
+		    config_strv_dup((const char *const *)c->include)) == NULL)
 			return cf_perr(p, "out of memory");
 		if (p->ws[i].kline[W_EXCLUDE] == 0 && (r->exclude =
-		    cf_list_dup((const char *const *)c->exclude)) == NULL)
+		    config_strv_dup((const char *const *)c->exclude)) == NULL)
 			return cf_perr(p, "out of memory");
 		if (p->ws[i].kline[W_BACKEND] == 0)
 			r->backend = c->backend;
@@ -1036,8 +1036,8 @@ config_add_root(struct config *c, const char *path, const char *base,
 	r.backend = c->backend;
 	r.display = strdup(path);
 	r.where = strdup(where);
-	r.include = cf_list_dup((const char *const *)c->include);
-	r.exclude = cf_list_dup((const char *const *)c->exclude);
+	r.include = config_strv_dup((const char *const *)c->include);
+	r.exclude = config_strv_dup((const char *const *)c->exclude);
 	if (r.display == NULL || r.where == NULL || r.include == NULL ||
 	    r.exclude == NULL || cf_root_append(c, &r) == -1) {
 		cf_root_free(&r);

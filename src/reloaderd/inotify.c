@@ -345,7 +345,7 @@ inotify_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	struct dir *d;
 	ssize_t n;
 	char *p;
-	int retry = 0, overflow = 0;
+	int overflow = 0;
 
 	for (;;) {
 		n = read(rd->ifd, buf, sizeof(buf));
@@ -360,8 +360,6 @@ inotify_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 				overflow = 1;
 				continue;
 			}
-			if (inotify_is_awatch(ev->wd))
-				retry = 1;
 			if ((d = dir_by_wd(ev->wd)) != NULL)
 				inotify_event(d, ev);
 		}
@@ -370,16 +368,8 @@ inotify_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		log_warnx("inotify event queue overflowed "
 		    "(fs.inotify.max_queued_events); rescanning");
 		inotify_rescan();
-	} else if (retry)
+	} else
+		/* An ancestor event, or a root just removed: re-arm or
+		 * wait for whatever root is missing now. */
 		roots_retry();
-	else {
-		/* A root just removed shows up missing here. */
-		struct root *r;
-
-		for (r = rd->roots; r != NULL; r = r->next)
-			if (r->top == NULL && !r->shadowed) {
-				roots_retry();
-				break;
-			}
-	}
 }

@@ -96,11 +96,7 @@ poll_dir(struct dir *d)
 			continue;
 		}
 		if (f->racy || stat(f->path, &sb) == -1 ||
-		    f->ino != sb.st_ino || f->size != sb.st_size ||
-		    f->mtime.tv_sec != sb.st_mtim.tv_sec ||
-		    f->mtime.tv_nsec != sb.st_mtim.tv_nsec ||
-		    f->ctime.tv_sec != sb.st_ctim.tv_sec ||
-		    f->ctime.tv_nsec != sb.st_ctim.tv_nsec)
+		    file_stat_differs(f, &sb))
 			batch_queue(f);
 	}
 	for (sub = d->child; sub != NULL; sub = snext) {

@@ -185,6 +185,7 @@ void dir_scan(struct dir *, int, int);
 struct file *file_lookup(const char *);
 struct file *file_get(struct root *, struct dir *, const char *);
 int file_check(struct file *, int);
+int file_stat_differs(const struct file *, const struct stat *);
 int file_gone(struct file *);
 void file_detach(struct file *);
 void file_free(struct file *);
@@ -228,6 +229,8 @@ int config_parse_backend(const char *, enum backend *);
 const char *config_backend_name(enum backend);
 int config_parse_loglevel(const char *, int *);
 char *config_abspath(const char *, const char *);
+char **config_strv_dup(const char *const *);
+void config_strv_free(char **);
 
 /* log.c */
 void log_init(int, int);

@@ -90,34 +90,6 @@ dir_by_ino(dev_t dev, ino_t ino)
 	return NULL;
 }
 
-/* Copies a NULL-terminated string list. */
-static char **
-strv_dup(char **v)
-{
-	size_t n = 0, i;
-	char **c;
-
-	while (v != NULL && v[n] != NULL)
-		n++;
-	if ((c = calloc(n + 1, sizeof(*c))) == NULL)
-		fatal("strv_dup");
-	for (i = 0; i < n; i++)
-		if ((c[i] = strdup(v[i])) == NULL)
-			fatal("strv_dup");
-	return c;
-}
-
-/* Frees a NULL-terminated string list. */
-static void
-strv_free(char **v)
-{
-	size_t i;
-
-	for (i = 0; v != NULL && v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
-}
-
 /* Makes a live root from its configuration; nothing is watched yet. */
 struct root *
 root_new(const struct root_conf *rc)
@@ -130,8 +102,10 @@ root_new(const struct root_conf *rc)
 	    (r->conf.display = strdup(rc->display)) == NULL ||
 	    (r->conf.where = strdup(rc->where ? rc->where : "")) == NULL)
 		fatal("root_new");
-	r->conf.include = strv_dup(rc->include);
-	r->conf.exclude = strv_dup(rc->exclude);
+	r->conf.include = config_strv_dup((const char *const *)rc->include);
+	r->conf.exclude = config_strv_dup((const char *const *)rc->exclude);
+	if (r->conf.include == NULL || r->conf.exclude == NULL)
+		fatal("root_new");
 	r->conf.backend = rc->backend;
 	r->backend = rc->backend == BACKEND_POLL ? BACKEND_POLL :
 	    BACKEND_INOTIFY;
@@ -147,8 +121,8 @@ root_free(struct root *r)
 	free(r->conf.path);
 	free(r->conf.display);
 	free(r->conf.where);
-	strv_free(r->conf.include);
-	strv_free(r->conf.exclude);
+	config_strv_free(r->conf.include);
+	config_strv_free(r->conf.exclude);
 	free(r);
 }
 
@@ -435,25 +409,33 @@ fstamp_same(const struct fstamp *fs, const struct stamp *st)
 	    memcmp(fs->bytes, st->bytes, st->len) == 0;
 }
 
-/* Records a stat result on a file, for the next poll to compare. */
-static void
-file_note_stat(struct file *f, const struct stat *sb)
+/* Says whether a timestamp is so recent that a further change within the
+ * same timestamp tick would leave it unchanged. */
+static int
+too_recent(const struct timespec *ts)
 {
 	struct timespec now;
 	long long age;
 
+	clock_gettime(CLOCK_REALTIME, &now);
+	age = (long long)(now.tv_sec - ts->tv_sec) * 1000000000LL +
+	    (now.tv_nsec - ts->tv_nsec);
+	return age < RACY_NSEC;
+}
+
+/* Records a stat result on a file, for the next poll to compare. */
+static void
+file_note_stat(struct file *f, const struct stat *sb)
+{
 	f->ino = sb->st_ino;
 	f->size = sb->st_size;
 	f->mtime = sb->st_mtim;
 	f->ctime = sb->st_ctim;
-	clock_gettime(CLOCK_REALTIME, &now);
-	age = (long long)(now.tv_sec - sb->st_mtim.tv_sec) * 1000000000LL +
-	    (now.tv_nsec - sb->st_mtim.tv_nsec);
-	f->racy = age < RACY_NSEC;
+	f->racy = too_recent(&sb->st_mtim);
 }
 
 /* Says whether a stat result differs from the one a file last had. */
-static int
+int
 file_stat_differs(const struct file *f, const struct stat *sb)
 {
 	return f->ino != sb->st_ino || f->size != sb->st_size ||
@@ -575,14 +557,8 @@ file_check(struct file *f, int initial)
 static void
 dir_note_mtime(struct dir *d, const struct stat *sb)
 {
-	struct timespec now;
-	long long age;
-
 	d->mtime = sb->st_mtim;
-	clock_gettime(CLOCK_REALTIME, &now);
-	age = (long long)(now.tv_sec - sb->st_mtim.tv_sec) * 1000000000LL +
-	    (now.tv_nsec - sb->st_mtim.tv_nsec);
-	d->racy = age < RACY_NSEC;
+	d->racy = too_recent(&sb->st_mtim);
 }
 
 /* Reads a directory's entries: new subdirectories are watched and then
