@@ -26,7 +26,7 @@ SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 endif
 
 ALL_CPPFLAGS = -D_GNU_SOURCE -DRELOADER_VERSION='"$(VERSION)"' \
-	-Iinclude -Isrc/stamp -Isrc/reloaderd $(CPPFLAGS)
+	-Iinclude -Isrc/stamp -Isrc/proto -Isrc/reloaderd $(CPPFLAGS)
 ALL_CFLAGS = -std=c11 $(WARNINGS) $(SANFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
@@ -36,14 +36,18 @@ CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check)
 CHECK_LIBS = $(shell $(PKG_CONFIG) --libs check)
 
 STAMP_SRCS = src/stamp/stamp.c src/stamp/stamp-elf.c src/stamp/stamp-beam.c
+PROTO_SRCS = src/proto/proto.c
 DAEMON_SRCS = src/reloaderd/config.c src/reloaderd/log.c \
 	src/reloaderd/hash.c src/reloaderd/tree.c src/reloaderd/batch.c \
-	src/reloaderd/inotify.c src/reloaderd/poll.c
+	src/reloaderd/inotify.c src/reloaderd/poll.c \
+	src/reloaderd/control.c src/reloaderd/client.c \
+	src/reloaderd/cred.c $(PROTO_SRCS)
 MAIN_SRCS = src/reloaderd/reloaderd.c
 
 STAMP_OBJS = $(STAMP_SRCS:%.c=$(O)/%.o)
 DAEMON_OBJS = $(DAEMON_SRCS:%.c=$(O)/%.o)
 MAIN_OBJS = $(MAIN_SRCS:%.c=$(O)/%.o)
+PROTO_OBJS = $(PROTO_SRCS:%.c=$(O)/%.o)
 
 UNIT_SRCS = $(wildcard tests/unit/test-*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
@@ -51,14 +55,32 @@ UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 FUZZ_SRCS = $(wildcard tests/fuzz/fuzz-*.c)
 FUZZ_BINS = $(FUZZ_SRCS:tests/fuzz/%.c=$(O)/tests/%)
 
-HELPER_BINS = $(O)/tests/writehalves
+HELPER_BINS = $(O)/tests/writehalves $(O)/tests/rlclient
 
-all: $(O)/reloaderd
+# Headers every object depends on.
+HDRS = include/reloader.h src/stamp/stamp.h src/proto/proto.h \
+	src/reloaderd/reloaderd.h
+
+# Everything `make tests` builds besides the daemon; the fragments below
+# add to it.
+TEST_TARGETS = $(UNIT_BINS) $(FUZZ_BINS) $(HELPER_BINS)
+
+# The client library, the examples and the benchmarks each keep their
+# rules in a fragment of their own.  They add to ALL_TARGETS (built by
+# `make`), TEST_TARGETS, and INSTALL_TARGETS / UNINSTALL_TARGETS (phony
+# targets that `make install` / `make uninstall` run too).
+.DEFAULT_GOAL := all
+ALL_TARGETS = $(O)/reloaderd
+INSTALL_TARGETS =
+UNINSTALL_TARGETS =
+include mk/libreloader.mk mk/examples.mk mk/bench.mk
+
+all: $(ALL_TARGETS)
 
 $(O)/reloaderd: $(MAIN_OBJS) $(DAEMON_OBJS) $(STAMP_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-$(O)/%.o: %.c include/reloader.h src/stamp/stamp.h src/reloaderd/reloaderd.h
+$(O)/%.o: %.c $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -75,9 +97,10 @@ $(O)/tests/fuzz-%: tests/fuzz/fuzz-%.c tests/fuzz/replay.c $(DAEMON_OBJS) $(STAM
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< \
 	    tests/fuzz/replay.c $(DAEMON_OBJS) $(STAMP_OBJS) $(LIBS)
 
-$(O)/tests/writehalves: tests/e2e/writehalves.c
+$(O)/tests/%: tests/e2e/%.c $(HDRS) $(PROTO_OBJS) $(STAMP_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $<
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< \
+	    $(PROTO_OBJS) $(STAMP_OBJS) $(LIBS)
 
 FUZZ_CC ?= clang
 FUZZ_SANS = -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer
@@ -92,7 +115,7 @@ obj-fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(STAMP_SRCS) $(DAEMON_SRCS)
 deps:
 	@sh scripts/deps.sh
 
-tests: $(O)/reloaderd $(UNIT_BINS) $(FUZZ_BINS) $(HELPER_BINS)
+tests: $(ALL_TARGETS) $(TEST_TARGETS)
 
 check: deps
 	@$(MAKE) --no-print-directory tests
@@ -105,14 +128,14 @@ check-sanitize: deps
 
 run: deps
 	@$(MAKE) --no-print-directory all
-	@sh examples/run.sh $(O)/reloaderd
+	@sh examples/run.sh $(O)
 
 format:
 	clang-format -i $(STAMP_SRCS) $(DAEMON_SRCS) $(MAIN_SRCS) \
-	    src/stamp/*.h src/reloaderd/*.h include/reloader.h \
+	    src/stamp/*.h src/proto/*.h src/reloaderd/*.h include/*.h \
 	    tests/unit/*.c tests/fuzz/*.c
 
-install: $(O)/reloaderd
+install: $(ALL_TARGETS) $(INSTALL_TARGETS)
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(INCLUDEDIR) \
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(DOCDIR)
@@ -124,7 +147,7 @@ install: $(O)/reloaderd
 	$(INSTALL) -m 644 reloader.conf.example \
 	    $(DESTDIR)$(DOCDIR)/reloader.conf.example
 
-uninstall:
+uninstall: $(UNINSTALL_TARGETS)
 	rm -f $(DESTDIR)$(BINDIR)/reloaderd \
 	    $(DESTDIR)$(INCLUDEDIR)/reloader.h \
 	    $(DESTDIR)$(MANDIR)/man8/reloaderd.8 \
@@ -133,7 +156,7 @@ uninstall:
 	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 clean:
-	rm -rf obj obj-san obj-fuzz
+	rm -rf obj obj-san obj-fuzz obj-*
 
 .PHONY: all deps tests check check-sanitize run format install uninstall \
 	clean fuzz

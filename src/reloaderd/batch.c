@@ -147,9 +147,13 @@ batch_run(void)
 	while ((f = rd->queue) != NULL) {
 		batch_unqueue(f);
 		rc = file_check(f, 0);
+		if (rc == CHECK_ADDED || rc == CHECK_CHANGED)
+			client_file_changed(f);
 		counts[rc]++;
 		seen++;
 	}
+	clients_flush();
+	clients_reap();
 	log_debug("batch: %zu files looked at, %zu added, %zu changed, "
 	    "%zu removed", seen, counts[CHECK_ADDED], counts[CHECK_CHANGED],
 	    counts[CHECK_REMOVED]);

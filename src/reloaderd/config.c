@@ -47,11 +47,11 @@ static const char *const default_exclude[] = {
 /* The keys of the global section; the order indexes parser.gline. */
 enum gkey {
 	G_SOCKET, G_LOG, G_LOGLEVEL, G_BACKEND, G_INTERVAL, G_SETTLE,
-	G_INCLUDE, G_EXCLUDE, G_NKEYS
+	G_INCLUDE, G_EXCLUDE, G_GROUP, G_NKEYS
 };
 static const char *const gkey_names[G_NKEYS] = {
 	"socket", "log", "log-level", "backend", "interval", "settle",
-	"include", "exclude"
+	"include", "exclude", "group"
 };
 
 /* The keys of a [watch] section; the order indexes wsect.kline. */
@@ -226,7 +226,8 @@ config_init(struct config *c)
 			n--;
 		rc = asprintf(&c->socket, "%.*s/reloader.sock", (int)n, xdg);
 	} else if (getuid() == 0)
-		rc = (c->socket = strdup("/run/reloader.sock")) ? 0 : -1;
+		rc = (c->socket = strdup("/run/reloader/reloader.sock")) ?
+		    0 : -1;
 	else
 		rc = asprintf(&c->socket, "/tmp/reloader-%lu.sock",
 		    (unsigned long)getuid());
@@ -252,6 +253,7 @@ config_free(struct config *c)
 		return;
 	free(c->file);
 	free(c->socket);
+	free(c->group);
 	free(c->logfile);
 	config_strv_free(c->include);
 	config_strv_free(c->exclude);
@@ -615,8 +617,8 @@ cf_global_key(struct parser *p, const char *key, char *val)
 
 	if ((k = cf_keyindex(key, gkey_names, G_NKEYS)) == -1)
 		return cf_perr(p, "unknown key \"%.*s\" in [reloaderd] "
-		    "(allowed: socket, log, log-level, backend, interval, "
-		    "settle, include, exclude)", MSG_VALUE_MAX, key);
+		    "(allowed: socket, group, log, log-level, backend, "
+		    "interval, settle, include, exclude)", MSG_VALUE_MAX, key);
 	if (p->gline[k] != 0)
 		return cf_perr(p, "duplicate key \"%s\" in [reloaderd] "
 		    "(first set on line %zu)", key, p->gline[k]);
@@ -643,6 +645,15 @@ cf_global_key(struct parser *p, const char *key, char *val)
 			free(c->logfile);
 			c->logfile = abs;
 		}
+		return 0;
+	case G_GROUP:
+		if (cf_scalar(p, key, val, &v) == -1)
+			return -1;
+		if (*v == '\0')
+			return cf_perr(p, "group: empty group name");
+		free(c->group);
+		if ((c->group = strdup(v)) == NULL)
+			return cf_perr(p, "out of memory");
 		return 0;
 	case G_LOGLEVEL:
 		if (cf_scalar(p, key, val, &v) == -1)

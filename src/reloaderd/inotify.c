@@ -316,7 +316,7 @@ inotify_event(struct dir *d, const struct inotify_event *ev)
 			if ((sub = dir_child(d, ev->name)) != NULL)
 				dir_remove(sub);
 		} else if (ev->mask & (IN_CREATE | IN_MOVED_TO) &&
-		    lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode) &&
+		    !r->implicit && lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode) &&
 		    dir_child(d, ev->name) == NULL) {
 			/* Watch first, then list: files made in between are
 			 * found by the listing, later ones by events. */

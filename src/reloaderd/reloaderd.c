@@ -148,7 +148,7 @@ root_cmp(const void *a, const void *b)
 static void
 roots_apply(const struct config *c)
 {
-	struct root **keep, *r, *next, **pp;
+	struct root **keep, **nk, *r, *next, **pp;
 	size_t i, n = 0;
 
 	if ((keep = calloc(c->nroots + 1, sizeof(*keep))) == NULL)
@@ -165,6 +165,15 @@ roots_apply(const struct config *c)
 	}
 	for (r = rd->roots; r != NULL; r = next) {
 		next = r->next;
+		if (r->implicit) {
+			/* Clients' directories stay while clients need them. */
+			if ((nk = reallocarray(keep, n + 2, sizeof(*keep))) ==
+			    NULL)
+				fatal("roots_apply");
+			keep = nk;
+			keep[n++] = r;
+			continue;
+		}
 		log_info("no longer watching %s", log_esc(r->conf.display));
 		root_disarm(r);
 		root_free(r);
@@ -206,6 +215,11 @@ reload_config(void)
 	} else if (nc.logfile == NULL && rd->conf.logfile != NULL)
 		log_close();
 	log_setlevel(nc.loglevel);
+	if (strcmp(nc.socket, rd->conf.socket) != 0 ||
+	    (nc.group == NULL) != (rd->conf.group == NULL) ||
+	    (nc.group != NULL && strcmp(nc.group, rd->conf.group) != 0))
+		log_warnx("SIGHUP: the socket and its group change only when "
+		    "reloaderd restarts; still on %s", rd->conf.socket);
 	old = rd->conf;
 	rd->conf = nc;
 	roots_apply(&rd->conf);
@@ -255,6 +269,7 @@ shutdown_daemon(void)
 {
 	struct root *r, *next;
 
+	control_close();
 	for (r = rd->roots; r != NULL; r = next) {
 		next = r->next;
 		root_disarm(r);
@@ -350,6 +365,7 @@ main(int argc, char **argv)
 	htab_init(&rd->files, offsetof(struct file, hnext), file_hash);
 	htab_init(&rd->dirs_wd, offsetof(struct dir, wnext), dir_hash_wd);
 	htab_init(&rd->dirs_ino, offsetof(struct dir, inext), dir_hash_ino);
+	clients_init();
 	batch_init();
 	ev_init(&rd->poll_ev, NULL);
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
@@ -359,12 +375,14 @@ main(int argc, char **argv)
 
 	log_info("reloaderd %s starting (pid %ld)", RELOADER_VERSION,
 	    (long)getpid());
+	if (control_open(msg, sizeof(msg)) == -1)
+		fatalx("%s", msg);
 	inotify_start();
 	roots_apply(&rd->conf);
 	nmods = count_modules(&nroots);
 	if (nroots == 0)
-		log_info("ready: no directories to watch (give -w DIR or a "
-		    "[watch] section)");
+		log_info("ready: no directories configured; watching the "
+		    "modules clients load");
 	else
 		log_info("ready: %zu director%s, %zu module%s", nroots,
 		    nroots == 1 ? "y" : "ies", nmods, nmods == 1 ? "" : "s");

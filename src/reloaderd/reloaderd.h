@@ -37,6 +37,7 @@ struct root_conf {
 struct config {
 	char *file;            /* config file read, or NULL */
 	char *socket;          /* control socket path */
+	char *group;           /* group whose members may attach, or NULL */
 	char *logfile;         /* log file, or NULL for stderr/syslog */
 	int loglevel;          /* LOG_ERR .. LOG_DEBUG from <syslog.h> */
 	enum backend backend;  /* default for roots */
@@ -123,7 +124,44 @@ struct root {
 	int missing_logged;
 	int shadowed;                    /* inside another root's tree */
 	int nospace;                     /* inotify ran out of watches */
+	int implicit;                    /* made for clients' modules: one
+					    directory, no subdirectories */
 	size_t nfiles;
+};
+
+/* What the kernel says about the peer of a client connection. */
+struct cred {
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	gid_t *groups;                   /* supplementary groups */
+	int ngroups;
+};
+
+struct reg;
+
+/* An attached process: its connection and what it has registered. */
+struct client {
+	struct client *next;
+	int fd;                          /* -1 once dropped */
+	ev_io rio, wio;
+	struct cred cred;
+	unsigned int id;
+	char *name;                      /* from hello; NULL before it */
+	long pid;                        /* from hello, for the log */
+	char label[96];                  /* "name[pid]" or "client 3" */
+	char *in;                        /* a partial line */
+	size_t inlen;
+	int discarding;                  /* skipping an overlong line */
+	unsigned long lineno;            /* lines received */
+	int errors;                      /* erroneous lines in a row */
+	char *out;                       /* queued output */
+	size_t outlen, outoff, outcap;
+	struct reg *regs;                /* its registrations */
+	unsigned long batch;             /* batch out, or 0 */
+	size_t inbatch;                  /* modules of it not answered */
+	int dirty;                       /* some registration is pending */
+	int dead;                        /* dropped; freed by clients_reap */
 };
 
 /* The daemon's state. */
@@ -148,6 +186,15 @@ struct daemon {
 	size_t nawatch;
 	unsigned int scangen;
 	int inotify_failed;              /* inotify_init1 failed; logged */
+	int lfd;                         /* listening socket, or -1 */
+	ev_io listen_ev;
+	char *sockpath;                  /* the socket we made, to unlink */
+	int has_group;                   /* conf.group resolved: */
+	gid_t group;                     /* its gid */
+	struct client *clients;
+	struct htab wanted;              /* registered paths, by path */
+	unsigned int nextclient;         /* id of the next client */
+	unsigned long nextbatch;         /* id of the next reload batch */
 };
 
 extern struct daemon *rd;
@@ -195,6 +242,10 @@ uint64_t dir_hash_ino(const void *);
 struct dir *dir_by_wd(int);
 struct dir *dir_by_ino(dev_t, ino_t);
 
+struct file *tree_track(const char *);
+void tree_untrack(const char *);
+int file_stamp(const struct file *, struct stamp *);
+
 /* batch.c */
 void batch_init(void);
 void batch_queue(struct file *);
@@ -215,6 +266,32 @@ void inotify_rescan(void);
 void poll_update(void);
 void poll_stop(void);
 void poll_root(struct root *);
+
+/* cred.c */
+int cred_peer(int, struct cred *);
+void cred_free(struct cred *);
+int cred_allowed(const struct cred *);
+int cred_can_read(const struct cred *, const char *, char *, size_t);
+
+/* control.c */
+int control_open(char *, size_t);
+void control_close(void);
+int control_send(struct client *, const char *, size_t);
+void control_drop(struct client *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+void clients_reap(void);
+
+/* client.c */
+void client_line(struct client *, char *, size_t);
+void client_too_long(struct client *);
+void client_error(struct client *, const char *, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+void client_forget(struct client *);
+int client_wants(const char *);
+void client_file_changed(struct file *);
+void clients_flush(void);
+void clients_free(void);
+void clients_init(void);
 
 /* config.c */
 void config_init(struct config *);

@@ -153,8 +153,8 @@ glob_match(const char *glob, const char *rel)
 }
 
 /* Says whether the root's globs select the file at absolute path. */
-int
-root_matches(const struct root *r, const char *path)
+static int
+root_globs(const struct root *r, const char *path)
 {
 	size_t plen = strlen(r->conf.path), i;
 	const char *rel = path + plen;
@@ -170,6 +170,19 @@ root_matches(const struct root *r, const char *path)
 		if (glob_match(r->conf.include[i], rel))
 			return 1;
 	return 0;
+}
+
+/* Says whether the root watches the file at absolute path: its globs
+ * select it, or a client has it loaded. */
+int
+root_matches(const struct root *r, const char *path)
+{
+	size_t plen = strlen(r->conf.path);
+
+	if (strncmp(path, r->conf.path, plen) != 0 ||
+	    (path[plen] != '/' && plen > 1))
+		return 0;
+	return client_wants(path) || root_globs(r, path);
 }
 
 /* Joins a directory and a name into a malloc'd path. */
@@ -597,6 +610,8 @@ dir_scan(struct dir *d, int live, int recurse)
 				continue;
 			isdir = S_ISDIR(sb.st_mode);
 		}
+		if (isdir && r->implicit)
+			continue;
 		path = path_join(d->path, de->d_name);
 		if (isdir) {
 			if ((sub = dir_child(d, de->d_name)) != NULL) {
@@ -809,4 +824,118 @@ roots_retry(void)
 			break;
 	}
 	poll_update();
+}
+
+/* Finds the live root made for clients' modules in directory path. */
+static struct root *
+root_implicit(const char *path)
+{
+	struct root *r;
+
+	for (r = rd->roots; r != NULL; r = r->next)
+		if (r->implicit && strcmp(r->conf.path, path) == 0)
+			return r;
+	return NULL;
+}
+
+/*
+ * Makes sure the file at path (absolute, symlinks resolved), which a
+ * client has loaded, is watched and its stamp known.  A file under a
+ * watched directory joins that directory; otherwise its directory is
+ * watched on its own (not its subdirectories) for as long as a client
+ * has a module there.  Returns the file, or NULL if it is not there.
+ */
+struct file *
+tree_track(const char *path)
+{
+	static const char *const none[] = { NULL };
+	static char where[] = "a client";
+	struct root_conf rc;
+	struct root *r, **pp;
+	struct stat sb;
+	struct dir *d;
+	struct file *f;
+	char *dir, *slash, *fpath;
+
+	if ((f = file_lookup(path)) != NULL)
+		return f;
+	if ((dir = strdup(path)) == NULL)
+		fatal("tree_track");
+	slash = strrchr(dir, '/');
+	*(slash == dir ? slash + 1 : slash) = '\0';
+	if (stat(dir, &sb) == -1) {
+		free(dir);
+		return NULL;
+	}
+	if ((d = dir_by_ino(sb.st_dev, sb.st_ino)) != NULL) {
+		/* Known under the name its root gives it. */
+		fpath = path_join(d->path, strrchr(path, '/') + 1);
+		f = file_get(d->root, d, fpath);
+		free(dir);
+		/* Reading it may find it gone, and free it. */
+		if (f->state == FILE_NEW)
+			file_check(f, 1);
+		f = file_lookup(fpath);
+		free(fpath);
+		return f;
+	}
+	if ((r = root_implicit(dir)) == NULL) {
+		memset(&rc, 0, sizeof(rc));
+		rc.path = dir;
+		rc.display = dir;
+		rc.include = (char **)none;
+		rc.exclude = (char **)none;
+		rc.backend = rd->conf.backend;
+		rc.where = where;
+		r = root_new(&rc);
+		r->implicit = 1;
+		for (pp = &rd->roots; *pp != NULL; pp = &(*pp)->next)
+			;
+		*pp = r;
+	}
+	free(dir);
+	root_arm(r, 0);
+	return file_lookup(path);
+}
+
+/* Stops watching a file no client has loaded any more, unless the
+ * configuration selects it, and a directory watched only for it. */
+void
+tree_untrack(const char *path)
+{
+	struct file *f;
+	struct root *r, **pp;
+
+	if ((f = file_lookup(path)) == NULL)
+		return;
+	r = f->root;
+	if (root_globs(r, path))
+		return;
+	file_free(f);
+	if (!r->implicit || r->nfiles > 0)
+		return;
+	for (pp = &rd->roots; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	}
+	log_info("no longer watching %s: no client has a module there",
+	    log_esc(r->conf.display));
+	root_disarm(r);
+	root_free(r);
+	poll_update();
+}
+
+/* Gives a file's stamp as a struct stamp; -1 if none is known. */
+int
+file_stamp(const struct file *f, struct stamp *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (f->stamp == NULL || f->state == FILE_BAD)
+		return -1;
+	st->kind = f->stamp->kind;
+	st->len = f->stamp->len;
+	memcpy(st->bytes, f->stamp->bytes, f->stamp->len);
+	return 0;
 }

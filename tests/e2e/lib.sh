@@ -15,11 +15,19 @@ BACKEND=${BACKEND:-inotify}
 T=$(mktemp -d "${TMPDIR:-/tmp}/reloader-e2e.XXXXXX")
 LOG=$T/log
 ROOT=$T/build
+SOCK=$T/sock
+RLCLIENT=${RLCLIENT:-$TOP/$O/tests/rlclient}
+HOST=${HOST:-$TOP/$O/tests/host}
+HPID=
 DPID=
 marker_n=0
 mkdir -p "$ROOT"
 
 cleanup() {
+	if [ -n "$HPID" ]; then
+		kill "$HPID" 2>/dev/null || true
+		wait "$HPID" 2>/dev/null || true
+	fi
 	if [ -n "$DPID" ]; then
 		kill "$DPID" 2>/dev/null || true
 		wait "$DPID" 2>/dev/null || true
@@ -33,15 +41,20 @@ fail() {
 	echo "FAIL: $*" >&2
 	echo "--- daemon log:" >&2
 	cat "$LOG" >&2 2>/dev/null || true
+	if [ -f "$T/host.out" ]; then
+		echo "--- host output:" >&2
+		cat "$T/host.out" "$T/host.err" >&2 2>/dev/null || true
+	fi
 	exit 1
 }
 
-# Starts reloaderd in the foreground with the test's backend; waits until
-# it is ready.  Extra arguments go to the daemon.
+# Starts reloaderd in the foreground with the test's backend and its
+# socket at $SOCK; waits until it is ready.  Extra arguments go to the
+# daemon.
 start() {
 	case $BACKEND in
-	any) set -- -f -v -i 50ms "$@" ;;
-	*) set -- -f -v -b "$BACKEND" -i 50ms "$@" ;;
+	any) set -- -f -v -s "$SOCK" -i 50ms "$@" ;;
+	*) set -- -f -v -s "$SOCK" -b "$BACKEND" -i 50ms "$@" ;;
 	esac
 	cd "$T"
 	# Emptied here, not by the background shell's redirection, so that
@@ -129,4 +142,81 @@ sync_marker() {
 	marker_n=$((marker_n + 1))
 	mkso "$ROOT/zz-marker.so" "1000 + $marker_n"
 	wait_log ' info \(added\|changed\) [^ ]*zz-marker\.so' "$marker_n"
+}
+
+# Builds a fixture module from tests/modules/SRC.c into out; extra
+# arguments (-D...) go to gcc.  Like a real build, it writes in place.
+mkmod() {
+	out=$1
+	src=$2
+	shift 2
+	mkdir -p "$(dirname "$out")"
+	gcc -shared -fPIC -Wl,--build-id=sha1 -I"$TOP/include" "$@" \
+	    -o "$out" "$TOP/tests/modules/$src.c"
+}
+
+# Starts the test host (tests/e2e/host.c) on the daemon's socket with
+# the given options and modules; its commands go in through a FIFO, its
+# answers and events come out in $T/host.out.
+host_start() {
+	rm -f "$T/host.in" "$T/host.out"
+	mkfifo "$T/host.in"
+	: >"$T/host.out"
+	GATE=$T/gate "$HOST" -s "$SOCK" -n host "$@" <"$T/host.in" \
+	    >>"$T/host.out" 2>"$T/host.err" &
+	HPID=$!
+	exec 3>"$T/host.in"
+}
+
+# Counts the host's output lines matching a basic regular expression.
+host_count() {
+	c=$(grep -c -- "$1" "$T/host.out" 2>/dev/null || true)
+	echo "${c:-0}"
+}
+
+# Waits (up to 10 s) until at least N host lines (default 1) match.
+host_wait() {
+	n=${2:-1}
+	tries=1000
+	while [ "$(host_count "$1")" -lt "$n" ]; do
+		tries=$((tries - 1))
+		[ "$tries" -gt 0 ] || fail "timed out waiting for $n x '$1' \
+from the host"
+		kill -0 "$HPID" 2>/dev/null || fail "the host died waiting \
+for '$1'"
+		sleep 0.01
+	done
+}
+
+# Sends the host a command and prints its answer: the next line that is
+# neither an event nor an async result.
+host_cmd() {
+	before=$(grep -cv '^\(event\|async\) ' "$T/host.out" || true)
+	echo "$*" >&3
+	tries=1000
+	while :; do
+		now=$(grep -cv '^\(event\|async\) ' "$T/host.out" || true)
+		[ "$now" -gt "$before" ] && break
+		tries=$((tries - 1))
+		[ "$tries" -gt 0 ] || fail "no answer from the host to '$*'"
+		kill -0 "$HPID" 2>/dev/null || fail "the host died on '$*'"
+		sleep 0.01
+	done
+	grep -v '^\(event\|async\) ' "$T/host.out" | sed -n "$((before + 1))p"
+}
+
+# Asserts that the host answers a command with exactly the text given.
+host_expect() {
+	want=$1
+	shift
+	got=$(host_cmd "$@")
+	[ "$got" = "$want" ] || fail "host: '$*' answered '$got', not '$want'"
+}
+
+# Ends the host cleanly and checks it exited 0.
+host_stop() {
+	echo quit >&3
+	exec 3>&-
+	wait "$HPID" || fail "the host exited with status $?"
+	HPID=
 }

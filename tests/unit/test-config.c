@@ -115,7 +115,7 @@ START_TEST(test_defaults)
 
 	/* Unset and empty both fall back by uid. */
 	if (getuid() == 0)
-		want = strdup("/run/reloader.sock");
+		want = strdup("/run/reloader/reloader.sock");
 	else
 		ck_assert_int_ne(asprintf(&want, "/tmp/reloader-%lu.sock",
 		    (unsigned long)getuid()), -1);

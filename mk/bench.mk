@@ -1,0 +1,1 @@
+# bench.mk: the rules for bench come with that work.

@@ -1,0 +1,1 @@
+# examples.mk: the rules for examples come with that work.

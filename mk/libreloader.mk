@@ -1,0 +1,1 @@
+# libreloader.mk: the rules for libreloader come with that work.

@@ -1,0 +1,458 @@
+/*
+ * control.c: the daemon's Unix socket and the byte streams of its clients.
+ *
+ * Lines in are cut at LF and handed to client.c; a line longer than the
+ * protocol's limit is skipped to its LF and answered with an error.
+ * Lines out are written at once when the socket takes them, and queued
+ * otherwise; the queue of one client is bounded, and a client that lets
+ * it fill is dropped, so that no client can stall the daemon or the
+ * others.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "proto.h"
+#include "reloaderd.h"
+
+/* The most output queued for one client before it is dropped. */
+#define CONTROL_OUT_MAX (256 * 1024)
+
+static void control_accept_cb(struct ev_loop *, ev_io *, int);
+static void control_read_cb(struct ev_loop *, ev_io *, int);
+static void control_write_cb(struct ev_loop *, ev_io *, int);
+static void control_kill(struct client *);
+
+/* Makes the directory a default socket lives in, if it is missing. */
+static void
+control_mkdir(const char *path)
+{
+	char *dir, *slash;
+
+	if ((dir = strdup(path)) == NULL)
+		fatal("control_mkdir");
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) == 0)
+			log_debug("made %s for the socket", dir);
+	}
+	free(dir);
+}
+
+/* Clears a socket left by a daemon that died; -1 if one still listens
+ * there, or the path holds something else. */
+static int
+control_clear(const char *path, const struct sockaddr_un *sun, char *err,
+    size_t errlen)
+{
+	struct stat sb;
+	int fd, rc;
+
+	if (lstat(path, &sb) == -1)
+		return 0;
+	if (!S_ISSOCK(sb.st_mode)) {
+		snprintf(err, errlen, "%s exists and is not a socket; "
+		    "remove it or choose another path with -s", path);
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	close(fd);
+	if (rc == 0) {
+		snprintf(err, errlen, "%s: another reloaderd is listening "
+		    "there", path);
+		return -1;
+	}
+	if (unlink(path) == -1 && errno != ENOENT) {
+		snprintf(err, errlen, "cannot remove the stale socket %s: %s",
+		    path, strerror(errno));
+		return -1;
+	}
+	log_debug("removed the stale socket %s", path);
+	return 0;
+}
+
+/* Resolves the configured group, if any; -1 with a message. */
+static int
+control_group(char *err, size_t errlen)
+{
+	struct group *gr;
+	char *end;
+	unsigned long n;
+
+	rd->has_group = 0;
+	if (rd->conf.group == NULL)
+		return 0;
+	if ((gr = getgrnam(rd->conf.group)) != NULL)
+		rd->group = gr->gr_gid;
+	else {
+		errno = 0;
+		n = strtoul(rd->conf.group, &end, 10);
+		if (*rd->conf.group == '\0' || *end != '\0' || errno != 0) {
+			snprintf(err, errlen, "group \"%s\": no such group",
+			    rd->conf.group);
+			return -1;
+		}
+		rd->group = (gid_t)n;
+	}
+	rd->has_group = 1;
+	return 0;
+}
+
+/* Creates the listening socket, mode 0600 (0660 and the configured
+ * group's), and starts accepting; -1 with a message. */
+int
+control_open(char *err, size_t errlen)
+{
+	struct sockaddr_un sun;
+	const char *path = rd->conf.socket;
+	mode_t mode, omask;
+	int fd;
+
+	rd->lfd = -1;
+	if (control_group(err, errlen) == -1)
+		return -1;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "%s: socket path longer than %zu bytes",
+		    path, sizeof(sun.sun_path) - 1);
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	control_mkdir(path);
+	if (control_clear(path, &sun, err, errlen) == -1)
+		return -1;
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	/* Never, even for an instant, more open than it will be. */
+	mode = rd->has_group ? 0660 : 0600;
+	omask = umask(0777 & ~mode);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		umask(omask);
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	umask(omask);
+	if ((rd->has_group && chown(path, (uid_t)-1, rd->group) == -1) ||
+	    chmod(path, mode) == -1) {
+		snprintf(err, errlen, "%s: cannot give it group %s: %s", path,
+		    rd->conf.group ? rd->conf.group : "", strerror(errno));
+		unlink(path);
+		close(fd);
+		return -1;
+	}
+	if (listen(fd, 64) == -1) {
+		snprintf(err, errlen, "listen %s: %s", path, strerror(errno));
+		unlink(path);
+		close(fd);
+		return -1;
+	}
+	rd->lfd = fd;
+	if ((rd->sockpath = strdup(path)) == NULL)
+		fatal("control_open");
+	ev_io_init(&rd->listen_ev, control_accept_cb, fd, EV_READ);
+	ev_io_start(rd->loop, &rd->listen_ev);
+	log_info("listening on %s (mode %04o%s%s)", log_esc(path),
+	    (unsigned int)mode, rd->has_group ? ", group " : "",
+	    rd->has_group ? rd->conf.group : "");
+	return 0;
+}
+
+/* Drops every client and removes the socket. */
+void
+control_close(void)
+{
+	if (rd->lfd != -1) {
+		ev_io_stop(rd->loop, &rd->listen_ev);
+		close(rd->lfd);
+		rd->lfd = -1;
+	}
+	if (rd->sockpath != NULL) {
+		unlink(rd->sockpath);
+		free(rd->sockpath);
+		rd->sockpath = NULL;
+	}
+	clients_free();
+}
+
+/* Accepts the clients waiting, refusing those the credentials rule out. */
+static void
+control_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	static const char denied[] = "error code=denied msg=this\\x20user"
+	    "\\x20may\\x20not\\x20attach\\x20to\\x20this\\x20reloaderd\n";
+	struct client *c;
+	struct cred cr;
+	int fd;
+
+	for (;;) {
+		fd = accept4(rd->lfd, NULL, NULL,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR && errno != ECONNABORTED)
+				log_warn("accept");
+			return;
+		}
+		if (cred_peer(fd, &cr) == -1) {
+			log_warn("cannot read a client's credentials; "
+			    "closing it");
+			close(fd);
+			continue;
+		}
+		if (!cred_allowed(&cr)) {
+			log_warnx("refused a client: uid %lu gid %lu pid %ld "
+			    "may not attach (only uid %lu%s%s)",
+			    (unsigned long)cr.uid, (unsigned long)cr.gid,
+			    (long)cr.pid, (unsigned long)geteuid(),
+			    rd->has_group ? " and group " : "",
+			    rd->has_group ? rd->conf.group : "");
+			/* One try; a refused peer gets no queue. */
+			if (write(fd, denied, sizeof(denied) - 1) == -1)
+				log_debug("refused client: %s",
+				    strerror(errno));
+			cred_free(&cr);
+			close(fd);
+			continue;
+		}
+		if ((c = calloc(1, sizeof(*c))) == NULL ||
+		    (c->in = malloc(PROTO_MAX_LINE + 1)) == NULL)
+			fatal("control_accept");
+		c->fd = fd;
+		c->cred = cr;
+		c->id = ++rd->nextclient;
+		snprintf(c->label, sizeof(c->label), "client %u", c->id);
+		c->next = rd->clients;
+		rd->clients = c;
+		ev_io_init(&c->rio, control_read_cb, fd, EV_READ);
+		ev_io_init(&c->wio, control_write_cb, fd, EV_WRITE);
+		c->rio.data = c;
+		c->wio.data = c;
+		ev_io_start(loop, &c->rio);
+		log_debug("%s connected: uid %lu pid %ld", c->label,
+		    (unsigned long)cr.uid, (long)cr.pid);
+	}
+}
+
+/* Cuts what is buffered for a client into lines and handles each. */
+static void
+control_lines(struct client *c)
+{
+	char *nl, *start = c->in;
+	size_t left = c->inlen, len;
+
+	while (!c->dead && left > 0 &&
+	    (nl = memchr(start, '\n', left)) != NULL) {
+		len = (size_t)(nl - start);
+		c->lineno++;
+		if (c->discarding) {
+			c->discarding = 0;
+			client_too_long(c);
+		} else
+			client_line(c, start, len);
+		start = nl + 1;
+		left -= len + 1;
+	}
+	if (c->dead)
+		return;
+	if (left == PROTO_MAX_LINE) {
+		/* A whole limit's worth and no LF: skip to the next LF. */
+		c->discarding = 1;
+		left = 0;
+	}
+	memmove(c->in, start, left);
+	c->inlen = left;
+}
+
+/* Reads what a client sent. */
+static void
+control_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct client *c = w->data;
+	ssize_t n;
+	char *nl;
+
+	for (;;) {
+		n = read(c->fd, c->in + c->inlen, PROTO_MAX_LINE - c->inlen);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				control_drop(c, "read: %s", strerror(errno));
+			break;
+		}
+		if (n == 0) {
+			control_drop(c, "disconnected");
+			break;
+		}
+		if (c->discarding) {
+			/* Keep only what follows the overlong line's LF. */
+			nl = memchr(c->in, '\n', (size_t)n);
+			if (nl == NULL)
+				continue;
+			n -= nl - c->in;
+			memmove(c->in, nl, (size_t)n);
+		}
+		c->inlen += (size_t)n;
+		control_lines(c);
+		if (c->dead)
+			break;
+	}
+	clients_reap();
+}
+
+/* Writes as much queued output as the socket takes. */
+static int
+control_flush(struct client *c)
+{
+	ssize_t n;
+
+	while (c->outoff < c->outlen) {
+		n = write(c->fd, c->out + c->outoff, c->outlen - c->outoff);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			control_drop(c, "write: %s", strerror(errno));
+			return -1;
+		}
+		c->outoff += (size_t)n;
+	}
+	if (c->outoff == c->outlen) {
+		c->outoff = c->outlen = 0;
+		ev_io_stop(rd->loop, &c->wio);
+	} else
+		ev_io_start(rd->loop, &c->wio);
+	return 0;
+}
+
+/* Writes queued output when the socket has room again. */
+static void
+control_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	control_flush(w->data);
+	clients_reap();
+}
+
+/* Tells a client it is being dropped for leaving output unread, if its
+ * socket has room for that, and drops it. */
+static void
+control_overload(struct client *c, size_t queued)
+{
+	static const char overload[] = "error code=overload "
+	    "msg=dropped:\\x20too\\x20much\\x20output\\x20left\\x20unread\n";
+
+	log_warnx("dropping %s: it left %zu bytes unread (the limit is %d "
+	    "KiB)", c->label, queued, CONTROL_OUT_MAX / 1024);
+	/* One try; never queued. */
+	if (write(c->fd, overload, sizeof(overload) - 1) == -1)
+		log_debug("%s: %s", c->label, strerror(errno));
+	control_kill(c);
+}
+
+/* Sends a client a line (with its LF), queueing what the socket does not
+ * take; -1 if the client is, or now is, dropped. */
+int
+control_send(struct client *c, const char *line, size_t len)
+{
+	size_t queued, cap;
+	char *nout;
+
+	if (c->dead)
+		return -1;
+	queued = c->outlen - c->outoff;
+	if (queued + len > CONTROL_OUT_MAX) {
+		control_overload(c, queued);
+		return -1;
+	}
+	if (c->outoff > 0) {
+		memmove(c->out, c->out + c->outoff, queued);
+		c->outlen = queued;
+		c->outoff = 0;
+	}
+	if (c->outlen + len > c->outcap) {
+		for (cap = c->outcap ? c->outcap : 4096; cap < c->outlen + len;)
+			cap *= 2;
+		if ((nout = realloc(c->out, cap)) == NULL)
+			fatal("control_send");
+		c->out = nout;
+		c->outcap = cap;
+	}
+	memcpy(c->out + c->outlen, line, len);
+	c->outlen += len;
+	if (ev_is_active(&c->wio))
+		return 0;
+	return control_flush(c);
+}
+
+/* Stops a client's I/O and forgets what it registered; the struct stays
+ * until clients_reap, as callers up the stack may still hold it. */
+static void
+control_kill(struct client *c)
+{
+	c->dead = 1;
+	ev_io_stop(rd->loop, &c->rio);
+	ev_io_stop(rd->loop, &c->wio);
+	close(c->fd);
+	c->fd = -1;
+	client_forget(c);
+}
+
+/* Drops a client, saying why in the log. */
+void
+control_drop(struct client *c, const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	if (c->dead)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (c->batch != 0)
+		log_warnx("%s %s during reload batch %lu", c->label, why,
+		    c->batch);
+	else
+		log_info("%s %s", c->label, why);
+	control_kill(c);
+}
+
+/* Frees the clients that were dropped. */
+void
+clients_reap(void)
+{
+	struct client **pp = &rd->clients, *c;
+
+	while ((c = *pp) != NULL) {
+		if (!c->dead) {
+			pp = &c->next;
+			continue;
+		}
+		*pp = c->next;
+		cred_free(&c->cred);
+		free(c->name);
+		free(c->in);
+		free(c->out);
+		free(c);
+	}
+}

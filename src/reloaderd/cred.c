@@ -1,0 +1,184 @@
+/*
+ * cred.c: who is on the other end of a client connection, and what that
+ * peer may read.
+ *
+ * The kernel tells the peer's uid, gid and groups (SO_PEERCRED and
+ * SO_PEERGROUPS on Linux; getpeereid(3) on the BSDs).  A client may attach
+ * when it runs as the daemon's own user or is a member of the configured
+ * group, and the daemon tells it the stamp of a file only when the
+ * permission bits would let it read that file itself.  ACLs are not
+ * consulted: they can only narrow this for the daemon's own user, and a
+ * group given access by ACL alone is refused (safe side).
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "reloaderd.h"
+
+/* Reads the credentials of the peer of a connected Unix socket. */
+int
+cred_peer(int fd, struct cred *c)
+{
+	memset(c, 0, sizeof(*c));
+#ifdef SO_PEERCRED
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) == -1)
+		return -1;
+	c->uid = uc.uid;
+	c->gid = uc.gid;
+	c->pid = uc.pid;
+#ifdef SO_PEERGROUPS
+	{
+		gid_t *g = NULL;
+		socklen_t glen = 64 * sizeof(gid_t);
+
+		for (;;) {
+			gid_t *ng = realloc(g, glen);
+
+			if (ng == NULL) {
+				free(g);
+				return -1;
+			}
+			g = ng;
+			if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g,
+			    &glen) == 0)
+				break;
+			if (errno != ERANGE) {
+				/* An old kernel: only the primary group. */
+				glen = 0;
+				break;
+			}
+		}
+		c->groups = g;
+		c->ngroups = (int)(glen / sizeof(gid_t));
+	}
+#endif
+#else
+	if (getpeereid(fd, &c->uid, &c->gid) == -1)
+		return -1;
+	c->pid = -1;
+#endif
+	return 0;
+}
+
+/* Frees what a cred owns. */
+void
+cred_free(struct cred *c)
+{
+	free(c->groups);
+	c->groups = NULL;
+	c->ngroups = 0;
+}
+
+/* Says whether the peer is a member of group g. */
+static int
+cred_in_group(const struct cred *c, gid_t g)
+{
+	int i;
+
+	if (c->gid == g)
+		return 1;
+	for (i = 0; i < c->ngroups; i++)
+		if (c->groups[i] == g)
+			return 1;
+	return 0;
+}
+
+/* Says whether a peer may attach: the daemon's own user, or a member of
+ * the configured group. */
+int
+cred_allowed(const struct cred *c)
+{
+	if (c->uid == geteuid())
+		return 1;
+	return rd->has_group && cred_in_group(c, rd->group);
+}
+
+/* Says whether the permission bits of sb grant the peer every access in
+ * want (R_OK, X_OK). */
+static int
+cred_may(const struct cred *c, const struct stat *sb, int want)
+{
+	mode_t bits;
+
+	if (c->uid == 0)
+		return !(want & X_OK) || S_ISDIR(sb->st_mode) ||
+		    (sb->st_mode & 0111) != 0;
+	if (sb->st_uid == c->uid)
+		bits = (sb->st_mode >> 6) & 7;
+	else if (cred_in_group(c, sb->st_gid))
+		bits = (sb->st_mode >> 3) & 7;
+	else
+		bits = sb->st_mode & 7;
+	return (bits & (mode_t)want) == (mode_t)want;
+}
+
+/*
+ * Checks that the peer could read the file at an absolute path itself:
+ * search permission on every directory on the way, read permission on the
+ * file.  Returns 0; or -1 with errno ENOENT (a component is missing, and
+ * the peer could have seen that), EACCES (it could not), ENOTDIR or
+ * EINVAL (not a regular file), and a message.
+ */
+int
+cred_can_read(const struct cred *c, const char *path, char *err,
+    size_t errlen)
+{
+	char buf[PATH_MAX];
+	struct stat sb;
+	size_t len = strlen(path), i;
+
+	if (path[0] != '/' || len >= sizeof(buf)) {
+		snprintf(err, errlen, "not an absolute path");
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(buf, path, len + 1);
+	/* Each directory on the way: "/", "/a", "/a/b". */
+	for (i = 1; i <= len; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		buf[i] = '\0';
+		if (stat(i == 1 && path[1] == '\0' ? "/" : buf, &sb) == -1) {
+			snprintf(err, errlen, "%s: %s", buf, strerror(errno));
+			return -1;
+		}
+		if (i == len)
+			break;
+		if (!S_ISDIR(sb.st_mode)) {
+			snprintf(err, errlen, "%s: not a directory", buf);
+			errno = ENOTDIR;
+			return -1;
+		}
+		if (!cred_may(c, &sb, X_OK)) {
+			snprintf(err, errlen, "uid %lu may not search %s",
+			    (unsigned long)c->uid, buf);
+			errno = EACCES;
+			return -1;
+		}
+		buf[i] = '/';
+		/* The root directory has checked itself; go on past it. */
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		snprintf(err, errlen, "not a regular file");
+		errno = EINVAL;
+		return -1;
+	}
+	if (!cred_may(c, &sb, R_OK)) {
+		snprintf(err, errlen, "uid %lu may not read it",
+		    (unsigned long)c->uid);
+		errno = EACCES;
+		return -1;
+	}
+	return 0;
+}
