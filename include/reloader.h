@@ -1,9 +1,19 @@
 /*
  * reloader.h: the public interface of reloader.
  *
- * For now this holds the version of reloader and the macros with which a
- * module names itself and, if it wishes, states its own version.  The
- * client library (libreloader) grows here in a later release.
+ * Two halves.  The module half is a pair of macros with which a shared
+ * object names itself (and, if it wishes, states its own version), and
+ * the names of the hooks it may define.  The host half is libreloader:
+ * a process links it to load shared objects it can hot-swap, attaches to
+ * reloaderd over a Unix socket, and reloads a module whenever the daemon
+ * says its file changed, the way Erlang does: two versions at most, new
+ * calls to the current one, calls already inside the old one finishing
+ * there, and a failed reload changing nothing.
+ *
+ * The library never prints and never exits.  A function that fails
+ * returns NULL or -1 and keeps a message that reloader_error() returns.
+ * Every string the library returns is owned by the library; every string
+ * passed in is copied if kept.
  */
 #ifndef RELOADER_H
 #define RELOADER_H
@@ -12,6 +22,14 @@
 #define RELOADER_VERSION_MINOR 1
 #define RELOADER_VERSION_PATCH 0
 #define RELOADER_VERSION_STRING "0.1.0"
+#define RELOADER_VERSION_NUMBER						\
+	(RELOADER_VERSION_MAJOR * 10000 + RELOADER_VERSION_MINOR * 100 +	\
+	    RELOADER_VERSION_PATCH)
+
+/* The protocol version libreloader speaks and its line limit, LF included
+ * (docs/PROTOCOL.md). */
+#define RELOADER_PROTO_VERSION 1
+#define RELOADER_PROTO_MAX_LINE 16384
 
 /*
  * The ELF note that RELOADER_MODULE and RELOADER_MODULE_VERSION place in a
@@ -48,5 +66,213 @@
 
 /* Names this shared object's module and makes version its stamp. */
 #define RELOADER_MODULE_VERSION(name, version) RELOADER_NOTE_(name, version)
+
+/*
+ * Hooks a module may define, all optional, looked up by these names in
+ * each new version (define them with default visibility, extern "C" in
+ * C++).  When the new version has reloader_code_change, it and the test
+ * hook run with the module's calls held (reloader_enter waits), after the
+ * calls already inside the old version have left; without it nothing is
+ * held, and calls in flight finish in the old version while new ones
+ * reach the new.  A crash in a hook (SIGSEGV, SIGBUS, SIGFPE, SIGILL) is
+ * caught and rolls the reload back, whatever the test policy.  Hooks run
+ * on the thread that dispatches, with the handle locked: they may call
+ * only reloader_enter, reloader_leave, reloader_sym and reloader_state.
+ *
+ * reloader_code_change(old_vsn, old_state, &new_state) migrates the
+ * module's state to the new version, like gen_server's code_change/3.
+ * old_vsn is the stamp of the version being replaced ("build-id:5e2a...",
+ * or for a RELOADER_MODULE_VERSION module just its version text); at the
+ * first load both old_vsn and old_state are NULL, which makes this the
+ * module's init.  It returns 0 on success.  It must not change old_state:
+ * if it fails, or a later step does, the old version carries on with it.
+ * A version without this hook takes the old state over unchanged.
+ *
+ * reloader_test(state) checks the freshly loaded version, like
+ * mochiweb's Module:test/0; 0 means it passed.  By default a failing test
+ * rolls the reload back; see reloader_set_test_policy().
+ *
+ * reloader_unload(state) runs in a version just before its image is
+ * unloaded, to free what that version owns.  state is the state that
+ * version made or was given and no other version took over: the module's
+ * state when it is closed for good (reloader_close); a new version's own
+ * state when that version is abandoned by a rollback; the old state when
+ * the old version is purged after reloader_code_change returned a new
+ * one.  It is NULL when the state passed on unchanged, as the same
+ * pointer, to a newer version.
+ */
+#define RELOADER_HOOK_CODE_CHANGE "reloader_code_change"
+#define RELOADER_HOOK_TEST "reloader_test"
+#define RELOADER_HOOK_UNLOAD "reloader_unload"
+
+typedef int reloader_code_change_fn(const char *old_vsn, void *old_state,
+    void **new_state);
+typedef int reloader_test_fn(void *state);
+typedef void reloader_unload_fn(void *state);
+
+/* One attachment of this process to reloaderd; owns its modules. */
+typedef struct reloader reloader_t;
+/* A shared object loaded through libreloader, in all its versions. */
+typedef struct reloader_module reloader_module_t;
+/* One loaded version of a module, pinned by reloader_enter(). */
+typedef struct reloader_image reloader_image_t;
+
+/* How one module's reload ended (docs/PROTOCOL.md, "Reloads"). */
+enum reloader_status {
+	RELOADER_OK = 0,        /* the new version is current */
+	RELOADER_LOAD_FAILED,   /* could not be loaded; nothing changed */
+	RELOADER_TEST_FAILED,   /* test failed, new version kept by policy */
+	RELOADER_ROLLED_BACK    /* a hook failed; the old version is current */
+};
+
+/* What happened, as told to the host's event callback. */
+enum reloader_event_type {
+	RELOADER_EV_CONNECTED = 1,  /* attached to the daemon (again) */
+	RELOADER_EV_DISCONNECTED,   /* lost the daemon; retrying */
+	RELOADER_EV_RELOAD,         /* a module's reload ended */
+	RELOADER_EV_PURGE           /* an old version was unloaded */
+};
+
+/* An event; valid only during the callback, every pointer owned by the
+ * library.  Fields that do not apply to the type are NULL or 0. */
+struct reloader_event {
+	enum reloader_event_type type;
+	reloader_module_t *module;  /* RELOAD, PURGE */
+	const char *name;           /* module name */
+	const char *path;           /* the file it is loaded from */
+	enum reloader_status status;/* RELOAD */
+	const char *stamp;          /* RELOAD: what runs now; PURGE: what left */
+	const char *was;            /* RELOAD: what ran before */
+	const char *reason;         /* why, or a warning; "" if none */
+	double load_ms;             /* RELOAD: copy, dlopen, symbol checks */
+	double state_ms;            /* RELOAD: reloader_code_change */
+	double test_ms;             /* RELOAD: reloader_test */
+	int unmapped;               /* PURGE: 1 if the image left memory */
+	int forced;                 /* PURGE: 1 if a hard purge at the deadline */
+	unsigned int calls;         /* PURGE: calls still inside when forced */
+};
+
+typedef void reloader_event_fn(reloader_t *, const struct reloader_event *,
+    void *arg);
+
+/* What to do when a new version's test hook fails. */
+enum reloader_test_policy {
+	RELOADER_TEST_ROLLBACK = 0, /* roll back, report "rolled back" (default) */
+	RELOADER_TEST_KEEP          /* keep the new version, report "test failed" */
+};
+
+/* Returns the library's version, "MAJOR.MINOR.PATCH"; compare it with
+ * RELOADER_VERSION_STRING to catch a header/library mismatch. */
+const char *reloader_version(void);
+
+/* Returns the library's version as RELOADER_VERSION_NUMBER does. */
+int reloader_version_number(void);
+
+/* Creates an attachment named name in the daemon's log (NULL: the program's
+ * name).  It does not connect until reloader_connect().  NULL only when out
+ * of memory. */
+reloader_t *reloader_new(const char *name);
+
+/* Closes every module, stops the thread if any, disconnects and frees r.
+ * Modules with calls still inside are unloaded regardless: leave first. */
+void reloader_free(reloader_t *r);
+
+/* Returns the message of the last failure on r; never NULL. */
+const char *reloader_error(const reloader_t *r);
+
+/* Sets the daemon's socket path (default: $RELOADER_SOCKET, then
+ * $XDG_RUNTIME_DIR/reloader.sock, then /run/reloader/reloader.sock).
+ * Call before reloader_connect().  Returns 0, or -1 if it is too long. */
+int reloader_set_socket(reloader_t *r, const char *path);
+
+/* Chooses what a failing test hook does (default RELOADER_TEST_ROLLBACK). */
+void reloader_set_test_policy(reloader_t *r, enum reloader_test_policy p);
+
+/* Sets the hard-purge deadline: an old version still in use this many ms
+ * after it was replaced is unloaded anyway, as Erlang's code:purge/1 kills
+ * the processes still in old code.  A call still inside it then crashes,
+ * so set one only when calls are bounded.  0 (the default) means soft
+ * purge only: the old version waits until no call is inside. */
+void reloader_set_purge_deadline(reloader_t *r, unsigned int ms);
+
+/* Sets how long a reload that migrates state waits for the calls inside
+ * the module to leave before it gives up and rolls back (default 1000). */
+void reloader_set_drain_timeout(reloader_t *r, unsigned int ms);
+
+/* Sets the callback that hears of every event (NULL: none).  It runs on
+ * the thread that calls reloader_dispatch(), or the library's own. */
+void reloader_set_event_cb(reloader_t *r, reloader_event_fn *fn, void *arg);
+
+/* Starts attaching to the daemon.  A daemon that is not running is not an
+ * error: the library retries with backoff (50 ms to 2 s) for as long as r
+ * lives, and registers every module again each time it attaches.  Returns
+ * -1 only when the socket path is unusable. */
+int reloader_connect(reloader_t *r);
+
+/* Says whether r is attached to the daemon right now. */
+int reloader_is_connected(const reloader_t *r);
+
+/* Returns a descriptor that becomes readable when reloader_dispatch() has
+ * work; it stays the same for the life of r, across reconnects.  Watch it
+ * for reading in the host's loop (see reloader-ev.h for libev). */
+int reloader_fd(const reloader_t *r);
+
+/* Does whatever work is due (reads the daemon, reloads, purges, retries
+ * the connection) without blocking for input, and returns.  Returns 0, or
+ * -1 with a message if r is unusable. */
+int reloader_dispatch(reloader_t *r);
+
+/* Runs the dispatching on a thread of the library's own instead of in the
+ * host's loop; reloader_free() stops it.  Returns 0 or -1. */
+int reloader_start_thread(reloader_t *r);
+
+/* Loads the shared object at path from a private copy, runs its
+ * reloader_code_change(NULL, NULL, &state) and reloader_test(state) if it
+ * has them, and registers it with the daemon.  required is a NULL-ended
+ * list of symbols every version must have (NULL: none); a version without
+ * one is refused.  Returns NULL with a message on failure. */
+reloader_module_t *reloader_open(reloader_t *r, const char *path,
+    const char *const *required);
+
+/* Unregisters the module, runs reloader_unload(state) in its current
+ * version and unloads every version.  Returns -1 and does nothing if a
+ * call is still inside it. */
+int reloader_close(reloader_module_t *m);
+
+/* Reloads a module from its file now, without waiting for the daemon, if
+ * its stamp differs from the current version's; the event callback hears
+ * the result.  Returns the status (RELOADER_OK when nothing changed). */
+enum reloader_status reloader_reload(reloader_module_t *m);
+
+/* Returns the module's name (from its note, else its file name). */
+const char *reloader_module_name(const reloader_module_t *m);
+
+/* Returns the stamp of the module's current version, "kind:value". */
+const char *reloader_module_stamp(const reloader_module_t *m);
+
+/*
+ * Calling into a module.  reloader_enter() pins the current version and
+ * returns it; calls through it run in that version even if a new one
+ * becomes current meanwhile, and the old version is not unloaded until
+ * every pin on it is released by reloader_leave().  It waits while a
+ * state migration of the module is under way.  These four are safe from
+ * any thread at any time.
+ */
+
+/* Pins and returns the module's current version; never NULL. */
+reloader_image_t *reloader_enter(reloader_module_t *m);
+
+/* Releases a pin taken by reloader_enter(). */
+void reloader_leave(reloader_image_t *img);
+
+/* Returns the address of symbol name in a pinned version, or NULL. */
+void *reloader_sym(reloader_image_t *img, const char *name);
+
+/* Returns the module's state as a pinned version sees it. */
+void *reloader_state(reloader_image_t *img);
+
+/* The printable name of a status: "ok", "load failed", "test failed",
+ * "rolled back". */
+const char *reloader_status_name(enum reloader_status s);
 
 #endif /* RELOADER_H */

@@ -1,0 +1,849 @@
+/*
+ * conn.c: the connection to reloaderd, and the dispatching of the
+ * handle's work.
+ *
+ * reloader_fd() is an epoll descriptor that lives as long as the handle.
+ * It holds a timerfd (the next connection attempt, the next hard-purge
+ * deadline), an eventfd (reloader_leave() on any thread writes it when
+ * an old version's last call leaves, so the purge happens at the next
+ * dispatch), and the socket while there is one: EPOLLIN always, EPOLLOUT
+ * while a connect is in progress or output is queued.  Nothing here ever
+ * blocks: lines are read as they come and output is queued and flushed
+ * as the socket takes it.  A socket that fails is only marked dead and
+ * dropped at a safe point, so that the batch being worked on is never
+ * freed under its feet.
+ */
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "libreloader.h"
+
+#define CONN_TAG_SOCK 1
+#define CONN_TAG_TIMER 2
+#define CONN_TAG_WAKE 3
+
+static void conn_line(reloader_t *, char *, size_t);
+
+/* Adds a descriptor to the epoll set. */
+static int
+conn_watch(reloader_t *r, int op, int fd, uint32_t events, uint32_t tag)
+{
+	struct epoll_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = events;
+	ev.data.u32 = tag;
+	return epoll_ctl(r->epfd, op, fd, &ev);
+}
+
+/* Makes the handle's descriptors; -1 when out of them. */
+int
+conn_init(reloader_t *r)
+{
+	r->sock = r->tfd = r->efd = -1;
+	if ((r->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		return -1;
+	r->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	r->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (r->tfd == -1 || r->efd == -1 ||
+	    conn_watch(r, EPOLL_CTL_ADD, r->tfd, EPOLLIN, CONN_TAG_TIMER) ||
+	    conn_watch(r, EPOLL_CTL_ADD, r->efd, EPOLLIN, CONN_TAG_WAKE)) {
+		if (r->tfd != -1)
+			close(r->tfd);
+		if (r->efd != -1)
+			close(r->efd);
+		close(r->epfd);
+		return -1;
+	}
+	return 0;
+}
+
+/* Forgets the batch being received. */
+static void
+conn_batch_free(reloader_t *r)
+{
+	struct conn_entry *e, *next;
+
+	for (e = r->batch; e != NULL; e = next) {
+		next = e->next;
+		free(e->module);
+		free(e);
+	}
+	r->batch = NULL;
+	r->batch_tail = &r->batch;
+	r->batch_open = 0;
+	r->batch_n = 0;
+}
+
+/* Closes the socket, if any, and forgets what was in flight on it. */
+static void
+conn_close(reloader_t *r)
+{
+	if (r->sock != -1) {
+		epoll_ctl(r->epfd, EPOLL_CTL_DEL, r->sock, NULL);
+		close(r->sock);
+		r->sock = -1;
+	}
+	r->outlen = 0;
+	r->laterlen = 0;
+	r->in_batch = 0;
+	r->inlen = 0;
+	r->discarding = 0;
+	r->pollout = 0;
+	r->dead = 0;
+	conn_batch_free(r);
+}
+
+/* Closes the connection and the handle's descriptors. */
+void
+conn_free(reloader_t *r)
+{
+	conn_close(r);
+	free(r->out);
+	free(r->later);
+	r->out = r->later = NULL;
+	close(r->tfd);
+	close(r->efd);
+	close(r->epfd);
+}
+
+/* Arms the timer for the next thing due: a connection attempt or a
+ * hard purge; disarms it when nothing is. */
+void
+conn_timer_update(reloader_t *r)
+{
+	struct itimerspec its;
+	double next = -1, d;
+
+	if (r->state == CONN_WAIT)
+		next = r->retry_at;
+	d = module_next_deadline(r);
+	if (d >= 0 && (next < 0 || d < next))
+		next = d;
+	memset(&its, 0, sizeof(its));
+	if (next >= 0) {
+		/* Round up to the microsecond, so it never fires early. */
+		next += 0.001;
+		its.it_value.tv_sec = (time_t)(next / 1000);
+		its.it_value.tv_nsec = (long)((next -
+		    (double)its.it_value.tv_sec * 1000) * 1e6);
+		if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+			its.it_value.tv_nsec = 1;
+	}
+	timerfd_settime(r->tfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+/* Schedules the next connection attempt, backing off. */
+static void
+conn_backoff(reloader_t *r)
+{
+	r->state = CONN_WAIT;
+	r->retry_at = reloader_now() + r->backoff;
+	r->backoff *= 2;
+	if (r->backoff > RL_BACKOFF_MAX)
+		r->backoff = RL_BACKOFF_MAX;
+}
+
+/* Drops the connection and schedules the next attempt. */
+static void
+conn_drop(reloader_t *r)
+{
+	struct reloader_event ev;
+	int was_ready = r->state == CONN_READY;
+
+	conn_close(r);
+	conn_backoff(r);
+	if (was_ready) {
+		memset(&ev, 0, sizeof(ev));
+		ev.type = RELOADER_EV_DISCONNECTED;
+		ev.reason = r->daemon_err;
+		reloader_queue(r, &ev);
+	}
+}
+
+/* Writes as much queued output as the socket takes, and watches for
+ * EPOLLOUT exactly while some is left. */
+static void
+conn_flush(reloader_t *r)
+{
+	size_t off = 0;
+	ssize_t n;
+	int want;
+
+	if (r->sock == -1 || r->dead || r->state < CONN_HELLO)
+		return;
+	while (off < r->outlen) {
+		n = send(r->sock, r->out + off, r->outlen - off,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n == -1) {
+			r->dead = 1;
+			return;
+		}
+		off += (size_t)n;
+	}
+	memmove(r->out, r->out + off, r->outlen - off);
+	r->outlen -= off;
+	want = r->outlen > 0;
+	if (want != r->pollout) {
+		conn_watch(r, EPOLL_CTL_MOD, r->sock,
+		    EPOLLIN | (want ? EPOLLOUT : 0), CONN_TAG_SOCK);
+		r->pollout = want;
+	}
+}
+
+/* Appends n bytes to a growing buffer; -1 when out of memory. */
+static int
+conn_append(char **buf, size_t *len, size_t *cap, const char *data,
+    size_t n)
+{
+	size_t ncap;
+	char *p;
+
+	if (*len + n > *cap) {
+		ncap = *cap > 0 ? *cap : 4096;
+		while (ncap < *len + n)
+			ncap *= 2;
+		if ((p = realloc(*buf, ncap)) == NULL)
+			return -1;
+		*buf = p;
+		*cap = ncap;
+	}
+	memcpy(*buf + *len, data, n);
+	*len += n;
+	return 0;
+}
+
+/* Queues n bytes of whole lines for the daemon and writes what it takes. */
+static void
+conn_write(reloader_t *r, const char *data, size_t n)
+{
+	if (r->sock == -1 || r->dead || r->state < CONN_HELLO)
+		return;
+	/* The daemon has not read for a long time: start again. */
+	if (r->outlen + n > RL_OUT_MAX ||
+	    conn_append(&r->out, &r->outlen, &r->outcap, data, n) == -1) {
+		r->dead = 1;
+		return;
+	}
+	conn_flush(r);
+}
+
+/* Ends a line and queues it for the daemon; a line that outgrew the
+ * protocol's limit is not sent. */
+static void
+conn_send(reloader_t *r, struct proto_out *o)
+{
+	int n;
+
+	if ((n = proto_end(o)) == -1)
+		return;
+	conn_write(r, o->buf, (size_t)n);
+}
+
+/* Like conn_send, but while a batch is being answered the line waits
+ * until after its done line, so that results come first. */
+static void
+conn_send_later(reloader_t *r, struct proto_out *o)
+{
+	int n;
+
+	if (!r->in_batch) {
+		conn_send(r, o);
+		return;
+	}
+	if ((n = proto_end(o)) == -1)
+		return;
+	if (conn_append(&r->later, &r->laterlen, &r->latercap, o->buf,
+	    (size_t)n) == -1)
+		r->dead = 1;
+}
+
+/* Answers a daemon line that was wrong. */
+static void
+conn_error(reloader_t *r, const char *code, const char *msg)
+{
+	char buf[PROTO_MAX_LINE];
+	struct proto_out o;
+
+	proto_start(&o, buf, sizeof(buf), "error");
+	proto_add(&o, "code", code);
+	proto_add(&o, "msg", msg);
+	proto_addf(&o, "line", "%llu", r->lineno);
+	conn_send(r, &o);
+}
+
+/* Tells the daemon about a module and the stamp of its current version. */
+void
+conn_register(reloader_t *r, reloader_module_t *m)
+{
+	char buf[PROTO_MAX_LINE];
+	struct proto_out o;
+
+	if (r->state != CONN_READY)
+		return;
+	proto_start(&o, buf, sizeof(buf), "register");
+	proto_add(&o, "module", m->name);
+	proto_add(&o, "path", m->path);
+	proto_add(&o, "stamp", m->stamp);
+	conn_send_later(r, &o);
+}
+
+/* Tells the daemon a module is closed. */
+void
+conn_unregister(reloader_t *r, reloader_module_t *m)
+{
+	char buf[PROTO_MAX_LINE];
+	struct proto_out o;
+
+	if (r->state != CONN_READY)
+		return;
+	proto_start(&o, buf, sizeof(buf), "unregister");
+	proto_add(&o, "module", m->name);
+	conn_send(r, &o);
+}
+
+/* Tells the daemon an old version was purged. */
+void
+conn_purged(reloader_t *r, reloader_module_t *m, const char *stamp,
+    int unmapped, double after, const char *reason)
+{
+	char buf[PROTO_MAX_LINE];
+	struct proto_out o;
+
+	if (r->state != CONN_READY)
+		return;
+	proto_start(&o, buf, sizeof(buf), "purged");
+	proto_add(&o, "module", m->name);
+	proto_add(&o, "stamp", stamp);
+	proto_add(&o, "unmapped", unmapped ? "yes" : "no");
+	proto_addf(&o, "after", "%.2f", after > 0 ? after : 0);
+	if (reason != NULL && *reason != '\0')
+		proto_add(&o, "reason", reason);
+	conn_send_later(r, &o);
+}
+
+/* Returns a status as the protocol spells it. */
+static const char *
+conn_status(enum reloader_status s)
+{
+	switch (s) {
+	case RELOADER_OK:
+		return "ok";
+	case RELOADER_LOAD_FAILED:
+		return "load-failed";
+	case RELOADER_TEST_FAILED:
+		return "test-failed";
+	case RELOADER_ROLLED_BACK:
+		return "rolled-back";
+	}
+	return "load-failed";
+}
+
+/* Answers one module of a batch. */
+void
+conn_result(reloader_t *r, unsigned long long batch, const char *module,
+    const struct rl_result *res)
+{
+	char buf[PROTO_MAX_LINE];
+	struct proto_out o;
+
+	proto_start(&o, buf, sizeof(buf), "result");
+	proto_addf(&o, "batch", "%llu", batch);
+	proto_add(&o, "module", module);
+	proto_add(&o, "status", conn_status(res->status));
+	proto_add(&o, "stamp", res->stamp);
+	if (res->load_ms >= 0)
+		proto_addf(&o, "load", "%.2f", res->load_ms);
+	if (res->copied_ms >= 0)
+		proto_addf(&o, "copied", "%.2f", res->copied_ms);
+	if (res->state_ms >= 0)
+		proto_addf(&o, "state", "%.2f", res->state_ms);
+	if (res->test_ms >= 0)
+		proto_addf(&o, "test", "%.2f", res->test_ms);
+	if (res->purge_ms >= 0)
+		proto_addf(&o, "purge", "%.2f", res->purge_ms);
+	if (res->reason[0] != '\0')
+		proto_add(&o, "reason", res->reason);
+	conn_send(r, &o);
+}
+
+/* Sends hello on a socket that just connected. */
+static void
+conn_up(reloader_t *r)
+{
+	char buf[PROTO_MAX_LINE];
+	struct proto_out o;
+
+	r->state = CONN_HELLO;
+	r->lineno = 0;
+	r->daemon_err[0] = '\0';
+	conn_watch(r, EPOLL_CTL_MOD, r->sock, EPOLLIN, CONN_TAG_SOCK);
+	r->pollout = 0;
+	proto_start(&o, buf, sizeof(buf), "hello");
+	proto_addf(&o, "proto", "%d", RELOADER_PROTO_VERSION);
+	proto_addf(&o, "min", "%d", RELOADER_PROTO_VERSION);
+	proto_addf(&o, "pid", "%ld", (long)getpid());
+	proto_add(&o, "name", r->name);
+	proto_add(&o, "lib", "libreloader/" RELOADER_VERSION_STRING);
+	conn_send(r, &o);
+}
+
+/* Starts one connection attempt. */
+static void
+conn_try(reloader_t *r)
+{
+	struct sockaddr_un sun;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, r->sockpath, strlen(r->sockpath));
+	r->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (r->sock == -1) {
+		conn_backoff(r);
+		return;
+	}
+	if (conn_watch(r, EPOLL_CTL_ADD, r->sock, EPOLLIN | EPOLLOUT,
+	    CONN_TAG_SOCK) == -1) {
+		close(r->sock);
+		r->sock = -1;
+		conn_backoff(r);
+		return;
+	}
+	r->pollout = 1;
+	if (connect(r->sock, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+		conn_up(r);
+		return;
+	}
+	if (errno == EINPROGRESS || errno == EINTR) {
+		r->state = CONN_CONNECTING;
+		return;
+	}
+	conn_close(r);
+	conn_backoff(r);
+}
+
+/* Sets the daemon's socket path. */
+int
+reloader_set_socket(reloader_t *r, const char *path)
+{
+	struct sockaddr_un sun;
+	char *p;
+
+	if (path == NULL || *path == '\0') {
+		reloader_set_error(r, "empty socket path");
+		return -1;
+	}
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		reloader_set_error(r, "socket path is %zu bytes, longer than "
+		    "the %zu a Unix socket allows: %s", strlen(path),
+		    sizeof(sun.sun_path) - 1, path);
+		return -1;
+	}
+	if ((p = strdup(path)) == NULL) {
+		reloader_set_error(r, "out of memory");
+		return -1;
+	}
+	reloader_lock(r);
+	free(r->sockpath);
+	r->sockpath = p;
+	reloader_unlock(r);
+	return 0;
+}
+
+/* Starts attaching; retries with backoff until it works. */
+int
+reloader_connect(reloader_t *r)
+{
+	const char *env;
+	char *path = NULL;
+	int rc;
+
+	reloader_lock(r);
+	if (r->state != CONN_OFF) {
+		reloader_unlock(r);
+		return 0;
+	}
+	if (r->sockpath == NULL) {
+		if ((env = getenv("RELOADER_SOCKET")) != NULL && *env != '\0')
+			path = strdup(env);
+		else if ((env = getenv("XDG_RUNTIME_DIR")) != NULL &&
+		    *env != '\0') {
+			if (asprintf(&path, "%s/reloader.sock", env) == -1)
+				path = NULL;
+		} else
+			path = strdup("/run/reloader/reloader.sock");
+		if (path == NULL) {
+			reloader_set_error(r, "out of memory");
+			reloader_unlock(r);
+			return -1;
+		}
+		reloader_unlock(r);
+		rc = reloader_set_socket(r, path);
+		free(path);
+		if (rc == -1)
+			return -1;
+		reloader_lock(r);
+	}
+	r->backoff = RL_BACKOFF_MIN;
+	conn_try(r);
+	conn_timer_update(r);
+	reloader_unlock(r);
+	return 0;
+}
+
+/* Says whether the handle is attached. */
+int
+reloader_is_connected(const reloader_t *r)
+{
+	reloader_t *w = (reloader_t *)(uintptr_t)r;
+	int ready;
+
+	pthread_mutex_lock(&w->lock);
+	ready = r->state == CONN_READY;
+	pthread_mutex_unlock(&w->lock);
+	return ready;
+}
+
+/* Returns the descriptor to watch for reading. */
+int
+reloader_fd(const reloader_t *r)
+{
+	return r->epfd;
+}
+
+/* Reads what the daemon sent and handles each complete line. */
+static void
+conn_read(reloader_t *r)
+{
+	size_t start, len;
+	char *lf;
+	ssize_t n;
+
+	while (r->sock != -1 && !r->dead) {
+		if (r->inlen == sizeof(r->in)) {
+			/* No LF within the limit: drop the line to its LF. */
+			r->discarding = 1;
+			r->inlen = 0;
+		}
+		n = read(r->sock, r->in + r->inlen, sizeof(r->in) - r->inlen);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0) {
+			r->dead = 1;
+			return;
+		}
+		r->inlen += (size_t)n;
+		start = 0;
+		while ((lf = memchr(r->in + start, '\n', r->inlen - start)) !=
+		    NULL) {
+			len = (size_t)(lf - (r->in + start));
+			r->lineno++;
+			if (r->discarding) {
+				r->discarding = 0;
+				conn_error(r, "too-long", "line longer than "
+				    "16384 bytes; discarded");
+			} else
+				conn_line(r, r->in + start, len);
+			start += len + 1;
+			if (r->dead)
+				return;
+		}
+		memmove(r->in, r->in + start, r->inlen - start);
+		r->inlen -= start;
+	}
+}
+
+/* Handles welcome: attached; registers every module again. */
+static void
+conn_welcome(reloader_t *r, const struct proto_msg *msg)
+{
+	struct reloader_event ev;
+	reloader_module_t *m;
+	unsigned long long v;
+
+	if (r->state != CONN_HELLO) {
+		conn_error(r, "syntax", "welcome after the handshake");
+		return;
+	}
+	if (proto_get_uint(msg, "proto", &v) == -1 ||
+	    v != RELOADER_PROTO_VERSION) {
+		snprintf(r->daemon_err, sizeof(r->daemon_err), "the daemon "
+		    "chose protocol \"%s\"; libreloader speaks only %d",
+		    proto_get(msg, "proto") != NULL ? proto_get(msg, "proto") :
+		    "", RELOADER_PROTO_VERSION);
+		r->dead = 1;
+		return;
+	}
+	r->state = CONN_READY;
+	r->backoff = RL_BACKOFF_MIN;
+	for (m = r->modules; m != NULL; m = m->next)
+		conn_register(r, m);
+	memset(&ev, 0, sizeof(ev));
+	ev.type = RELOADER_EV_CONNECTED;
+	reloader_queue(r, &ev);
+}
+
+/* Reads a required unsigned field; answers the daemon if it is bad. */
+static int
+conn_need_uint(reloader_t *r, const struct proto_msg *msg, const char *key,
+    unsigned long long *v)
+{
+	char err[PROTO_ERR_MAX];
+	const char *val, *code;
+
+	if (proto_need(msg, key, &val, &code, err, sizeof(err)) == -1) {
+		conn_error(r, code, err);
+		return -1;
+	}
+	if (proto_get_uint(msg, key, v) == -1) {
+		snprintf(err, sizeof(err), "field \"%s\" of \"%s\" is not a "
+		    "decimal number", key, msg->verb);
+		conn_error(r, "bad-field", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads a required field; answers the daemon if it is missing. */
+static const char *
+conn_need(reloader_t *r, const struct proto_msg *msg, const char *key)
+{
+	char err[PROTO_ERR_MAX];
+	const char *val, *code;
+
+	if (proto_need(msg, key, &val, &code, err, sizeof(err)) == -1) {
+		conn_error(r, code, err);
+		return NULL;
+	}
+	return val;
+}
+
+/* Reloads every module of the batch just ended, answers each, then
+ * ends the batch. */
+static void
+conn_batch_run(reloader_t *r)
+{
+	char buf[PROTO_MAX_LINE];
+	struct proto_out o;
+	struct conn_entry *e;
+	struct rl_result res;
+	reloader_module_t *m;
+
+	r->in_batch = 1;
+	for (e = r->batch; e != NULL; e = e->next) {
+		if ((m = module_find(r, e->module)) == NULL) {
+			memset(&res, 0, sizeof(res));
+			res.status = RELOADER_LOAD_FAILED;
+			res.load_ms = res.copied_ms = res.state_ms =
+			    res.test_ms = res.purge_ms = -1;
+			snprintf(res.stamp, sizeof(res.stamp), "none:");
+			snprintf(res.reason, sizeof(res.reason),
+			    "not loaded here");
+		} else {
+			module_reload(m, &res);
+			if (res.changed)
+				module_result_event(m, &res);
+		}
+		conn_result(r, r->batch_id, e->module, &res);
+	}
+	proto_start(&o, buf, sizeof(buf), "done");
+	proto_addf(&o, "batch", "%llu", r->batch_id);
+	conn_send(r, &o);
+	r->in_batch = 0;
+	if (r->laterlen > 0)
+		conn_write(r, r->later, r->laterlen);
+	r->laterlen = 0;
+	conn_batch_free(r);
+}
+
+/* Handles the lines of a reload batch: reload, module..., end. */
+static void
+conn_batch_line(reloader_t *r, const struct proto_msg *msg)
+{
+	char err[PROTO_ERR_MAX];
+	unsigned long long id, count;
+	struct conn_entry *e;
+	const char *name;
+
+	if (conn_need_uint(r, msg, "batch", &id) == -1)
+		return;
+	if (strcmp(msg->verb, "reload") == 0) {
+		if (conn_need_uint(r, msg, "count", &count) == -1)
+			return;
+		if (r->batch_open) {
+			snprintf(err, sizeof(err), "reload batch=%llu while "
+			    "batch %llu is still open; dropped that one", id,
+			    r->batch_id);
+			conn_error(r, "bad-field", err);
+			conn_batch_free(r);
+		}
+		r->batch_open = 1;
+		r->batch_id = id;
+		r->batch_count = count;
+		return;
+	}
+	if (!r->batch_open || id != r->batch_id) {
+		snprintf(err, sizeof(err), "\"%s\" for batch %llu, which is "
+		    "not open", msg->verb, id);
+		conn_error(r, "bad-field", err);
+		return;
+	}
+	if (strcmp(msg->verb, "end") == 0) {
+		conn_batch_run(r);
+		return;
+	}
+	if ((name = conn_need(r, msg, "module")) == NULL ||
+	    conn_need(r, msg, "path") == NULL ||
+	    conn_need(r, msg, "stamp") == NULL)
+		return;
+	if (r->batch_n >= r->batch_count) {
+		snprintf(err, sizeof(err), "batch %llu has more than the "
+		    "%llu modules it announced", id, r->batch_count);
+		conn_error(r, "bad-field", err);
+		return;
+	}
+	if ((e = calloc(1, sizeof(*e))) == NULL ||
+	    (e->module = strdup(name)) == NULL) {
+		/* Out of memory: the daemon sees no result for it. */
+		free(e);
+		return;
+	}
+	*r->batch_tail = e;
+	r->batch_tail = &e->next;
+	r->batch_n++;
+}
+
+/* Handles one line from the daemon. */
+static void
+conn_line(reloader_t *r, char *line, size_t len)
+{
+	char err[PROTO_ERR_MAX], buf[PROTO_MAX_LINE], msgbuf[RL_ERR_MAX];
+	struct proto_msg msg;
+	struct proto_out o;
+	const char *code, *v;
+
+	if (proto_parse(line, len, &msg, &code, err, sizeof(err)) == -1) {
+		/* Never answer an error with an error. */
+		if (len >= 5 && memcmp(line, "error", 5) == 0 &&
+		    (len == 5 || line[5] == ' ' || line[5] == '\0'))
+			return;
+		conn_error(r, code, err);
+		return;
+	}
+	if (strcmp(msg.verb, "error") == 0) {
+		v = proto_get(&msg, "msg");
+		snprintf(msgbuf, sizeof(msgbuf), "%s: %s",
+		    proto_get(&msg, "code") != NULL ? proto_get(&msg, "code") :
+		    "error", v != NULL ? v : "(no message)");
+		memcpy(r->daemon_err, msgbuf, sizeof(r->daemon_err));
+		return;
+	}
+	if (strcmp(msg.verb, "welcome") == 0) {
+		conn_welcome(r, &msg);
+		return;
+	}
+	if (strcmp(msg.verb, "ping") == 0) {
+		proto_start(&o, buf, sizeof(buf), "pong");
+		if ((v = proto_get(&msg, "id")) != NULL)
+			proto_add(&o, "id", v);
+		conn_send(r, &o);
+		return;
+	}
+	if (strcmp(msg.verb, "pong") == 0 ||
+	    strcmp(msg.verb, "registered") == 0 ||
+	    strcmp(msg.verb, "unregistered") == 0)
+		return;
+	if (strcmp(msg.verb, "reload") == 0 ||
+	    strcmp(msg.verb, "module") == 0 || strcmp(msg.verb, "end") == 0) {
+		conn_batch_line(r, &msg);
+		return;
+	}
+	snprintf(err, sizeof(err), "unknown verb \"%.64s\"", msg.verb);
+	conn_error(r, "unknown-verb", err);
+}
+
+/* Finishes a non-blocking connect. */
+static void
+conn_connected(reloader_t *r)
+{
+	socklen_t len = sizeof(int);
+	int err = 0;
+
+	if (getsockopt(r->sock, SOL_SOCKET, SO_ERROR, &err, &len) == -1 ||
+	    err != 0) {
+		conn_close(r);
+		conn_backoff(r);
+		return;
+	}
+	conn_up(r);
+}
+
+/* Does the work that is due, without blocking. */
+int
+reloader_dispatch(reloader_t *r)
+{
+	struct epoll_event evs[8];
+	uint64_t v;
+	int i, n;
+
+	reloader_lock(r);
+	n = epoll_wait(r->epfd, evs, 8, 0);
+	if (n == -1 && errno != EINTR) {
+		reloader_set_error(r, "epoll_wait: %s", strerror(errno));
+		reloader_unlock(r);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		switch (evs[i].data.u32) {
+		case CONN_TAG_TIMER:
+			if (read(r->tfd, &v, sizeof(v)) == -1) {
+				/* Not expired after all: nothing to clear. */
+			}
+			break;
+		case CONN_TAG_WAKE:
+			if (read(r->efd, &v, sizeof(v)) == -1) {
+				/* Already cleared. */
+			}
+			break;
+		case CONN_TAG_SOCK:
+			if (r->sock == -1)
+				break;
+			if (r->state == CONN_CONNECTING) {
+				conn_connected(r);
+				break;
+			}
+			if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+				conn_read(r);
+			if (evs[i].events & EPOLLOUT)
+				conn_flush(r);
+			break;
+		}
+	}
+	if (r->dead)
+		conn_drop(r);
+	if (r->state == CONN_WAIT && reloader_now() >= r->retry_at)
+		conn_try(r);
+	module_purge_due(r);
+	if (r->dead)
+		conn_drop(r);
+	conn_timer_update(r);
+	reloader_unlock(r);
+	return 0;
+}

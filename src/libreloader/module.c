@@ -1,0 +1,863 @@
+/*
+ * module.c: loading, reloading, calling into and purging modules, with
+ * Erlang's two versions.
+ *
+ * A module has a current version and at most one old version.  New calls
+ * (reloader_enter) pin the current one; a call inside the old one keeps
+ * it pinned until it leaves.  The old version is purged when its last pin
+ * goes (soft purge, at the next dispatch, which reloader_leave wakes), or
+ * at the host's deadline (hard purge).  A reload that finds the old
+ * version still pinned fails as Erlang's not_purged does, and the module
+ * is registered again once the old version is gone, so that the daemon
+ * offers the change again.
+ *
+ * A reload changes nothing unless every step succeeds: the new version
+ * is made current only after its code_change and test hooks passed.
+ * Calls are held (reloader_enter waits) only while a new version that
+ * migrates state does so, after the calls inside have left.
+ */
+#include <dlfcn.h>
+#include <elf.h>
+#include <errno.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "libreloader.h"
+
+/* Makes path absolute against the working directory, without resolving
+ * links: the daemon is told the path the host named. */
+static char *
+module_abspath(reloader_t *r, const char *path)
+{
+	char cwd[4096], *p;
+
+	if (path[0] == '/') {
+		if ((p = strdup(path)) == NULL)
+			reloader_set_error(r, "out of memory");
+		return p;
+	}
+	if (getcwd(cwd, sizeof(cwd)) == NULL) {
+		reloader_set_error(r, "%s: cannot make the path absolute: %s",
+		    path, strerror(errno));
+		return NULL;
+	}
+	if (asprintf(&p, "%s/%s", cwd, path) == -1) {
+		reloader_set_error(r, "out of memory");
+		return NULL;
+	}
+	return p;
+}
+
+/* Returns a symbol that the image itself defines (not one of its
+ * dependencies), or NULL. */
+static void *
+module_own_sym(void *handle, const char *name)
+{
+	struct link_map *lm, *owner = NULL;
+	Dl_info info;
+	void *sym;
+
+	if ((sym = dlsym(handle, name)) == NULL)
+		return NULL;
+	if (dlinfo(handle, RTLD_DI_LINKMAP, &lm) != 0)
+		return sym;
+	if (dladdr1(sym, &info, (void **)&owner, RTLD_DL_LINKMAP) == 0)
+		return sym;
+	return owner == lm ? sym : NULL;
+}
+
+/* Says whether an image was linked with -z nodelete, which keeps it in
+ * memory after dlclose. */
+static int
+module_nodelete(void *handle)
+{
+	struct link_map *lm;
+	const ElfW(Dyn) *d;
+
+	if (dlinfo(handle, RTLD_DI_LINKMAP, &lm) != 0 || lm->l_ld == NULL)
+		return 0;
+	for (d = lm->l_ld; d->d_tag != DT_NULL; d++)
+		if (d->d_tag == DT_FLAGS_1 && (d->d_un.d_val & DF_1_NODELETE))
+			return 1;
+	return 0;
+}
+
+/* dl_iterate_phdr callback: finds an object by its path. */
+static int
+module_mapped_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	return info->dlpi_name != NULL &&
+	    strcmp(info->dlpi_name, (const char *)arg) == 0;
+}
+
+/* Says whether an object loaded from path is still in memory: checked,
+ * not assumed, since some images never leave. */
+static int
+module_mapped(const char *path)
+{
+	return path != NULL && dl_iterate_phdr(module_mapped_cb,
+	    (void *)(uintptr_t)path) != 0;
+}
+
+/* Frees an image that is not loaded (or is left loaded on purpose), and
+ * removes its copy. */
+static void
+module_image_free(struct reloader_image *img)
+{
+	if (img == NULL)
+		return;
+	copy_remove(&img->copy);
+	free(img);
+}
+
+/* Makes the private copy of the next version and reads its stamp;
+ * nothing is loaded yet. */
+static struct reloader_image *
+module_image_new(reloader_t *r, const char *path, const char *name,
+    unsigned long gen, double *copied_ms)
+{
+	struct reloader_image *img;
+
+	if ((img = calloc(1, sizeof(*img))) == NULL) {
+		reloader_set_error(r, "out of memory");
+		return NULL;
+	}
+	img->gen = gen;
+	if (copy_make(r, path, name, gen, &img->copy, &img->st,
+	    copied_ms) == -1) {
+		free(img);
+		return NULL;
+	}
+	proto_stamp_format(&img->st, img->stamp, sizeof(img->stamp));
+	if (img->st.kind == STAMP_VERSION)
+		stamp_format_value(&img->st, img->vsn, sizeof(img->vsn));
+	else
+		snprintf(img->vsn, sizeof(img->vsn), "%s", img->stamp);
+	return img;
+}
+
+/* Loads an image from its copy, checks the symbols every version must
+ * have and finds its hooks. */
+static int
+module_image_load(reloader_t *r, struct reloader_image *img,
+    const char *path, char **required)
+{
+	const char *e;
+	size_t i;
+
+	dlerror();
+	if ((img->handle = dlopen(img->copy, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		e = dlerror();
+		reloader_set_error(r, "%s: %s", path, e != NULL ? e :
+		    "dlopen failed");
+		return -1;
+	}
+	for (i = 0; required != NULL && required[i] != NULL; i++) {
+		if (dlsym(img->handle, required[i]) == NULL) {
+			reloader_set_error(r, "%s lacks the required symbol "
+			    "\"%s\"", path, required[i]);
+			dlclose(img->handle);
+			img->handle = NULL;
+			return -1;
+		}
+	}
+	img->code_change = (reloader_code_change_fn *)module_own_sym(
+	    img->handle, RELOADER_HOOK_CODE_CHANGE);
+	img->test = (reloader_test_fn *)module_own_sym(img->handle,
+	    RELOADER_HOOK_TEST);
+	img->unload = (reloader_unload_fn *)module_own_sym(img->handle,
+	    RELOADER_HOOK_UNLOAD);
+	img->nodelete = module_nodelete(img->handle);
+	return 0;
+}
+
+/* Unloads an image that is being given up or purged: runs its unload hook
+ * with state, then dlcloses it, unless a hook crashed in it.  Appends
+ * what went wrong to reason. */
+static void
+module_image_unload(struct reloader_image *img, void *state, char *reason,
+    size_t len)
+{
+	size_t n = strlen(reason);
+	int sig;
+
+	if (!img->crashed && img->unload != NULL &&
+	    (sig = hook_unload(img->unload, state)) != 0) {
+		img->crashed = 1;
+		snprintf(reason + n, len - n, "%sreloader_unload crashed: %s; "
+		    "its image is left mapped", n > 0 ? "; " : "",
+		    hook_signame(sig));
+	}
+	if (!img->crashed && img->handle != NULL) {
+		dlclose(img->handle);
+		img->handle = NULL;
+	}
+}
+
+/* Holds new calls to m and waits until none is inside its current
+ * version; returns 0, or how many stayed inside past the timeout (then
+ * nothing is held). */
+static unsigned int
+module_hold(reloader_module_t *m, unsigned int timeout)
+{
+	struct timespec ts;
+	unsigned int left;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += timeout / 1000;
+	ts.tv_nsec += (long)(timeout % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&m->lock);
+	m->held = 1;
+	m->holder = pthread_self();
+	while (m->cur->pins > 0) {
+		if (pthread_cond_timedwait(&m->cond, &m->lock, &ts) ==
+		    ETIMEDOUT)
+			break;
+	}
+	if ((left = m->cur->pins) > 0) {
+		m->held = 0;
+		pthread_cond_broadcast(&m->cond);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return left;
+}
+
+/* Lets calls into m go on. */
+static void
+module_release(reloader_module_t *m)
+{
+	pthread_mutex_lock(&m->lock);
+	m->held = 0;
+	pthread_cond_broadcast(&m->cond);
+	pthread_mutex_unlock(&m->lock);
+}
+
+/*
+ * Unloads m's old version: at once if no call is inside it, or by force
+ * at the deadline.  Runs its unload hook (with NULL if its state passed
+ * on to the current version as it was, else with the state the current
+ * version replaced, to free), dlcloses it, checks whether it really left
+ * memory, removes its copy, and tells the host and the daemon.  An image
+ * that calls are still inside is kept (unloaded) until they leave.
+ * Returns the ms it took.
+ */
+static double
+module_purge(reloader_module_t *m)
+{
+	reloader_t *r = m->r;
+	struct reloader_image *img;
+	struct reloader_event ev;
+	char reason[RL_ERR_MAX] = "";
+	unsigned int calls;
+	double t0 = reloader_now();
+	int unmapped, keep;
+
+	pthread_mutex_lock(&m->lock);
+	img = m->old;
+	m->old = NULL;
+	calls = img->pins;
+	pthread_mutex_unlock(&m->lock);
+
+	/* A state the new version replaced, rather than took over, is the
+	 * old version's to free. */
+	module_image_unload(img, img->state != m->cur->state ? img->state :
+	    NULL, reason, sizeof(reason));
+	unmapped = !module_mapped(img->copy);
+	if (!unmapped && reason[0] == '\0')
+		snprintf(reason, sizeof(reason), "%s", img->nodelete ?
+		    "RTLD_NODELETE" : "still mapped after dlclose (a unique "
+		    "symbol or a thread-local destructor keeps it)");
+	copy_remove(&img->copy);
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = RELOADER_EV_PURGE;
+	ev.module = m;
+	ev.name = m->name;
+	ev.path = m->path;
+	ev.stamp = img->stamp;
+	ev.reason = reason;
+	ev.unmapped = unmapped;
+	ev.forced = calls > 0;
+	ev.calls = calls;
+	reloader_queue(r, &ev);
+	conn_purged(r, m, img->stamp, unmapped, t0 - img->replaced, reason);
+
+	/* Calls still inside keep the struct until they leave. */
+	pthread_mutex_lock(&m->lock);
+	if ((keep = img->pins > 0)) {
+		img->purged = 1;
+		img->next = m->gone;
+		m->gone = img;
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (!keep)
+		free(img);
+
+	if (m->reregister) {
+		m->reregister = 0;
+		conn_register(r, m);
+	}
+	return reloader_now() - t0;
+}
+
+/* Purges m's old version if it is free, or due by the deadline; returns
+ * 0 if there is no old version any more, -1 if it stays. */
+static int
+module_purge_if(reloader_module_t *m, double now)
+{
+	reloader_t *r = m->r;
+	unsigned int pins;
+
+	if (m->old == NULL)
+		return 0;
+	pthread_mutex_lock(&m->lock);
+	pins = m->old->pins;
+	pthread_mutex_unlock(&m->lock);
+	if (pins > 0 && (r->purge_deadline == 0 ||
+	    now < m->old->replaced + r->purge_deadline))
+		return -1;
+	module_purge(m);
+	return 0;
+}
+
+/* Purges every old version that is free or due. */
+void
+module_purge_due(reloader_t *r)
+{
+	reloader_module_t *m;
+	double now = reloader_now();
+
+	for (m = r->modules; m != NULL; m = m->next)
+		module_purge_if(m, now);
+}
+
+/* Returns when the next old version falls due (ms, monotonic), or -1. */
+double
+module_next_deadline(reloader_t *r)
+{
+	reloader_module_t *m;
+	double next = -1, t;
+
+	if (r->purge_deadline == 0)
+		return -1;
+	for (m = r->modules; m != NULL; m = m->next) {
+		if (m->old == NULL)
+			continue;
+		t = m->old->replaced + r->purge_deadline;
+		if (next < 0 || t < next)
+			next = t;
+	}
+	return next;
+}
+
+/* Finds an open module by name. */
+reloader_module_t *
+module_find(reloader_t *r, const char *name)
+{
+	reloader_module_t *m;
+
+	for (m = r->modules; m != NULL; m = m->next)
+		if (strcmp(m->name, name) == 0)
+			return m;
+	return NULL;
+}
+
+/* Tells the host how a reload ended. */
+void
+module_result_event(reloader_module_t *m, const struct rl_result *res)
+{
+	struct reloader_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = RELOADER_EV_RELOAD;
+	ev.module = m;
+	ev.name = m->name;
+	ev.path = m->path;
+	ev.status = res->status;
+	ev.stamp = res->stamp;
+	ev.was = res->was;
+	ev.reason = res->reason;
+	ev.load_ms = res->load_ms > 0 ? res->load_ms : 0;
+	ev.state_ms = res->state_ms > 0 ? res->state_ms : 0;
+	ev.test_ms = res->test_ms > 0 ? res->test_ms : 0;
+	reloader_queue(m->r, &ev);
+}
+
+/* Appends to a reason, after a "; " if it holds something already. */
+static void
+module_reason(struct rl_result *res, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+module_reason(struct rl_result *res, const char *fmt, ...)
+{
+	size_t n = strlen(res->reason);
+	va_list ap;
+
+	if (n > 0 && n + 2 < sizeof(res->reason)) {
+		memcpy(res->reason + n, "; ", 3);
+		n += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(res->reason + n, sizeof(res->reason) - n, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Reloads m from its file, if the file's stamp differs from the current
+ * version's.  Called with r->lock held.  res says how it went;
+ * res->changed is 0 when there was nothing to do.
+ */
+void
+module_reload(reloader_module_t *m, struct rl_result *res)
+{
+	reloader_t *r = m->r;
+	struct reloader_image *img, *cur = m->cur;
+	void *new_state = cur->state;
+	unsigned int left;
+	double t0 = reloader_now(), t1;
+	int rc, sig, held = 0;
+
+	memset(res, 0, sizeof(*res));
+	res->status = RELOADER_OK;
+	res->load_ms = res->copied_ms = res->state_ms = res->test_ms =
+	    res->purge_ms = -1;
+	snprintf(res->stamp, sizeof(res->stamp), "%s", cur->stamp);
+	snprintf(res->was, sizeof(res->was), "%s", cur->stamp);
+
+	img = module_image_new(r, m->path, m->name, ++m->gen,
+	    &res->copied_ms);
+	if (img == NULL) {
+		res->changed = 1;
+		res->status = RELOADER_LOAD_FAILED;
+		module_reason(res, "%s", r->err);
+		return;
+	}
+	if (stamp_equal(&img->st, &cur->st)) {
+		module_image_free(img);
+		return;
+	}
+	res->changed = 1;
+
+	/* At most two versions: the old one must go first. */
+	if (module_purge_if(m, t0) == -1) {
+		pthread_mutex_lock(&m->lock);
+		left = m->old->pins;
+		pthread_mutex_unlock(&m->lock);
+		res->status = RELOADER_LOAD_FAILED;
+		module_reason(res, "old version of %s still has %u call%s "
+		    "inside (not purged)", m->name, left, left == 1 ? "" : "s");
+		m->reregister = 1;
+		module_image_free(img);
+		return;
+	}
+	if (module_image_load(r, img, m->path, m->required) == -1) {
+		res->status = RELOADER_LOAD_FAILED;
+		module_reason(res, "%s", r->err);
+		module_image_free(img);
+		return;
+	}
+	img->m = m;
+	res->load_ms = reloader_now() - t0;
+
+	if (img->code_change != NULL) {
+		if ((left = module_hold(m, r->drain_timeout)) > 0) {
+			module_reason(res, "%u call%s stayed inside %s past "
+			    "the drain timeout of %u ms", left,
+			    left == 1 ? "" : "s", m->name, r->drain_timeout);
+			goto rollback;
+		}
+		held = 1;
+		t1 = reloader_now();
+		sig = hook_code_change(img->code_change, cur->vsn, cur->state,
+		    &new_state, &rc);
+		res->state_ms = reloader_now() - t1;
+		if (sig != 0) {
+			img->crashed = 1;
+			module_reason(res, "reloader_code_change crashed: %s; "
+			    "its image is left mapped", hook_signame(sig));
+			goto rollback;
+		}
+		if (rc != 0) {
+			module_reason(res, "reloader_code_change returned %d",
+			    rc);
+			goto rollback;
+		}
+	}
+	if (img->test != NULL) {
+		t1 = reloader_now();
+		sig = hook_test(img->test, new_state, &rc);
+		res->test_ms = reloader_now() - t1;
+		if (sig != 0) {
+			img->crashed = 1;
+			module_reason(res, "reloader_test crashed: %s; its "
+			    "image is left mapped", hook_signame(sig));
+			goto rollback;
+		}
+		if (rc != 0) {
+			module_reason(res, "reloader_test returned %d", rc);
+			if (r->test_policy != RELOADER_TEST_KEEP)
+				goto rollback;
+			res->status = RELOADER_TEST_FAILED;
+		}
+	}
+	if (cur->code_change != NULL && img->code_change == NULL)
+		module_reason(res, "new version has no reloader_code_change "
+		    "(the old one had); state passed on unchanged");
+
+	/* Commit: the new version is current, the old one waits to go. */
+	img->state = new_state;
+	pthread_mutex_lock(&m->lock);
+	cur->replaced = reloader_now();
+	m->old = cur;
+	m->cur = img;
+	snprintf(m->stamp, sizeof(m->stamp), "%s", img->stamp);
+	m->held = 0;
+	pthread_cond_broadcast(&m->cond);
+	pthread_mutex_unlock(&m->lock);
+	snprintf(res->stamp, sizeof(res->stamp), "%s", img->stamp);
+	t1 = reloader_now();
+	if (module_purge_if(m, t1) == 0)
+		res->purge_ms = reloader_now() - t1;
+	return;
+
+rollback:
+	res->status = RELOADER_ROLLED_BACK;
+	if (!img->crashed)
+		module_image_unload(img, new_state != cur->state ? new_state :
+		    NULL, res->reason, sizeof(res->reason));
+	module_image_free(img);
+	if (held)
+		module_release(m);
+}
+
+/* Unloads every version of m and frees it; m must be off r->modules. */
+void
+module_destroy(reloader_module_t *m)
+{
+	struct reloader_image *img, *next;
+	char reason[RL_ERR_MAX] = "";
+
+	if (m->old != NULL) {
+		module_image_unload(m->old, m->cur != NULL &&
+		    m->old->state != m->cur->state ? m->old->state : NULL,
+		    reason, sizeof(reason));
+		module_image_free(m->old);
+	}
+	if (m->cur != NULL) {
+		module_image_unload(m->cur, m->cur->state, reason,
+		    sizeof(reason));
+		module_image_free(m->cur);
+	}
+	for (img = m->gone; img != NULL; img = next) {
+		next = img->next;
+		module_image_free(img);
+	}
+	if (m->required != NULL) {
+		char **p;
+
+		for (p = m->required; *p != NULL; p++)
+			free(*p);
+		free(m->required);
+	}
+	pthread_cond_destroy(&m->cond);
+	pthread_mutex_destroy(&m->lock);
+	free(m->name);
+	free(m->path);
+	free(m);
+}
+
+/* Allocates an empty module for path. */
+static reloader_module_t *
+module_new(reloader_t *r, const char *path, const char *const *required)
+{
+	reloader_module_t *m;
+	pthread_condattr_t ca;
+	size_t i, n = 0;
+
+	if ((m = calloc(1, sizeof(*m))) == NULL) {
+		reloader_set_error(r, "out of memory");
+		return NULL;
+	}
+	m->r = r;
+	if (pthread_condattr_init(&ca) != 0) {
+		free(m);
+		reloader_set_error(r, "out of memory");
+		return NULL;
+	}
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	if (pthread_cond_init(&m->cond, &ca) != 0) {
+		pthread_condattr_destroy(&ca);
+		free(m);
+		reloader_set_error(r, "out of memory");
+		return NULL;
+	}
+	pthread_condattr_destroy(&ca);
+	if (pthread_mutex_init(&m->lock, NULL) != 0) {
+		pthread_cond_destroy(&m->cond);
+		free(m);
+		reloader_set_error(r, "out of memory");
+		return NULL;
+	}
+	if ((m->path = module_abspath(r, path)) == NULL)
+		goto fail;
+	if (required != NULL) {
+		while (required[n] != NULL)
+			n++;
+		if ((m->required = calloc(n + 1, sizeof(char *))) == NULL)
+			goto oom;
+		for (i = 0; i < n; i++)
+			if ((m->required[i] = strdup(required[i])) == NULL)
+				goto oom;
+	}
+	return m;
+
+oom:
+	reloader_set_error(r, "out of memory");
+fail:
+	module_destroy(m);
+	return NULL;
+}
+
+/* Loads a module's first version and runs its init and test hooks. */
+reloader_module_t *
+reloader_open(reloader_t *r, const char *path, const char *const *required)
+{
+	reloader_module_t *m, *other;
+	struct reloader_image *img = NULL;
+	char name[STAMP_MODULE_MAX];
+	void *state = NULL;
+	double ms;
+	int rc, sig;
+
+	if (path == NULL || *path == '\0') {
+		reloader_set_error(r, "reloader_open: no path");
+		return NULL;
+	}
+	reloader_lock(r);
+	if ((m = module_new(r, path, required)) == NULL)
+		goto fail;
+	m->gen = 1;
+	if ((img = module_image_new(r, m->path, NULL, m->gen, &ms)) == NULL)
+		goto fail;
+	img->m = m;
+	copy_module_name(m->path, &img->st, name, sizeof(name));
+	if ((other = module_find(r, name)) != NULL) {
+		reloader_set_error(r, "%s: a module named %s is already open "
+		    "(from %s)", path, name, other->path);
+		goto fail;
+	}
+	if ((m->name = strdup(name)) == NULL) {
+		reloader_set_error(r, "out of memory");
+		goto fail;
+	}
+	hook_install();
+	if (module_image_load(r, img, m->path, m->required) == -1)
+		goto fail;
+	if (img->code_change != NULL) {
+		sig = hook_code_change(img->code_change, NULL, NULL, &state,
+		    &rc);
+		if (sig != 0) {
+			img->crashed = 1;
+			reloader_set_error(r, "%s: reloader_code_change "
+			    "crashed: %s; its image is left mapped", path,
+			    hook_signame(sig));
+			goto fail;
+		}
+		if (rc != 0) {
+			reloader_set_error(r, "%s: reloader_code_change "
+			    "returned %d", path, rc);
+			goto fail_unload;
+		}
+	}
+	if (img->test != NULL) {
+		sig = hook_test(img->test, state, &rc);
+		if (sig != 0) {
+			img->crashed = 1;
+			reloader_set_error(r, "%s: reloader_test crashed: "
+			    "%s; its image is left mapped", path,
+			    hook_signame(sig));
+			goto fail;
+		}
+		if (rc != 0 && r->test_policy != RELOADER_TEST_KEEP) {
+			reloader_set_error(r, "%s: reloader_test returned %d",
+			    path, rc);
+			goto fail_unload;
+		}
+	}
+	img->state = state;
+	m->cur = img;
+	snprintf(m->stamp, sizeof(m->stamp), "%s", img->stamp);
+	m->next = r->modules;
+	r->modules = m;
+	conn_register(r, m);
+	reloader_unlock(r);
+	return m;
+
+fail_unload:
+	{
+		char reason[RL_ERR_MAX] = "";
+
+		module_image_unload(img, state, reason, sizeof(reason));
+	}
+fail:
+	if (img != NULL && img->handle != NULL && !img->crashed)
+		dlclose(img->handle);
+	module_image_free(img);
+	if (m != NULL)
+		module_destroy(m);
+	reloader_unlock(r);
+	return NULL;
+}
+
+/* Closes a module for good, unless a call is inside it. */
+int
+reloader_close(reloader_module_t *m)
+{
+	reloader_t *r;
+	reloader_module_t **p;
+	struct reloader_image *img;
+	unsigned int pins;
+
+	if (m == NULL)
+		return 0;
+	r = m->r;
+	reloader_lock(r);
+	pthread_mutex_lock(&m->lock);
+	pins = m->cur->pins + (m->old != NULL ? m->old->pins : 0);
+	for (img = m->gone; img != NULL; img = img->next)
+		pins += img->pins;
+	pthread_mutex_unlock(&m->lock);
+	if (pins > 0) {
+		reloader_set_error(r, "cannot close %s: %u call%s still "
+		    "inside", m->name, pins, pins == 1 ? " is" : "s are");
+		reloader_unlock(r);
+		return -1;
+	}
+	for (p = &r->modules; *p != NULL; p = &(*p)->next) {
+		if (*p == m) {
+			*p = m->next;
+			break;
+		}
+	}
+	conn_unregister(r, m);
+	module_destroy(m);
+	reloader_unlock(r);
+	return 0;
+}
+
+/* Reloads a module from its file now, if it changed. */
+enum reloader_status
+reloader_reload(reloader_module_t *m)
+{
+	reloader_t *r = m->r;
+	struct rl_result res;
+
+	reloader_lock(r);
+	module_reload(m, &res);
+	if (res.changed) {
+		module_result_event(m, &res);
+		if (res.status == RELOADER_LOAD_FAILED ||
+		    res.status == RELOADER_ROLLED_BACK)
+			reloader_set_error(r, "%s: %s", m->name, res.reason);
+		else
+			conn_register(r, m);  /* the daemon's stamp is stale */
+	}
+	conn_timer_update(r);
+	reloader_unlock(r);
+	return res.status;
+}
+
+/* Returns the module's name. */
+const char *
+reloader_module_name(const reloader_module_t *m)
+{
+	return m->name;
+}
+
+/* Returns the stamp of the module's current version. */
+const char *
+reloader_module_stamp(const reloader_module_t *m)
+{
+	return m->stamp;
+}
+
+/* Pins the current version, waiting while calls are held. */
+reloader_image_t *
+reloader_enter(reloader_module_t *m)
+{
+	struct reloader_image *img;
+
+	pthread_mutex_lock(&m->lock);
+	/* A hook of the module may call into it while calls are held. */
+	while (m->held && !pthread_equal(m->holder, pthread_self()))
+		pthread_cond_wait(&m->cond, &m->lock);
+	img = m->cur;
+	img->pins++;
+	pthread_mutex_unlock(&m->lock);
+	return img;
+}
+
+/* Releases a pin; the last one on the old version wakes the dispatcher
+ * to purge it. */
+void
+reloader_leave(reloader_image_t *img)
+{
+	reloader_module_t *m;
+	struct reloader_image **p;
+	uint64_t one = 1;
+	int wake = 0, efd;
+
+	if (img == NULL)
+		return;
+	m = img->m;
+	efd = m->r->efd;
+	pthread_mutex_lock(&m->lock);
+	if (img->pins > 0)
+		img->pins--;
+	if (img->pins == 0) {
+		if (img == m->old)
+			wake = 1;
+		else if (img->purged) {
+			for (p = &m->gone; *p != NULL; p = &(*p)->next) {
+				if (*p == img) {
+					*p = img->next;
+					break;
+				}
+			}
+			free(img);
+		}
+		pthread_cond_broadcast(&m->cond);
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (wake && write(efd, &one, sizeof(one)) == -1) {
+		/* The counter is full, so a wakeup is pending anyway. */
+	}
+}
+
+/* Looks a symbol up in a pinned version. */
+void *
+reloader_sym(reloader_image_t *img, const char *name)
+{
+	if (img == NULL || name == NULL || img->purged || img->handle == NULL)
+		return NULL;
+	return dlsym(img->handle, name);
+}
+
+/* Returns the module's state as a pinned version sees it. */
+void *
+reloader_state(reloader_image_t *img)
+{
+	return img != NULL ? img->state : NULL;
+}

@@ -1,0 +1,1466 @@
+/*
+ * test-libreloader.c: libreloader against real shared objects built at
+ * test time, and against a fake daemon on a Unix socket.
+ *
+ * Linked against the shared library, so it sees only what a host sees.
+ * Each test runs in a child of its own (Check's fork mode) with
+ * XDG_RUNTIME_DIR pointing into its scratch directory, so the library's
+ * private copies can be looked at and are cleaned up with it.
+ */
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <check.h>
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "reloader.h"
+#include "reloader-ev.h"
+#include "testutil.h"
+
+static char incdir[PATH_MAX]; /* the tree's include/ */
+static char *libdir;          /* the modules built once for every test */
+static char *dir;             /* this test's scratch directory */
+
+/* The module sources; variants are made with -D flags. */
+static const char hello_src[] =
+    "#include <signal.h>\n"
+    "#include \"reloader.h\"\n"
+    "RELOADER_MODULE(\"hello\");\n"
+    "#ifndef NOVER\n"
+    "int ver(void) { return VER; }\n"
+    "#else\n"
+    "int other(void) { return VER; }\n"
+    "#endif\n"
+    "#ifdef TEST_FAIL\n"
+    "int reloader_test(void *s) { (void)s; return 1; }\n"
+    "#endif\n"
+    "#ifdef TEST_SEGV\n"
+    "int reloader_test(void *s) { (void)s; *(volatile int *)8 = 1; "
+    "return 0; }\n"
+    "#endif\n";
+
+static const char counter_src[] =
+    "#include <fcntl.h>\n"
+    "#include <signal.h>\n"
+    "#include <unistd.h>\n"
+    "#include <stdlib.h>\n"
+    "#include <string.h>\n"
+    "#include \"reloader.h\"\n"
+    "#if V == 1\n"
+    "struct st { int count; };\n"
+    "int extra(void *s) { (void)s; return -1; }\n"
+    "#else\n"
+    "struct st { int count; int extra; };\n"
+    "int extra(void *s) { return ((struct st *)s)->extra; }\n"
+    "#endif\n"
+    "int ver(void) { return V; }\n"
+    "int bump(void *s) { return ++((struct st *)s)->count; }\n"
+    "int deep(int n) { volatile char pad[4096]; pad[0] = (char)n;\n"
+    "	return deep(n + 1) + pad[0]; }\n"
+    "#ifndef PLAIN\n"
+    "int reloader_code_change(const char *vsn, void *old, void **new)\n"
+    "{\n"
+    "	struct st *n;\n"
+    "#if CRASH == 1\n"
+    "	*(volatile int *)8 = 1;\n"
+    "#elif CRASH == 2\n"
+    "	volatile int a = 7, z = 0;\n"
+    "	return a / z;\n"
+    "#elif CRASH == 3\n"
+    "	__builtin_trap();\n"
+    "#elif CRASH == 4\n"
+    "	raise(SIGBUS);\n"
+    "#elif CRASH == 5\n"
+    "	return deep(1);\n"
+    "#elif CRASH == 6\n"
+    "	close(open(getenv(\"RL_MARK\"), O_CREAT | O_WRONLY, 0600));\n"
+    "	usleep(200000);\n"
+    "#endif\n"
+    "#ifdef CC_FAIL\n"
+    "	return -1;\n"
+    "#endif\n"
+    "	if ((n = calloc(1, sizeof(*n))) == NULL)\n"
+    "		return -1;\n"
+    "	if (old != NULL)\n"
+    "		n->count = ((struct st *)old)->count;\n"
+    "#if V == 2\n"
+    "	n->extra = vsn != NULL && strncmp(vsn, \"build-id:\", 9) == 0 ?\n"
+    "	    42 : -2;\n"
+    "#endif\n"
+    "	*new = n;\n"
+    "	return 0;\n"
+    "}\n"
+    "#endif\n"
+    "void reloader_unload(void *s) { free(s); }\n";
+
+/* The variants: name, source, flags. */
+static const struct variant {
+	const char *name;
+	const char *src;
+	const char *flags;
+} variants[] = {
+	{ "hello1", hello_src, "-DVER=1" },
+	{ "hello2", hello_src, "-DVER=2" },
+	{ "hello3", hello_src, "-DVER=3" },
+	{ "hello-nover", hello_src, "-DVER=2 -DNOVER" },
+	{ "hello-testfail", hello_src, "-DVER=2 -DTEST_FAIL" },
+	{ "hello-testsegv", hello_src, "-DVER=2 -DTEST_SEGV" },
+	{ "hello-nodelete", hello_src, "-DVER=2 -Wl,-z,nodelete" },
+	{ "counter1", counter_src, "-DV=1" },
+	{ "counter2", counter_src, "-DV=2" },
+	{ "counter-plain", counter_src, "-DV=2 -DPLAIN" },
+	{ "counter-fail", counter_src, "-DV=2 -DCC_FAIL" },
+	{ "counter-segv", counter_src, "-DV=2 -DCRASH=1" },
+	{ "counter-fpe", counter_src, "-DV=2 -DCRASH=2" },
+	{ "counter-ill", counter_src, "-DV=2 -DCRASH=3" },
+	{ "counter-bus", counter_src, "-DV=2 -DCRASH=4" },
+	{ "counter-overflow", counter_src, "-DV=2 -DCRASH=5" },
+	{ "counter-slow", counter_src, "-DV=2 -DCRASH=6" },
+};
+
+/* Events the callback heard, copied. */
+struct rec {
+	enum reloader_event_type type;
+	enum reloader_status status;
+	char stamp[256];
+	char was[256];
+	char reason[512];
+	int unmapped;
+	int forced;
+	unsigned int calls;
+};
+
+static struct rec recs[64];
+static int nrecs;
+static pthread_mutex_t recs_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Records an event. */
+static void
+record(reloader_t *r, const struct reloader_event *ev, void *arg)
+{
+	struct rec *x;
+
+	(void)r;
+	(void)arg;
+	pthread_mutex_lock(&recs_lock);
+	if (nrecs < 64) {
+		x = &recs[nrecs++];
+		memset(x, 0, sizeof(*x));
+		x->type = ev->type;
+		x->status = ev->status;
+		snprintf(x->stamp, sizeof(x->stamp), "%s",
+		    ev->stamp != NULL ? ev->stamp : "");
+		snprintf(x->was, sizeof(x->was), "%s",
+		    ev->was != NULL ? ev->was : "");
+		snprintf(x->reason, sizeof(x->reason), "%s", ev->reason);
+		x->unmapped = ev->unmapped;
+		x->forced = ev->forced;
+		x->calls = ev->calls;
+	}
+	pthread_mutex_unlock(&recs_lock);
+}
+
+/* Returns how many events of a type were heard. */
+static int
+count_recs(enum reloader_event_type type)
+{
+	int i, n = 0;
+
+	pthread_mutex_lock(&recs_lock);
+	for (i = 0; i < nrecs; i++)
+		if (recs[i].type == type)
+			n++;
+	pthread_mutex_unlock(&recs_lock);
+	return n;
+}
+
+/* Returns the last event of a type, or NULL. */
+static struct rec *
+last_rec(enum reloader_event_type type)
+{
+	struct rec *x = NULL;
+	int i;
+
+	pthread_mutex_lock(&recs_lock);
+	for (i = 0; i < nrecs; i++)
+		if (recs[i].type == type)
+			x = &recs[i];
+	pthread_mutex_unlock(&recs_lock);
+	return x;
+}
+
+/* Says whether this process runs under AddressSanitizer. */
+static int
+under_asan(void)
+{
+	return dlsym(RTLD_DEFAULT, "__asan_init") != NULL;
+}
+
+/* Finds the tree's include/ from wherever the test is run. */
+static void
+find_incdir(void)
+{
+	static const char *tops[] = { ".", "..", "../..", "../../.." };
+	const char *env = getenv("TOP_SRCDIR");
+	char probe[PATH_MAX];
+	size_t i;
+
+	if (env != NULL) {
+		snprintf(probe, sizeof(probe), "%s/include", env);
+		if (realpath(probe, incdir) != NULL)
+			return;
+	}
+	for (i = 0; i < sizeof(tops) / sizeof(tops[0]); i++) {
+		snprintf(probe, sizeof(probe), "%s/include/reloader.h",
+		    tops[i]);
+		if (access(probe, R_OK) == 0) {
+			snprintf(probe, sizeof(probe), "%s/include", tops[i]);
+			if (realpath(probe, incdir) != NULL)
+				return;
+		}
+	}
+	incdir[0] = '\0';
+}
+
+/* Builds every variant into libdir; 0 or -1. */
+static int
+build_all(void)
+{
+	char c[PATH_MAX], cmd[PATH_MAX * 3];
+	size_t i;
+
+	for (i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
+		snprintf(c, sizeof(c), "%s/%s.c", libdir, variants[i].name);
+		if (tu_spew(c, variants[i].src, strlen(variants[i].src)) == -1)
+			return -1;
+		snprintf(cmd, sizeof(cmd), "cc -shared -fPIC "
+		    "-Wl,--build-id=sha1 -I'%s' %s -o '%s/%s.so' '%s'",
+		    incdir, variants[i].flags, libdir, variants[i].name, c);
+		if (system(cmd) != 0) {
+			fprintf(stderr, "failed: %s\n", cmd);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Gives each test a scratch directory that also holds the private
+ * copies. */
+static void
+setup(void)
+{
+	dir = tu_tmpdir();
+	ck_assert_ptr_nonnull(dir);
+	setenv("XDG_RUNTIME_DIR", dir, 1);
+	unsetenv("RELOADER_SOCKET");
+	nrecs = 0;
+}
+
+/* Removes the scratch directory. */
+static void
+teardown(void)
+{
+	tu_rmrf(dir);
+	dir = NULL;
+}
+
+/* Puts a built variant in place as dir/name.so the way a build does
+ * (write aside, rename over); returns its path in a static buffer. */
+static const char *
+install(const char *variant, const char *name)
+{
+	static char dst[PATH_MAX];
+	char src[PATH_MAX], tmp[PATH_MAX];
+	unsigned char *buf;
+	size_t len;
+
+	snprintf(src, sizeof(src), "%s/%s.so", libdir, variant);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
+	snprintf(dst, sizeof(dst), "%s/%s.so", dir, name);
+	buf = tu_slurp(src, &len);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_int_eq(tu_spew(tmp, buf, len), 0);
+	free(buf);
+	ck_assert_int_eq(rename(tmp, dst), 0);
+	return dst;
+}
+
+/* Returns a new handle reporting to record(). */
+static reloader_t *
+new_handle(void)
+{
+	reloader_t *r = reloader_new("test");
+
+	ck_assert_ptr_nonnull(r);
+	reloader_set_event_cb(r, record, NULL);
+	return r;
+}
+
+/* Calls int fn(void) in the module's current version. */
+static int
+call_int(reloader_module_t *m, const char *fn)
+{
+	reloader_image_t *img = reloader_enter(m);
+	int (*f)(void) = (int (*)(void))reloader_sym(img, fn);
+	int v;
+
+	ck_assert_msg(f != NULL, "no symbol %s", fn);
+	v = f();
+	reloader_leave(img);
+	return v;
+}
+
+/* Calls int fn(void *state) in the module's current version. */
+static int
+call_state(reloader_module_t *m, const char *fn)
+{
+	reloader_image_t *img = reloader_enter(m);
+	int (*f)(void *) = (int (*)(void *))reloader_sym(img, fn);
+	int v;
+
+	ck_assert_msg(f != NULL, "no symbol %s", fn);
+	v = f(reloader_state(img));
+	reloader_leave(img);
+	return v;
+}
+
+/* Waits up to ms for fd to be readable. */
+static int
+wait_fd(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, ms) == 1;
+}
+
+/* Dispatches whatever becomes due within ms. */
+static void
+pump(reloader_t *r, int ms)
+{
+	struct timespec t0, t;
+	int left = ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (left >= 0) {
+		if (wait_fd(reloader_fd(r), left))
+			ck_assert_int_eq(reloader_dispatch(r), 0);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		left = ms - (int)((t.tv_sec - t0.tv_sec) * 1000 +
+		    (t.tv_nsec - t0.tv_nsec) / 1000000);
+		if (left <= 0)
+			break;
+	}
+}
+
+/* Returns the path of the handle's private directory, found on disk. */
+static char *
+private_dir(void)
+{
+	static char path[PATH_MAX];
+	char prefix[64];
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	ck_assert_ptr_nonnull(d);
+	snprintf(prefix, sizeof(prefix), "reloader-%ld-", (long)getpid());
+	path[0] = '\0';
+	while ((de = readdir(d)) != NULL)
+		if (strncmp(de->d_name, prefix, strlen(prefix)) == 0)
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+	closedir(d);
+	return path[0] != '\0' ? path : NULL;
+}
+
+/* Says whether the private directory holds a file of that name. */
+static int
+has_copy(const char *name)
+{
+	char path[PATH_MAX];
+	char *pd = private_dir();
+
+	if (pd == NULL)
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s", pd, name);
+	return access(path, F_OK) == 0;
+}
+
+/* Returns the file an address was loaded from. */
+static const char *
+file_of(void *addr)
+{
+	static char path[PATH_MAX];
+	Dl_info info;
+
+	ck_assert(dladdr(addr, &info) != 0);
+	snprintf(path, sizeof(path), "%s", info.dli_fname);
+	return path;
+}
+
+START_TEST(test_version)
+{
+	ck_assert_str_eq(reloader_version(), RELOADER_VERSION_STRING);
+	ck_assert_int_eq(reloader_version_number(), RELOADER_VERSION_NUMBER);
+	ck_assert_str_eq(reloader_status_name(RELOADER_ROLLED_BACK),
+	    "rolled back");
+	ck_assert_str_eq(reloader_status_name(RELOADER_LOAD_FAILED),
+	    "load failed");
+}
+END_TEST
+
+/* Only reloader_* leaves the shared library and the static one. */
+START_TEST(test_exports)
+{
+	char cmd[PATH_MAX * 2], so[PATH_MAX], *out, *line, *save;
+	const char *name;
+	int n = 0;
+
+	snprintf(so, sizeof(so), "%s", file_of((void *)reloader_version));
+	snprintf(cmd, sizeof(cmd), "nm -D --defined-only '%s'", so);
+	out = tu_run(cmd);
+	ck_assert_ptr_nonnull(out);
+	for (line = strtok_r(out, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		name = strrchr(line, ' ');
+		ck_assert_ptr_nonnull(name);
+		name++;
+		if (strcmp(name, "LIBRELOADER_0") == 0)
+			continue;
+		ck_assert_msg(strncmp(name, "reloader_", 9) == 0,
+		    "libreloader.so exports %s", name);
+		n++;
+	}
+	free(out);
+	ck_assert_int_ge(n, 25);
+
+	*strrchr(so, '/') = '\0';
+	snprintf(cmd, sizeof(cmd), "nm -g --defined-only '%s/libreloader.a' "
+	    "| grep -v ':$' | grep .", so);
+	out = tu_run(cmd);
+	ck_assert_ptr_nonnull(out);
+	n = 0;
+	for (line = strtok_r(out, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		name = strrchr(line, ' ');
+		ck_assert_ptr_nonnull(name);
+		name++;
+		ck_assert_msg(strncmp(name, "reloader_", 9) == 0,
+		    "libreloader.a defines a global %s", name);
+		n++;
+	}
+	free(out);
+	ck_assert_int_ge(n, 25);
+}
+END_TEST
+
+/* Open, enter, look up, call; then close and free clean up. */
+START_TEST(test_open_call)
+{
+	reloader_t *r = new_handle();
+	reloader_module_t *m;
+	const char *path = install("hello1", "hello");
+	const char *req[] = { "ver", NULL };
+	char *pd;
+
+	m = reloader_open(r, path, req);
+	ck_assert_msg(m != NULL, "%s", reloader_error(r));
+	ck_assert_str_eq(reloader_module_name(m), "hello");
+	ck_assert_msg(strncmp(reloader_module_stamp(m), "build-id:", 9) == 0,
+	    "stamp %s", reloader_module_stamp(m));
+	ck_assert_int_eq(call_int(m, "ver"), 1);
+	ck_assert(has_copy("hello.1.so"));
+	pd = strdup(private_dir());
+	ck_assert_int_eq(reloader_close(m), 0);
+	ck_assert(!has_copy("hello.1.so"));
+	reloader_free(r);
+	ck_assert_int_ne(access(pd, F_OK), 0);
+	free(pd);
+}
+END_TEST
+
+/* A replaced file runs new code from a fresh copy; the same bytes again
+ * reload nothing. */
+START_TEST(test_reload)
+{
+	reloader_t *r = new_handle();
+	reloader_module_t *m;
+	char stamp1[256], file1[PATH_MAX];
+	reloader_image_t *img;
+
+	m = reloader_open(r, install("hello1", "hello"), NULL);
+	ck_assert_ptr_nonnull(m);
+	snprintf(stamp1, sizeof(stamp1), "%s", reloader_module_stamp(m));
+	img = reloader_enter(m);
+	snprintf(file1, sizeof(file1), "%s", file_of(reloader_sym(img, "ver")));
+	reloader_leave(img);
+	ck_assert(strstr(file1, "/hello.1.so") != NULL);
+
+	/* The same bytes in a new file: nothing to do. */
+	install("hello1", "hello");
+	ck_assert_int_eq(reloader_reload(m), RELOADER_OK);
+	ck_assert_int_eq(count_recs(RELOADER_EV_RELOAD), 0);
+	ck_assert_str_eq(reloader_module_stamp(m), stamp1);
+	ck_assert_int_eq(call_int(m, "ver"), 1);
+
+	install("hello2", "hello");
+	ck_assert_int_eq(reloader_reload(m), RELOADER_OK);
+	ck_assert_int_eq(call_int(m, "ver"), 2);
+	ck_assert_str_ne(reloader_module_stamp(m), stamp1);
+	ck_assert_int_eq(count_recs(RELOADER_EV_RELOAD), 1);
+	ck_assert_int_eq(last_rec(RELOADER_EV_RELOAD)->status, RELOADER_OK);
+	ck_assert_str_eq(last_rec(RELOADER_EV_RELOAD)->was, stamp1);
+	ck_assert_str_eq(last_rec(RELOADER_EV_RELOAD)->stamp,
+	    reloader_module_stamp(m));
+	img = reloader_enter(m);
+	ck_assert_str_ne(file_of(reloader_sym(img, "ver")), file1);
+	reloader_leave(img);
+	/* No call was inside the old version: purged at once, its copy
+	 * gone and its image out of memory. */
+	ck_assert_int_eq(count_recs(RELOADER_EV_PURGE), 1);
+	ck_assert_int_eq(last_rec(RELOADER_EV_PURGE)->unmapped, 1);
+	ck_assert_str_eq(last_rec(RELOADER_EV_PURGE)->stamp, stamp1);
+	ck_assert(!has_copy("hello.1.so"));
+	ck_assert(has_copy("hello.3.so"));
+	reloader_free(r);
+}
+END_TEST
+
+/* Stale private directories of dead processes are removed; live ones
+ * and other names are not. */
+START_TEST(test_stale_dirs)
+{
+	reloader_t *r = new_handle();
+	char dead[PATH_MAX], live[PATH_MAX], other[PATH_MAX];
+	char f[PATH_MAX + 16];
+	pid_t pid;
+
+	if ((pid = fork()) == 0)
+		_exit(0);
+	ck_assert_int_gt(pid, 0);
+	waitpid(pid, NULL, 0);
+	snprintf(dead, sizeof(dead), "%s/reloader-%ld-abcdef", dir, (long)pid);
+	snprintf(live, sizeof(live), "%s/reloader-%ld-abcdef", dir,
+	    (long)getppid());
+	snprintf(other, sizeof(other), "%s/reloader-test", dir);
+	ck_assert_int_eq(mkdir(dead, 0700), 0);
+	ck_assert_int_eq(mkdir(live, 0700), 0);
+	ck_assert_int_eq(mkdir(other, 0700), 0);
+	snprintf(f, sizeof(f), "%s/hello.1.so", dead);
+	ck_assert_int_eq(tu_spew(f, "x", 1), 0);
+	ck_assert_ptr_nonnull(reloader_open(r, install("hello1", "hello"),
+	    NULL));
+	ck_assert_int_ne(access(dead, F_OK), 0);
+	ck_assert_int_eq(access(live, F_OK), 0);
+	ck_assert_int_eq(access(other, F_OK), 0);
+	reloader_free(r);
+}
+END_TEST
+
+/* code_change carries the count over and v2 adds its field. */
+START_TEST(test_code_change)
+{
+	reloader_t *r = new_handle();
+	reloader_module_t *m;
+
+	m = reloader_open(r, install("counter1", "counter"), NULL);
+	ck_assert_msg(m != NULL, "%s", reloader_error(r));
+	ck_assert_str_eq(reloader_module_name(m), "counter");
+	ck_assert_int_eq(call_state(m, "bump"), 1);
+	ck_assert_int_eq(call_state(m, "bump"), 2);
+	ck_assert_int_eq(call_state(m, "bump"), 3);
+	install("counter2", "counter");
+	ck_assert_int_eq(reloader_reload(m), RELOADER_OK);
+	ck_assert_int_eq(call_int(m, "ver"), 2);
+	ck_assert_int_eq(call_state(m, "bump"), 4);
+	ck_assert_int_eq(call_state(m, "extra"), 42);
+	ck_assert_str_eq(last_rec(RELOADER_EV_RELOAD)->reason, "");
+
+	/* A version without the hook takes the state as it is, with a
+	 * warning. */
+	install("counter-plain", "counter");
+	ck_assert_int_eq(reloader_reload(m), RELOADER_OK);
+	ck_assert_int_eq(call_state(m, "bump"), 5);
+	ck_assert(strstr(last_rec(RELOADER_EV_RELOAD)->reason,
+	    "no reloader_code_change") != NULL);
+	reloader_free(r);
+}
+END_TEST
+
+/* A failing code_change rolls back: old code, old state. */
+START_TEST(test_code_change_fails)
+{
+	reloader_t *r = new_handle();
+	reloader_module_t *m;
+	char stamp1[256];
+
+	m = reloader_open(r, install("counter1", "counter"), NULL);
+	ck_assert_ptr_nonnull(m);
+	snprintf(stamp1, sizeof(stamp1), "%s", reloader_module_stamp(m));
+	ck_assert_int_eq(call_state(m, "bump"), 1);
+	ck_assert_int_eq(call_state(m, "bump"), 2);
+	install("counter-fail", "counter");
+	ck_assert_int_eq(reloader_reload(m), RELOADER_ROLLED_BACK);
+	ck_assert_str_eq(last_rec(RELOADER_EV_RELOAD)->reason,
+	    "reloader_code_change returned -1");
+	ck_assert_str_eq(last_rec(RELOADER_EV_RELOAD)->stamp, stamp1);
+	ck_assert_str_eq(reloader_module_stamp(m), stamp1);
+	ck_assert_int_eq(call_int(m, "ver"), 1);
+	ck_assert_int_eq(call_state(m, "bump"), 3);
+	ck_assert(strstr(reloader_error(r), "returned -1") != NULL);
+	/* Nothing of the failed version is left on disk. */
+	ck_assert(!has_copy("counter.2.so"));
+	reloader_free(r);
+}
+END_TEST
+
+/* A code_change that crashes with each of the four signals rolls back,
+ * and the process lives on. */
+START_TEST(test_code_change_crashes)
+{
+	static const struct {
+		const char *variant, *sig;
+	} crashes[] = {
+		{ "counter-segv", "SIGSEGV" },
+		{ "counter-fpe", "SIGFPE" },
+		{ "counter-ill", "SIGILL" },
+		{ "counter-bus", "SIGBUS" },
+		{ "counter-overflow", "SIGSEGV" },  /* on the alternate stack */
+	};
+	reloader_t *r = new_handle();
+	reloader_module_t *m;
+	char want[256];
+	size_t i;
+	int n = 0;
+
+	m = reloader_open(r, install("counter1", "counter"), NULL);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(call_state(m, "bump"), ++n);
+	for (i = 0; i < sizeof(crashes) / sizeof(crashes[0]); i++) {
+		install(crashes[i].variant, "counter");
+		ck_assert_msg(reloader_reload(m) == RELOADER_ROLLED_BACK,
+		    "%s did not roll back", crashes[i].variant);
+		snprintf(want, sizeof(want), "reloader_code_change crashed: "
+		    "%s; its image is left mapped", crashes[i].sig);
+		ck_assert_str_eq(last_rec(RELOADER_EV_RELOAD)->reason, want);
+		ck_assert_int_eq(call_int(m, "ver"), 1);
+		ck_assert_int_eq(call_state(m, "bump"), ++n);
+	}
+	/* And a good version still goes in afterwards. */
+	install("counter2", "counter");
+	ck_assert_int_eq(reloader_reload(m), RELOADER_OK);
+	ck_assert_int_eq(call_state(m, "bump"), ++n);
+	reloader_free(r);
+}
+END_TEST
+
+/* A crash in the test hook rolls back too. */
+START_TEST(test_test_crashes)
+{
+	reloader_t *r = new_handle();
+	reloader_module_t *m;
+
+	m = reloader_open(r, install("hello1", "hello"), NULL);
+	ck_assert_ptr_nonnull(m);
+	install("hello-testsegv", "hello");
+	ck_assert_int_eq(reloader_reload(m), RELOADER_ROLLED_BACK);
+	ck_assert_str_eq(last_rec(RELOADER_EV_RELOAD)->reason,
+	    "reloader_test crashed: SIGSEGV; its image is left mapped");
+	ck_assert_int_eq(call_int(m, "ver"), 1);
+	reloader_free(r);
+}
+END_TEST
+
+static sigjmp_buf host_env;
+static volatile sig_atomic_t host_called;
+
+/* The host's own SIGSEGV handler: notes the call and jumps out. */
+static void
+host_segv(int sig, siginfo_t *si, void *uc)
+{
+	(void)si;
+	(void)uc;
+	host_called = sig;
+	siglongjmp(host_env, 1);
+}
+
+/* A SIGSEGV outside any hook still reaches the host's handler, through
+ * the library's. */
+START_TEST(test_host_handler)
+{
+	struct sigaction sa, now;
+	reloader_t *r = new_handle();
+	reloader_module_t *m;
+	volatile int *page;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = host_segv;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	ck_assert_int_eq(sigaction(SIGSEGV, &sa, NULL), 0);
+	m = reloader_open(r, install("hello1", "hello"), NULL);
+	ck_assert_ptr_nonnull(m);
+	/* Make sure the signal goes through the library's handler. */
+	ck_assert_int_eq(sigaction(SIGSEGV, NULL, &now), 0);
+	ck_assert(now.sa_sigaction != host_segv);
+
+	page = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert(page != MAP_FAILED);
+	host_called = 0;
+	if (sigsetjmp(host_env, 1) == 0) {
+		*page = 1;
+		ck_abort_msg("the write did not fault");
+	}
+	ck_assert_int_eq(host_called, SIGSEGV);
+
+	/* Hooks are still protected after that. */
+	install("hello-testsegv", "hello");
+	ck_assert_int_eq(reloader_reload(m), RELOADER_ROLLED_BACK);
+	munmap((void *)page, 4096);
+	reloader_free(r);
+}
+END_TEST
+
+/* Outside a hook, a fault in a host with no handler still kills it. */
+START_TEST(test_default_action)
+{
+	int status;
+	pid_t pid;
+
+	if ((pid = fork()) == 0) {
+		reloader_t *r = reloader_new("child");
+		volatile int *page;
+		int null = open("/dev/null", O_WRONLY);
+
+		/* ASan reports the fault on stderr: that is expected. */
+		if (null != -1)
+			dup2(null, 2);
+
+		if (r == NULL || reloader_open(r, install("hello1", "hello"),
+		    NULL) == NULL)
+			_exit(3);
+		page = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE |
+		    MAP_ANONYMOUS, -1, 0);
+		*page = 1;
+		_exit(0);
+	}
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	if (under_asan()) {
+		/* ASan's handler was there before ours, and reports. */
+		ck_assert(WIFEXITED(status) && WEXITSTATUS(status) != 0 &&
+		    WEXITSTATUS(status) != 3);
+	} else
+		ck_assert_msg(WIFSIGNALED(status) &&
+		    WTERMSIG(status) == SIGSEGV, "status %#x", status);
+}
+END_TEST
+
+/* A failing test hook rolls back, unless the policy keeps it. */
+START_TEST(test_test_fails)
+{
+	reloader_t *r = new_handle();
+	reloader_module_t *m;
+
+	m = reloader_open(r, install("hello1", "hello"), NULL);
+	ck_assert_ptr_nonnull(m);
+	install("hello-testfail", "hello");
+	ck_assert_int_eq(reloader_reload(m), RELOADER_ROLLED_BACK);
+	ck_assert_str_eq(last_rec(RELOADER_EV_RELOAD)->reason,
+	    "reloader_test returned 1");
+	ck_assert_int_eq(call_int(m, "ver"), 1);
+
+	reloader_set_test_policy(r, RELOADER_TEST_KEEP);
+	ck_assert_int_eq(reloader_reload(m), RELOADER_TEST_FAILED);
+	ck_assert_int_eq(last_rec(RELOADER_EV_RELOAD)->status,
+	    RELOADER_TEST_FAILED);
+	ck_assert_int_eq(call_int(m, "ver"), 2);
+	reloader_free(r);
+}
+END_TEST
+
+/* A version without a required symbol is refused. */
+START_TEST(test_required)
+{
+	reloader_t *r = new_handle();
+	reloader_module_t *m;
+	const char *req[] = { "ver", NULL };
+
+	m = reloader_open(r, install("hello1", "hello"), req);
+	ck_assert_ptr_nonnull(m);
+	install("hello-nover", "hello");
+	ck_assert_int_eq(reloader_reload(m), RELOADER_LOAD_FAILED);
+	ck_assert_msg(strstr(last_rec(RELOADER_EV_RELOAD)->reason,
+	    "lacks the required symbol \"ver\"") != NULL, "%s",
+	    last_rec(RELOADER_EV_RELOAD)->reason);
+	ck_assert_int_eq(call_int(m, "ver"), 1);
+	ck_assert_int_eq(reloader_close(m), 0);
+
+	ck_assert_ptr_null(reloader_open(r, install("hello-nover", "hello"),
+	    req));
+	ck_assert(strstr(reloader_error(r), "\"ver\"") != NULL);
+	ck_assert_ptr_null(reloader_open(r, "/nonexistent/x.so", NULL));
+	ck_assert(strstr(reloader_error(r), "/nonexistent/x.so") != NULL);
+	reloader_free(r);
+}
+END_TEST
+
+/* What the in-flight caller thread shares with the test. */
+struct inflight {
+	reloader_module_t *m;
+	int entered, go, result;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+};
+
+/* Enters the module, waits to be told, then calls ver() and leaves. */
+static void *
+inflight_main(void *arg)
+{
+	struct inflight *f = arg;
+	reloader_image_t *img = reloader_enter(f->m);
+	int (*ver)(void) = (int (*)(void))reloader_sym(img, "ver");
+
+	pthread_mutex_lock(&f->lock);
+	f->entered = 1;
+	pthread_cond_broadcast(&f->cond);
+	while (!f->go)
+		pthread_cond_wait(&f->cond, &f->lock);
+	pthread_mutex_unlock(&f->lock);
+	f->result = ver();
+	reloader_leave(img);
+	return NULL;
+}
+
+/* A call inside the old version finishes there while new calls go to
+ * the new one; the old version is purged after the last one leaves. */
+START_TEST(test_inflight)
+{
+	struct inflight f = { .lock = PTHREAD_MUTEX_INITIALIZER,
+	    .cond = PTHREAD_COND_INITIALIZER };
+	reloader_t *r = new_handle();
+	pthread_t t;
+
+	f.m = reloader_open(r, install("hello1", "hello"), NULL);
+	ck_assert_ptr_nonnull(f.m);
+	ck_assert_int_eq(pthread_create(&t, NULL, inflight_main, &f), 0);
+	pthread_mutex_lock(&f.lock);
+	while (!f.entered)
+		pthread_cond_wait(&f.cond, &f.lock);
+	pthread_mutex_unlock(&f.lock);
+
+	install("hello2", "hello");
+	ck_assert_int_eq(reloader_reload(f.m), RELOADER_OK);
+	ck_assert_int_eq(call_int(f.m, "ver"), 2);
+	pump(r, 50);
+	ck_assert_int_eq(count_recs(RELOADER_EV_PURGE), 0);
+	ck_assert(has_copy("hello.1.so"));
+	ck_assert_int_eq(reloader_close(f.m), -1);
+
+	pthread_mutex_lock(&f.lock);
+	f.go = 1;
+	pthread_cond_broadcast(&f.cond);
+	pthread_mutex_unlock(&f.lock);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(f.result, 1);
+
+	/* The last leave wakes the descriptor; the purge follows. */
+	ck_assert(wait_fd(reloader_fd(r), 2000));
+	ck_assert_int_eq(reloader_dispatch(r), 0);
+	ck_assert_int_eq(count_recs(RELOADER_EV_PURGE), 1);
+	ck_assert_int_eq(last_rec(RELOADER_EV_PURGE)->unmapped, 1);
+	ck_assert_int_eq(last_rec(RELOADER_EV_PURGE)->forced, 0);
+	ck_assert(!has_copy("hello.1.so"));
+	ck_assert_int_eq(reloader_close(f.m), 0);
+	reloader_free(r);
+}
+END_TEST
+
+/* An image linked with -z nodelete is reported as still mapped. */
+START_TEST(test_nodelete)
+{
+	reloader_t *r = new_handle();
+	reloader_module_t *m;
+
+	m = reloader_open(r, install("hello1", "hello"), NULL);
+	ck_assert_ptr_nonnull(m);
+	install("hello-nodelete", "hello");
+	ck_assert_int_eq(reloader_reload(m), RELOADER_OK);
+	ck_assert_int_eq(last_rec(RELOADER_EV_PURGE)->unmapped, 1);
+	install("hello3", "hello");
+	ck_assert_int_eq(reloader_reload(m), RELOADER_OK);
+	ck_assert_int_eq(count_recs(RELOADER_EV_PURGE), 2);
+	ck_assert_int_eq(last_rec(RELOADER_EV_PURGE)->unmapped, 0);
+	ck_assert_str_eq(last_rec(RELOADER_EV_PURGE)->reason,
+	    "RTLD_NODELETE");
+	ck_assert_int_eq(call_int(m, "ver"), 3);
+	reloader_free(r);
+}
+END_TEST
+
+/* A third version while the old one is pinned is refused, as Erlang's
+ * not_purged; it goes in once the old one is gone. */
+START_TEST(test_not_purged)
+{
+	reloader_t *r = new_handle();
+	reloader_module_t *m;
+	reloader_image_t *img;
+
+	m = reloader_open(r, install("hello1", "hello"), NULL);
+	ck_assert_ptr_nonnull(m);
+	img = reloader_enter(m);
+	install("hello2", "hello");
+	ck_assert_int_eq(reloader_reload(m), RELOADER_OK);
+	install("hello3", "hello");
+	ck_assert_int_eq(reloader_reload(m), RELOADER_LOAD_FAILED);
+	ck_assert_str_eq(last_rec(RELOADER_EV_RELOAD)->reason,
+	    "old version of hello still has 1 call inside (not purged)");
+	ck_assert_int_eq(call_int(m, "ver"), 2);
+	reloader_leave(img);
+	pump(r, 20);
+	ck_assert_int_eq(count_recs(RELOADER_EV_PURGE), 1);
+	ck_assert_int_eq(reloader_reload(m), RELOADER_OK);
+	ck_assert_int_eq(call_int(m, "ver"), 3);
+	reloader_free(r);
+}
+END_TEST
+
+/* At the deadline the old version goes even with a call inside. */
+START_TEST(test_hard_purge)
+{
+	reloader_t *r = new_handle();
+	reloader_module_t *m;
+	reloader_image_t *img;
+	struct timespec t0, t1;
+	double ms;
+
+	reloader_set_purge_deadline(r, 100);
+	m = reloader_open(r, install("hello1", "hello"), NULL);
+	ck_assert_ptr_nonnull(m);
+	img = reloader_enter(m);
+	install("hello2", "hello");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(reloader_reload(m), RELOADER_OK);
+	while (count_recs(RELOADER_EV_PURGE) == 0) {
+		ck_assert_msg(wait_fd(reloader_fd(r), 2000), "no purge");
+		ck_assert_int_eq(reloader_dispatch(r), 0);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (double)(t1.tv_sec - t0.tv_sec) * 1000 +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	ck_assert_msg(ms >= 99 && ms < 1000, "purged after %.1f ms", ms);
+	ck_assert_int_eq(last_rec(RELOADER_EV_PURGE)->forced, 1);
+	ck_assert_int_eq(last_rec(RELOADER_EV_PURGE)->calls, 1);
+	ck_assert(!has_copy("hello.1.so"));
+	reloader_leave(img);
+	ck_assert_int_eq(reloader_close(m), 0);
+	reloader_free(r);
+}
+END_TEST
+
+/* A migration waits for calls to leave; past the drain timeout it rolls
+ * back. */
+START_TEST(test_drain_timeout)
+{
+	reloader_t *r = new_handle();
+	reloader_module_t *m;
+	reloader_image_t *img;
+	struct timespec t0, t1;
+	double ms;
+
+	reloader_set_drain_timeout(r, 100);
+	m = reloader_open(r, install("counter1", "counter"), NULL);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(call_state(m, "bump"), 1);
+	img = reloader_enter(m);
+	install("counter2", "counter");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(reloader_reload(m), RELOADER_ROLLED_BACK);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (double)(t1.tv_sec - t0.tv_sec) * 1000 +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	ck_assert_msg(ms >= 99, "gave up after %.1f ms", ms);
+	ck_assert_msg(strstr(last_rec(RELOADER_EV_RELOAD)->reason,
+	    "drain timeout of 100 ms") != NULL, "%s",
+	    last_rec(RELOADER_EV_RELOAD)->reason);
+	/* Calls are not held after giving up. */
+	ck_assert_int_eq(call_state(m, "bump"), 2);
+	reloader_leave(img);
+	ck_assert_int_eq(reloader_reload(m), RELOADER_OK);
+	ck_assert_int_eq(call_state(m, "bump"), 3);
+	ck_assert_int_eq(call_state(m, "extra"), 42);
+	reloader_free(r);
+}
+END_TEST
+
+/* Reloads the module given, from another thread. */
+static void *
+reload_main(void *arg)
+{
+	return (void *)(intptr_t)reloader_reload(arg);
+}
+
+/* New calls wait while a migration runs, and then reach the new
+ * version. */
+START_TEST(test_calls_held)
+{
+	reloader_t *r = new_handle();
+	reloader_module_t *m;
+	char mark[PATH_MAX];
+	pthread_t t;
+	void *status;
+	int i;
+
+	snprintf(mark, sizeof(mark), "%s/mark", dir);
+	setenv("RL_MARK", mark, 1);
+	m = reloader_open(r, install("counter1", "counter"), NULL);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(call_state(m, "bump"), 1);
+	install("counter-slow", "counter");
+	ck_assert_int_eq(pthread_create(&t, NULL, reload_main, m), 0);
+	for (i = 0; i < 2000 && access(mark, F_OK) != 0; i++)
+		usleep(1000);
+	ck_assert_int_eq(access(mark, F_OK), 0);
+	/* The migration is under way: this waits for it to end. */
+	ck_assert_int_eq(call_int(m, "ver"), 2);
+	ck_assert_int_eq(call_state(m, "bump"), 2);
+	pthread_join(t, &status);
+	ck_assert_int_eq((int)(intptr_t)status, RELOADER_OK);
+	reloader_free(r);
+}
+END_TEST
+
+/* The fake daemon's side of a connection. */
+struct fake {
+	int lfd;              /* listening */
+	int c;                /* accepted */
+	char path[100];
+	char buf[65536];
+	size_t len;
+	reloader_t *r;        /* pumped while waiting, unless threaded */
+};
+
+/* Listens on the fake daemon's socket. */
+static void
+fake_listen(struct fake *f)
+{
+	struct sockaddr_un sun;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", f->path);
+	unlink(f->path);
+	f->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(f->lfd, 0);
+	ck_assert_int_eq(bind(f->lfd, (struct sockaddr *)&sun, sizeof(sun)),
+	    0);
+	ck_assert_int_eq(listen(f->lfd, 4), 0);
+	f->c = -1;
+	f->len = 0;
+}
+
+/* Waits up to ms for fd, dispatching the library meanwhile. */
+static int
+fake_wait(struct fake *f, int fd, int ms)
+{
+	struct pollfd p[2];
+	int i, n;
+
+	for (i = 0; i < ms / 10 + 1; i++) {
+		p[0].fd = fd;
+		p[0].events = POLLIN;
+		p[1].fd = f->r != NULL ? reloader_fd(f->r) : -1;
+		p[1].events = POLLIN;
+		n = poll(p, 2, 10);
+		if (n > 0 && p[1].revents != 0)
+			reloader_dispatch(f->r);
+		if (n > 0 && p[0].revents != 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Accepts the library's connection. */
+static void
+fake_accept(struct fake *f)
+{
+	ck_assert_msg(fake_wait(f, f->lfd, 3000), "the library never "
+	    "connected");
+	f->c = accept4(f->lfd, NULL, NULL, SOCK_CLOEXEC);
+	ck_assert_int_ge(f->c, 0);
+	f->len = 0;
+}
+
+/* Reads one line (without its LF) into line; fails the test after ms. */
+static void
+fake_read(struct fake *f, char *line, size_t size, int ms)
+{
+	char *lf;
+	ssize_t n;
+
+	for (;;) {
+		if ((lf = memchr(f->buf, '\n', f->len)) != NULL) {
+			size_t len = (size_t)(lf - f->buf);
+
+			ck_assert_uint_lt(len, size);
+			memcpy(line, f->buf, len);
+			line[len] = '\0';
+			memmove(f->buf, lf + 1, f->len - len - 1);
+			f->len -= len + 1;
+			return;
+		}
+		ck_assert_msg(fake_wait(f, f->c, ms), "no line from the "
+		    "library (have \"%.*s\")", (int)f->len, f->buf);
+		n = read(f->c, f->buf + f->len, sizeof(f->buf) - f->len);
+		ck_assert_msg(n > 0, "the library closed the connection");
+		f->len += (size_t)n;
+	}
+}
+
+/* Sends lines to the library. */
+static void
+fake_send(struct fake *f, const char *fmt, ...)
+{
+	char buf[32768];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	ck_assert(n > 0 && (size_t)n < sizeof(buf));
+	ck_assert_int_eq(write(f->c, buf, (size_t)n), n);
+}
+
+/* Reads a line that must start with want. */
+static void
+fake_expect(struct fake *f, const char *want, char *line, size_t size)
+{
+	fake_read(f, line, size, 3000);
+	ck_assert_msg(strncmp(line, want, strlen(want)) == 0,
+	    "expected \"%s...\", got \"%s\"", want, line);
+}
+
+/* The handshake and the registration of hello with stamp. */
+static void
+fake_attach(struct fake *f, const char *stamp)
+{
+	char line[4096], want[4096];
+
+	fake_accept(f);
+	snprintf(want, sizeof(want), "hello proto=1 min=1 pid=%ld name=test "
+	    "lib=libreloader/" RELOADER_VERSION_STRING, (long)getpid());
+	fake_read(f, line, sizeof(line), 3000);
+	ck_assert_str_eq(line, want);
+	fake_send(f, "welcome proto=1 server=fake/0 client=1 "
+	    "max-line=16384\n");
+	snprintf(want, sizeof(want), "register module=hello path=%s/hello.so "
+	    "stamp=%s", dir, stamp);
+	fake_read(f, line, sizeof(line), 3000);
+	ck_assert_str_eq(line, want);
+	fake_send(f, "registered module=hello\n");
+}
+
+/* The protocol end to end against a fake daemon: handshake, register,
+ * ping, errors, a batch, purged, reconnecting, and re-registering after
+ * a not_purged. */
+START_TEST(test_protocol)
+{
+	struct fake f;
+	reloader_t *r = new_handle();
+	reloader_module_t *m;
+	reloader_image_t *img;
+	char line[20000], want[4096], stamp1[256], stamp2[256], stamp3[256];
+	char *longline;
+
+	memset(&f, 0, sizeof(f));
+	snprintf(f.path, sizeof(f.path), "%s/d.sock", dir);
+	f.r = r;
+	fake_listen(&f);
+	ck_assert_int_eq(reloader_set_socket(r, f.path), 0);
+	m = reloader_open(r, install("hello1", "hello"), NULL);
+	ck_assert_ptr_nonnull(m);
+	snprintf(stamp1, sizeof(stamp1), "%s", reloader_module_stamp(m));
+	ck_assert_int_eq(reloader_is_connected(r), 0);
+	ck_assert_int_eq(reloader_connect(r), 0);
+	fake_attach(&f, stamp1);
+	pump(r, 20);
+	ck_assert_int_eq(reloader_is_connected(r), 1);
+	ck_assert_int_eq(count_recs(RELOADER_EV_CONNECTED), 1);
+
+	/* welcome=1 registered=2 ping=3 */
+	fake_send(&f, "ping id=7\n");
+	fake_expect(&f, "pong id=7", line, sizeof(line));
+	fake_send(&f, "Bad Line\n");
+	fake_expect(&f, "error code=syntax msg=", line, sizeof(line));
+	ck_assert(strstr(line, " line=4") != NULL);
+	fake_send(&f, "frobnicate x=1\n");
+	fake_expect(&f, "error code=unknown-verb msg=", line, sizeof(line));
+	ck_assert(strstr(line, " line=5") != NULL);
+	fake_send(&f, "reload batch=9\n");
+	fake_expect(&f, "error code=missing-field msg=", line, sizeof(line));
+	/* Errors are never answered, even malformed ones. */
+	fake_send(&f, "error code=denied msg=no\nerror  bad\nping\n");
+	fake_expect(&f, "pong", line, sizeof(line));
+	ck_assert_str_eq(line, "pong");
+	longline = malloc(20001);
+	ck_assert_ptr_nonnull(longline);
+	memset(longline, 'a', 20000);
+	longline[20000] = '\0';
+	fake_send(&f, "ping id=%s\nping id=8\n", longline);
+	free(longline);
+	fake_expect(&f, "error code=too-long", line, sizeof(line));
+	fake_expect(&f, "pong id=8", line, sizeof(line));
+
+	/* A batch: one module loaded here and one that is not. */
+	install("hello2", "hello");
+	fake_send(&f, "reload batch=1 count=2\n"
+	    "module batch=1 module=hello path=%s/hello.so stamp=x:1 was=%s\n"
+	    "module batch=1 module=ghost path=/g.so stamp=none:\n"
+	    "end batch=1\n", dir, stamp1);
+	fake_expect(&f, "result batch=1 module=hello status=ok stamp=build-id:",
+	    line, sizeof(line));
+	ck_assert_int_eq(call_int(m, "ver"), 2);
+	snprintf(stamp2, sizeof(stamp2), "%s", reloader_module_stamp(m));
+	snprintf(want, sizeof(want), "stamp=%s load=", stamp2);
+	ck_assert_msg(strstr(line, want) != NULL, "%s", line);
+	ck_assert(strstr(line, " purge=") != NULL);
+	ck_assert(strstr(line, " reason=") == NULL);
+	fake_read(&f, line, sizeof(line), 3000);
+	ck_assert_str_eq(line, "result batch=1 module=ghost "
+	    "status=load-failed stamp=none: reason=not\\x20loaded\\x20here");
+	fake_read(&f, line, sizeof(line), 3000);
+	ck_assert_str_eq(line, "done batch=1");
+	fake_expect(&f, "purged module=hello stamp=", line, sizeof(line));
+	snprintf(want, sizeof(want), "purged module=hello stamp=%s "
+	    "unmapped=yes after=", stamp1);
+	ck_assert_msg(strncmp(line, want, strlen(want)) == 0, "%s", line);
+	ck_assert_int_eq(last_rec(RELOADER_EV_RELOAD)->status, RELOADER_OK);
+
+	/* The daemon goes away and comes back: the library reconnects and
+	 * registers the version it runs now. */
+	close(f.c);
+	close(f.lfd);
+	unlink(f.path);
+	for (int i = 0; i < 100 && count_recs(RELOADER_EV_DISCONNECTED) == 0;
+	    i++)
+		pump(r, 10);
+	ck_assert_int_eq(count_recs(RELOADER_EV_DISCONNECTED), 1);
+	ck_assert_int_eq(reloader_is_connected(r), 0);
+	pump(r, 200);
+	fake_listen(&f);
+	fake_attach(&f, stamp2);
+	pump(r, 20);
+	ck_assert_int_eq(count_recs(RELOADER_EV_CONNECTED), 2);
+
+	/* not_purged, then registered again once the old one is gone. */
+	img = reloader_enter(m);
+	install("hello3", "hello");
+	fake_send(&f, "reload batch=2 count=1\n"
+	    "module batch=2 module=hello path=%s/hello.so stamp=x:1\n"
+	    "end batch=2\n", dir);
+	fake_expect(&f, "result batch=2 module=hello status=ok", line,
+	    sizeof(line));
+	fake_expect(&f, "done batch=2", line, sizeof(line));
+	snprintf(stamp3, sizeof(stamp3), "%s", reloader_module_stamp(m));
+	install("hello1", "hello");
+	fake_send(&f, "reload batch=3 count=1\n"
+	    "module batch=3 module=hello path=%s/hello.so stamp=x:1\n"
+	    "end batch=3\n", dir);
+	fake_read(&f, line, sizeof(line), 3000);
+	snprintf(want, sizeof(want), "result batch=3 module=hello "
+	    "status=load-failed stamp=%s ", stamp3);
+	ck_assert_msg(strncmp(line, want, strlen(want)) == 0, "%s", line);
+	ck_assert(strstr(line, "reason=old\\x20version\\x20of\\x20hello"
+	    "\\x20still\\x20has\\x201\\x20call\\x20inside\\x20(not\\x20"
+	    "purged)") != NULL);
+	fake_expect(&f, "done batch=3", line, sizeof(line));
+	reloader_leave(img);
+	snprintf(want, sizeof(want), "purged module=hello stamp=%s ", stamp2);
+	fake_expect(&f, want, line, sizeof(line));
+	snprintf(want, sizeof(want), "register module=hello path=%s/hello.so "
+	    "stamp=%s", dir, stamp3);
+	fake_read(&f, line, sizeof(line), 3000);
+	ck_assert_str_eq(line, want);
+
+	/* Closing unregisters. */
+	ck_assert_int_eq(reloader_close(m), 0);
+	fake_expect(&f, "unregister module=hello", line, sizeof(line));
+	reloader_free(r);
+	close(f.c);
+	close(f.lfd);
+}
+END_TEST
+
+/* The same with the library dispatching on its own thread, while the
+ * host reloads from its own. */
+START_TEST(test_thread)
+{
+	struct fake f;
+	reloader_t *r = new_handle();
+	reloader_module_t *m;
+	char line[4096], stamp1[256];
+	int i;
+
+	memset(&f, 0, sizeof(f));
+	snprintf(f.path, sizeof(f.path), "%s/d.sock", dir);
+	fake_listen(&f);
+	ck_assert_int_eq(reloader_set_socket(r, f.path), 0);
+	m = reloader_open(r, install("hello1", "hello"), NULL);
+	ck_assert_ptr_nonnull(m);
+	snprintf(stamp1, sizeof(stamp1), "%s", reloader_module_stamp(m));
+	ck_assert_int_eq(reloader_start_thread(r), 0);
+	ck_assert_int_eq(reloader_connect(r), 0);
+	fake_attach(&f, stamp1);
+	for (i = 0; i < 300 && count_recs(RELOADER_EV_CONNECTED) == 0; i++)
+		usleep(10000);
+	ck_assert_int_eq(reloader_is_connected(r), 1);
+
+	install("hello2", "hello");
+	fake_send(&f, "reload batch=4 count=1\n"
+	    "module batch=4 module=hello path=%s/hello.so stamp=x:1\n"
+	    "end batch=4\n", dir);
+	fake_expect(&f, "result batch=4 module=hello status=ok", line,
+	    sizeof(line));
+	fake_expect(&f, "done batch=4", line, sizeof(line));
+	fake_expect(&f, "purged module=hello", line, sizeof(line));
+	ck_assert_int_eq(call_int(m, "ver"), 2);
+	for (i = 0; i < 300 && count_recs(RELOADER_EV_RELOAD) == 0; i++)
+		usleep(10000);
+	ck_assert_int_eq(count_recs(RELOADER_EV_RELOAD), 1);
+
+	/* The host reloads from its own thread meanwhile. */
+	install("hello3", "hello");
+	ck_assert_int_eq(reloader_reload(m), RELOADER_OK);
+	ck_assert_int_eq(call_int(m, "ver"), 3);
+	fake_expect(&f, "purged module=hello", line, sizeof(line));
+	fake_expect(&f, "register module=hello", line, sizeof(line));
+	reloader_free(r);
+	close(f.c);
+	close(f.lfd);
+}
+END_TEST
+
+/* Fails the test if the loop has run too long. */
+static void
+ev_guard_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	ev_break(loop, EVBREAK_ALL);
+}
+
+/* The libev adapter dispatches the handle in the host's loop. */
+START_TEST(test_libev)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct reloader_ev rev;
+	struct fake f;
+	ev_timer guard;
+	reloader_t *r = new_handle();
+	char line[4096];
+	int i;
+
+	memset(&f, 0, sizeof(f));
+	snprintf(f.path, sizeof(f.path), "%s/d.sock", dir);
+	fake_listen(&f);
+	ck_assert_int_eq(reloader_set_socket(r, f.path), 0);
+	ck_assert_int_eq(reloader_connect(r), 0);
+	memset(&rev, 0, sizeof(rev));
+	ck_assert_int_eq(reloader_ev_attach(loop, &rev, r), 0);
+	fake_accept(&f);
+	fake_expect(&f, "hello proto=1", line, sizeof(line));
+	fake_send(&f, "welcome proto=1 server=fake/0 client=1 "
+	    "max-line=16384\nping id=1\n");
+	ev_timer_init(&guard, ev_guard_cb, 0.02, 0.);
+	for (i = 0; i < 100 && !reloader_is_connected(r); i++) {
+		ev_timer_start(loop, &guard);
+		ev_run(loop, EVRUN_ONCE);
+		ev_timer_stop(loop, &guard);
+	}
+	ck_assert_int_eq(reloader_is_connected(r), 1);
+	fake_expect(&f, "pong id=1", line, sizeof(line));
+	reloader_ev_detach(loop, &rev);
+	reloader_free(r);
+	ev_loop_destroy(loop);
+	close(f.c);
+	close(f.lfd);
+}
+END_TEST
+
+/* Assembles the suite. */
+static Suite *
+libreloader_suite(void)
+{
+	Suite *s = suite_create("libreloader");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 20);
+	tcase_add_test(tc, test_version);
+	tcase_add_test(tc, test_exports);
+	tcase_add_test(tc, test_open_call);
+	tcase_add_test(tc, test_reload);
+	tcase_add_test(tc, test_stale_dirs);
+	tcase_add_test(tc, test_code_change);
+	tcase_add_test(tc, test_code_change_fails);
+	tcase_add_test(tc, test_code_change_crashes);
+	tcase_add_test(tc, test_test_crashes);
+	tcase_add_test(tc, test_host_handler);
+	tcase_add_test(tc, test_default_action);
+	tcase_add_test(tc, test_test_fails);
+	tcase_add_test(tc, test_required);
+	tcase_add_test(tc, test_inflight);
+	tcase_add_test(tc, test_nodelete);
+	tcase_add_test(tc, test_not_purged);
+	tcase_add_test(tc, test_hard_purge);
+	tcase_add_test(tc, test_drain_timeout);
+	tcase_add_test(tc, test_calls_held);
+	tcase_add_test(tc, test_protocol);
+	tcase_add_test(tc, test_thread);
+	tcase_add_test(tc, test_libev);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	find_incdir();
+	if (incdir[0] == '\0') {
+		fprintf(stderr, "cannot find include/reloader.h\n");
+		return 1;
+	}
+	if ((libdir = tu_tmpdir()) == NULL || build_all() == -1) {
+		fprintf(stderr, "cannot build the test modules\n");
+		tu_rmrf(libdir);
+		return 1;
+	}
+	sr = srunner_create(libreloader_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	tu_rmrf(libdir);
+	return failed == 0 ? 0 : 1;
+}
