@@ -1,21 +1,91 @@
 #!/bin/sh
-# `make run`: builds the example modules and runs reloaderd in the
-# foreground on built-in defaults, watching examples/build.
+# `make run`: builds the devserver's handler modules, starts reloaderd
+# with no configuration and the devserver beside it, and says what to try.
+# The devserver registers its modules, so the daemon watches their
+# directory by itself.  Ctrl-C stops both.
+#
+#	sh examples/run.sh [builddir]	(PORT=8081 for another port)
 set -eu
-reloaderd=$1
-top=$(pwd)
-make -s -C "$(dirname "$0")" all
+O=${1:-obj}
+port=${PORT:-8080}
+url=http://127.0.0.1:$port
+reloaderd=$O/reloaderd
+devserver=$O/examples/devserver
+# Says what went wrong and exits; the trap stops what was started.
+die() {
+	echo "run: $*" >&2
+	exit 1
+}
+
+for f in "$reloaderd" "$devserver"; do
+	[ -x "$f" ] || die "$f is not built; run make first"
+done
+make -s -C examples/devserver
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/reloader-run.XXXXXX")
+sock=$dir/reloader.sock
+dpid=
+spid=
+
+# Stops both programs and removes the socket's directory.
+cleanup() {
+	trap - EXIT INT TERM
+	[ -z "$spid" ] || kill "$spid" 2>/dev/null || true
+	[ -z "$dpid" ] || kill "$dpid" 2>/dev/null || true
+	wait 2>/dev/null || true
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+"$reloaderd" -f -s "$sock" &
+dpid=$!
+i=0
+while [ ! -S "$sock" ]; do
+	kill -0 "$dpid" 2>/dev/null || die "reloaderd failed to start"
+	i=$((i + 1))
+	[ "$i" -lt 500 ] || die "reloaderd did not create $sock"
+	sleep 0.01
+done
+
+"$devserver" -p "$port" -s "$sock" examples/devserver/build/hello.so \
+    examples/devserver/build/counter.so &
+spid=$!
+i=0
+until curl -s -o /dev/null "$url/"; do
+	kill -0 "$spid" 2>/dev/null ||
+	    die "the devserver failed to start (port $port in use? try" \
+	    "make run PORT=8081)"
+	i=$((i + 1))
+	[ "$i" -lt 500 ] || die "the devserver does not answer on $url"
+	sleep 0.01
+done
+
 cat <<MSG
 
-reloaderd is watching examples/build.  In another terminal, edit
-examples/hello/hello.c (or examples/hello/counter.erl) and run
+reloaderd and the devserver are running.  In another terminal, try:
 
-    make -C examples
+    curl $url/hello
+    curl $url/count
 
-to see a "changed" line with the new build-id (or MD5).  Try
-"touch examples/build/hello.so" too: nothing is logged, because the code
-did not change.  Stop with Ctrl-C.
+Now edit examples/devserver/hello.c (change the greeting), rebuild the
+handlers, and ask again:
+
+    make -C examples/devserver
+    curl $url/hello
+
+The running server answers with the new text, without a restart, and
+logs "devserver: reloaded hello ok".  Edit counter.c's reply the same way
+and the count carries on where it was, moved to the new version by its
+reloader_code_change hook:
+
+    curl $url/count
+
+Ctrl-C stops both.
 
 MSG
-cd "$top"
-exec "./$reloaderd" -f -w examples/build
+status=0
+wait "$spid" || status=$?
+spid=
+exit "$status"

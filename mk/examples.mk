@@ -1,1 +1,30 @@
-# examples.mk: the rules for examples come with that work.
+# examples.mk: the example dev server and the end-to-end tests' host
+# program, both linked with the shared libreloader from the build tree
+# (their rpath points there, so they run from the tree uninstalled).
+#
+# The devserver's handler modules are not built here: they are what a
+# user rebuilds while the server runs, with `make -C examples/devserver`.
+
+MHD_CFLAGS = $(shell $(PKG_CONFIG) --cflags libmicrohttpd)
+MHD_LIBS = $(shell $(PKG_CONFIG) --libs libmicrohttpd)
+
+# Links with $(O)/libreloader.so and finds it beside the program at run
+# time: $(O)/examples/devserver and $(O)/tests/host are one level down.
+RELOADER_LINK = -L$(O) -lreloader -Wl,-rpath,'$$ORIGIN/..'
+
+DEVSERVER = $(O)/examples/devserver
+TEST_HOST = $(O)/tests/host
+
+ALL_TARGETS += $(DEVSERVER)
+TEST_TARGETS += $(TEST_HOST)
+
+$(DEVSERVER): examples/devserver/devserver.c include/reloader.h \
+    include/reloader-ev.h $(O)/libreloader.so
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(MHD_CFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) \
+	    -o $@ $< $(RELOADER_LINK) -lev $(MHD_LIBS)
+
+$(TEST_HOST): tests/e2e/host.c include/reloader.h $(O)/libreloader.so
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -pthread \
+	    -o $@ $< $(RELOADER_LINK)

@@ -6,9 +6,11 @@ set -eu
 # Build: compiler, libev (event loop), elfutils' libelf (ELF notes),
 # libmd (MD5), zlib (compressed beams).  Test: Check (unit tests), the
 # Erlang VM and compiler (BEAM stamps checked against the real VM),
-# binutils (readelf), clang (fuzz targets).
+# binutils (readelf), clang (fuzz targets).  The example dev server:
+# libmicrohttpd (its HTTP server) and curl (to talk to it, in `make run`
+# and its test).
 PKGS="gcc make pkg-config libev-dev libelf-dev libmd-dev zlib1g-dev check
-erlang-base binutils procps"
+erlang-base binutils procps libmicrohttpd-dev curl"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
 	echo "deps: not a Debian system; install these by hand:" $PKGS >&2

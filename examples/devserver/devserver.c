@@ -1,0 +1,362 @@
+/*
+ * devserver.c: an example dev server whose request handlers are modules
+ * that reload while it runs.
+ *
+ *	devserver [-p port] [-s socket] handler.so...
+ *
+ * It serves HTTP on 127.0.0.1 (port 8080 by default; -p 0 picks a free
+ * one and says which) with libmicrohttpd.  Each handler is a shared
+ * object loaded through libreloader (see handler.h); GET of a handler's
+ * route calls its handle().  When a handler's file changes, reloaderd
+ * tells the server, which loads the new version next to the old, moves
+ * the handler's state over with its reloader_code_change hook, runs its
+ * reloader_test hook, and sends new requests to it; a version that fails
+ * to load or fails a hook changes nothing.  Each reload is logged on
+ * standard error.
+ *
+ * Everything runs on one libev loop: libmicrohttpd in its "external
+ * epoll" mode (its epoll descriptor watched with an ev_io, MHD_run when
+ * it is readable or when MHD_get_timeout says so) and libreloader
+ * through the reloader-ev.h adapter.  So requests and reloads never run
+ * at the same time and the handlers need no locks.  (MHD's own thread
+ * plus reloader_start_thread() would work as well, since
+ * reloader_enter() pins a version safely from any thread, but one loop
+ * is simpler to reason about and to stop.)
+ */
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <err.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ev.h>
+#include <microhttpd.h>
+
+#include "reloader.h"
+#include "reloader-ev.h"
+
+/* The symbols every version of a handler must have (handler.h). */
+static const char *const devserver_required[] = { "route", "handle", NULL };
+
+/* The signature of a handler's handle(). */
+typedef int devserver_handle_fn(void *, char *, size_t);
+
+/* The server: its loop, its HTTP daemon, and its handlers. */
+struct devserver {
+	struct ev_loop *loop;
+	struct MHD_Daemon *mhd;
+	reloader_t *r;
+	reloader_module_t **handlers;
+	int nhandlers;
+
+	ev_io mhd_io;
+	ev_timer mhd_timer;
+	ev_prepare mhd_prepare;
+	ev_signal sigint;
+	ev_signal sigterm;
+	struct reloader_ev rev;     /* the library's descriptor in the loop */
+};
+
+static void devserver_usage(void) __attribute__((noreturn));
+
+/* Prints the usage line and exits. */
+static void
+devserver_usage(void)
+{
+	fprintf(stderr, "usage: devserver [-p port] [-s socket] "
+	    "handler.so...\n");
+	exit(1);
+}
+
+/* Logs a library event: reloads and their outcome, and the daemon
+ * coming and going. */
+static void
+devserver_event(reloader_t *r, const struct reloader_event *ev, void *arg)
+{
+	double ms;
+
+	switch (ev->type) {
+	case RELOADER_EV_CONNECTED:
+		fprintf(stderr, "devserver: attached to reloaderd\n");
+		break;
+	case RELOADER_EV_DISCONNECTED:
+		fprintf(stderr, "devserver: lost reloaderd; retrying\n");
+		break;
+	case RELOADER_EV_RELOAD:
+		ms = ev->load_ms + ev->state_ms + ev->test_ms;
+		if (ev->reason != NULL && *ev->reason != '\0')
+			fprintf(stderr, "devserver: reloaded %s %s (%.1f ms): "
+			    "%s\n", ev->name, reloader_status_name(ev->status),
+			    ms, ev->reason);
+		else
+			fprintf(stderr, "devserver: reloaded %s %s (%.1f ms)\n",
+			    ev->name, reloader_status_name(ev->status), ms);
+		break;
+	case RELOADER_EV_PURGE:
+		break;
+	}
+}
+
+/* Calls the handler whose current version serves url, if any; fills
+ * body and returns the HTTP status, or 0 if no handler serves url. */
+static int
+devserver_call(struct devserver *ds, const char *url, char *body,
+    size_t size)
+{
+	reloader_image_t *img;
+	devserver_handle_fn *handle;
+	const char *route;
+	int i, status;
+
+	for (i = 0; i < ds->nhandlers; i++) {
+		img = reloader_enter(ds->handlers[i]);
+		route = reloader_sym(img, "route");
+		if (route == NULL || strcmp(route, url) != 0) {
+			reloader_leave(img);
+			continue;
+		}
+		*(void **)&handle = reloader_sym(img, "handle");
+		body[0] = '\0';
+		status = handle(reloader_state(img), body, size);
+		reloader_leave(img);
+		return status;
+	}
+	return 0;
+}
+
+/* Lists the routes, for GET /. */
+static void
+devserver_index(struct devserver *ds, char *body, size_t size)
+{
+	reloader_image_t *img;
+	const char *route;
+	size_t len = 0;
+	int i, n;
+
+	n = snprintf(body, size, "devserver: try");
+	len = n > 0 ? (size_t)n : 0;
+	for (i = 0; i < ds->nhandlers && len < size; i++) {
+		img = reloader_enter(ds->handlers[i]);
+		if ((route = reloader_sym(img, "route")) != NULL)
+			n = snprintf(body + len, size - len, " %s", route);
+		else
+			n = 0;
+		reloader_leave(img);
+		len += n > 0 ? (size_t)n : 0;
+	}
+	if (len < size)
+		snprintf(body + len, size - len, "\n");
+}
+
+/* Answers one HTTP request: a handler's route, the index, or 404. */
+static enum MHD_Result
+devserver_request(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	struct devserver *ds = cls;
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	char body[4096];
+	int status;
+
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+		snprintf(body, sizeof(body), "only GET\n");
+		status = MHD_HTTP_METHOD_NOT_ALLOWED;
+	} else if (strcmp(url, "/") == 0) {
+		devserver_index(ds, body, sizeof(body));
+		status = MHD_HTTP_OK;
+	} else if ((status = devserver_call(ds, url, body,
+	    sizeof(body))) == 0) {
+		snprintf(body, sizeof(body), "no handler for %s\n", url);
+		status = MHD_HTTP_NOT_FOUND;
+	}
+	body[sizeof(body) - 1] = '\0';
+	resp = MHD_create_response_from_buffer(strlen(body), body,
+	    MHD_RESPMEM_MUST_COPY);
+	if (resp == NULL)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Type",
+	    "text/plain; charset=utf-8");
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* Lets libmicrohttpd do whatever is due. */
+static void
+devserver_mhd_run(struct devserver *ds)
+{
+	if (MHD_run(ds->mhd) != MHD_YES)
+		fprintf(stderr, "devserver: MHD_run failed\n");
+}
+
+/* Runs libmicrohttpd when its epoll descriptor is readable. */
+static void
+devserver_mhd_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+	devserver_mhd_run(w->data);
+}
+
+/* Runs libmicrohttpd when its timeout is due. */
+static void
+devserver_mhd_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	devserver_mhd_run(w->data);
+}
+
+/* Before the loop blocks, arms the timer with libmicrohttpd's timeout,
+ * as its external-polling mode requires. */
+static void
+devserver_mhd_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct devserver *ds = w->data;
+	MHD_UNSIGNED_LONG_LONG ms;
+
+	ev_timer_stop(loop, &ds->mhd_timer);
+	if (MHD_get_timeout(ds->mhd, &ms) != MHD_YES)
+		return;
+	ev_timer_set(&ds->mhd_timer, ms / 1000.0, 0.);
+	ev_timer_start(loop, &ds->mhd_timer);
+}
+
+/* Stops the loop on SIGINT or SIGTERM. */
+static void
+devserver_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	ev_break(loop, EVBREAK_ALL);
+}
+
+/* Starts libmicrohttpd on 127.0.0.1:port in external epoll mode and
+ * hooks its descriptor into the loop; returns the port it listens on,
+ * or exits. */
+static unsigned int
+devserver_listen(struct devserver *ds, unsigned int port)
+{
+	const union MHD_DaemonInfo *info;
+	struct sockaddr_in sin;
+	int epfd;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ds->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, port,
+	    NULL, NULL, devserver_request, ds,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
+	    MHD_OPTION_END);
+	if (ds->mhd == NULL)
+		errx(1, "cannot listen on 127.0.0.1:%u (in use? try -p)",
+		    port);
+	info = MHD_get_daemon_info(ds->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	if (info == NULL)
+		errx(1, "libmicrohttpd has no epoll descriptor");
+	epfd = info->epoll_fd;
+	if ((info = MHD_get_daemon_info(ds->mhd,
+	    MHD_DAEMON_INFO_BIND_PORT)) != NULL && info->port != 0)
+		port = info->port;
+
+	ev_io_init(&ds->mhd_io, devserver_mhd_io, epfd, EV_READ);
+	ds->mhd_io.data = ds;
+	ev_io_start(ds->loop, &ds->mhd_io);
+	ev_init(&ds->mhd_timer, devserver_mhd_timer);
+	ds->mhd_timer.data = ds;
+	ev_prepare_init(&ds->mhd_prepare, devserver_mhd_prepare);
+	ds->mhd_prepare.data = ds;
+	ev_prepare_start(ds->loop, &ds->mhd_prepare);
+	return port;
+}
+
+/* Loads every handler named on the command line, or exits. */
+static void
+devserver_open(struct devserver *ds, int argc, char **argv)
+{
+	char path[PATH_MAX];
+	int i;
+
+	if ((ds->handlers = calloc(argc, sizeof(*ds->handlers))) == NULL)
+		err(1, NULL);
+	for (i = 0; i < argc; i++) {
+		if (realpath(argv[i], path) == NULL)
+			err(1, "%s", argv[i]);
+		ds->handlers[i] = reloader_open(ds->r, path,
+		    devserver_required);
+		if (ds->handlers[i] == NULL)
+			errx(1, "%s: %s", argv[i], reloader_error(ds->r));
+		ds->nhandlers++;
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct devserver ds;
+	const char *sock = NULL;
+	unsigned long port = 8080;
+	char *end;
+	int ch, i;
+
+	while ((ch = getopt(argc, argv, "p:s:")) != -1) {
+		switch (ch) {
+		case 'p':
+			errno = 0;
+			port = strtoul(optarg, &end, 10);
+			if (*optarg < '0' || *optarg > '9' || *end != '\0' ||
+			    errno != 0 || port > 65535)
+				errx(1, "-p %s: not a port number", optarg);
+			break;
+		case 's':
+			sock = optarg;
+			break;
+		default:
+			devserver_usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0)
+		devserver_usage();
+
+	memset(&ds, 0, sizeof(ds));
+	signal(SIGPIPE, SIG_IGN);
+	if ((ds.loop = ev_default_loop(0)) == NULL)
+		errx(1, "cannot start libev");
+	if ((ds.r = reloader_new("devserver")) == NULL)
+		err(1, NULL);
+	if (sock != NULL && reloader_set_socket(ds.r, sock) == -1)
+		errx(1, "-s %s: %s", sock, reloader_error(ds.r));
+	reloader_set_event_cb(ds.r, devserver_event, NULL);
+	devserver_open(&ds, argc, argv);
+	if (reloader_connect(ds.r) == -1)
+		errx(1, "%s", reloader_error(ds.r));
+	reloader_ev_attach(ds.loop, &ds.rev, ds.r);
+
+	port = devserver_listen(&ds, port);
+	ev_signal_init(&ds.sigint, devserver_signal, SIGINT);
+	ev_signal_start(ds.loop, &ds.sigint);
+	ev_signal_init(&ds.sigterm, devserver_signal, SIGTERM);
+	ev_signal_start(ds.loop, &ds.sigterm);
+
+	fprintf(stderr, "devserver: listening on http://127.0.0.1:%lu/ with",
+	    port);
+	for (i = 0; i < ds.nhandlers; i++)
+		fprintf(stderr, " %s", reloader_module_name(ds.handlers[i]));
+	fprintf(stderr, "\n");
+
+	ev_run(ds.loop, 0);
+
+	fprintf(stderr, "devserver: stopping\n");
+	MHD_stop_daemon(ds.mhd);
+	reloader_ev_detach(ds.loop, &ds.rev);
+	reloader_free(ds.r);
+	free(ds.handlers);
+	return 0;
+}
