@@ -1,1 +1,28 @@
-# bench.mk: the rules for bench come with that work.
+# bench.mk: `make bench` measures reload latency, reloader beside a
+# hand-written floor chain in the same run (bench/README.md).  Not part
+# of `make check`.
+#
+#	make bench [N=300] [BENCH_FLAGS=-R]
+
+N ?= 300
+BENCH_FLAGS ?=
+BENCH_LATENCY = $(O)/bench/latency
+BENCH_VARIANTS = $(foreach v,1 2 3 4,$(O)/bench/variant-$(v).so)
+
+bench: $(O)/reloaderd $(BENCH_LATENCY) $(BENCH_VARIANTS)
+	$(BENCH_LATENCY) $(BENCH_FLAGS) -n $(N) -d $(O)/reloaderd \
+	    $(BENCH_VARIANTS)
+
+# Linked like the examples (RELOADER_LINK, mk/examples.mk).
+$(BENCH_LATENCY): bench/latency.c include/reloader.h $(O)/libreloader.so
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -pthread \
+	    -o $@ $< $(RELOADER_LINK) -ldl
+
+# Four builds of one module, each with its own build-id.
+$(O)/bench/variant-%.so: bench/variant.c include/reloader.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -fPIC -shared -Wl,--build-id \
+	    -DVARIANT=$* -o $@ $<
+
+.PHONY: bench
