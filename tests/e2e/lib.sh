@@ -220,3 +220,56 @@ host_stop() {
 	wait "$HPID" || fail "the host exited with status $?"
 	HPID=
 }
+
+# Runs a scripted rlclient as NAME: its script on stdin, extra arguments
+# before the socket, the command prefix in AS (e.g. setpriv ...), the
+# program in CL (default rlclient); what it receives goes to $T/NAME.out.
+# Fails the test if the script does not run through.
+client() {
+	name=$1
+	shift
+	if ${AS:-} "${CL:-$RLCLIENT}" -w "$@" "$SOCK" >"$T/$name.out" \
+	    2>"$T/$name.err"; then
+		return 0
+	else
+		rc=$?
+	fi
+	tail -n 30 "$T/$name.out" >&2
+	cat "$T/$name.err" >&2
+	fail "client $name: its script failed (status $rc)"
+}
+
+# Counts the lines client NAME received that are VERB with every FIELD,
+# in any order; a FIELD ending in '*' matches any value with that start.
+count_recv() {
+	name=$1
+	shift
+	WANT="$*" awk '
+	BEGIN { n = split(ENVIRON["WANT"], w, " ") }
+	$1 == "<" && $2 == w[1] {
+		ok = 1
+		for (i = 2; i <= n && ok; i++) {
+			f = 0
+			p = substr(w[i], 1, length(w[i]) - 1)
+			for (j = 3; j <= NF; j++)
+				if ($j == w[i] || (w[i] ~ /\*$/ &&
+				    index($j, p) == 1))
+					f = 1
+			ok = f
+		}
+		c += ok
+	}
+	END { print c + 0 }' "$T/$name.out"
+}
+
+# Asserts that client NAME received exactly N lines VERB FIELD...
+expect_recv() {
+	name=$1
+	n=$2
+	shift 2
+	c=$(count_recv "$name" "$@")
+	[ "$c" -eq "$n" ] && return 0
+	sed 's/^/    /' "$T/$name.out" | tail -n 40 >&2
+	cat "$T/$name.err" >&2 2>/dev/null || true
+	fail "client $name: expected $n x '$*', got $c"
+}

@@ -49,38 +49,6 @@ close_client() {
 	client_fail "$1" "its script failed (status $rc)"
 }
 
-# Counts the lines client NAME received that are VERB with every FIELD,
-# in any order; a FIELD ending in '*' matches any value with that start.
-count_recv() {
-	name=$1
-	shift
-	WANT="$*" awk '
-	BEGIN { n = split(ENVIRON["WANT"], w, " ") }
-	$1 == "<" && $2 == w[1] {
-		ok = 1
-		for (i = 2; i <= n && ok; i++) {
-			f = 0
-			p = substr(w[i], 1, length(w[i]) - 1)
-			for (j = 3; j <= NF; j++)
-				if ($j == w[i] || (w[i] ~ /\*$/ &&
-				    index($j, p) == 1))
-					f = 1
-			ok = f
-		}
-		c += ok
-	}
-	END { print c + 0 }' "$T/$name.out"
-}
-
-# Asserts that client NAME received exactly N lines VERB FIELD...
-expect_recv() {
-	name=$1
-	n=$2
-	shift 2
-	c=$(count_recv "$name" "$@")
-	[ "$c" -eq "$n" ] || client_fail "$name" "expected $n x '$*', got $c"
-}
-
 # Waits (up to 10 s) until client NAME has received N lines VERB FIELD...
 wait_recv() {
 	name=$1
