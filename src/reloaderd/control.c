@@ -33,12 +33,15 @@ static void control_read_cb(struct ev_loop *, ev_io *, int);
 static void control_write_cb(struct ev_loop *, ev_io *, int);
 static void control_kill(struct client *);
 
-/* Makes the directory a default socket lives in, if it is missing. */
+/* Makes /run/reloader, where a system instance's socket lives, if it is
+ * missing; other directories are the user's to make. */
 static void
 control_mkdir(const char *path)
 {
 	char *dir, *slash;
 
+	if (strncmp(path, "/run/reloader/", 14) != 0)
+		return;
 	if ((dir = strdup(path)) == NULL)
 		fatal("control_mkdir");
 	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
