@@ -104,6 +104,35 @@ wanted_lookup(const char *path)
 	return NULL;
 }
 
+/* Returns the wanted path entry for path, making it if new. */
+static struct wpath *
+wanted_get(const char *path)
+{
+	struct wpath *wp;
+	size_t n;
+
+	if ((wp = wanted_lookup(path)) != NULL)
+		return wp;
+	n = strlen(path);
+	if ((wp = calloc(1, sizeof(*wp) + n + 1)) == NULL)
+		fatal("wanted_get");
+	memcpy(wp->path, path, n + 1);
+	htab_insert(&rd->wanted, wp);
+	return wp;
+}
+
+/* Drops a wanted path no registration holds any more, and stops watching
+ * it unless the configuration asks for it. */
+static void
+wanted_put(struct wpath *wp)
+{
+	if (wp->regs != NULL)
+		return;
+	htab_remove(&rd->wanted, wp);
+	tree_untrack(wp->path);
+	free(wp);
+}
+
 /* Says whether some client has a module loaded from path. */
 int
 client_wants(const char *path)
@@ -319,22 +348,10 @@ reg_free(struct reg *r)
 		}
 	if (r->inflight && r->c->inbatch > 0)
 		r->c->inbatch--;
-	if (wp->regs == NULL) {
-		htab_remove(&rd->wanted, wp);
-		tree_untrack(wp->path);
-		free(wp);
-	}
+	wanted_put(wp);
 	free(r->module);
 	free(r->given);
 	free(r);
-}
-
-/* Says whether two stamps are the same. */
-static int
-stamp_same(const struct stamp *a, const struct stamp *b)
-{
-	return a->kind == b->kind && a->len == b->len &&
-	    memcmp(a->bytes, b->bytes, a->len) == 0;
 }
 
 /* Marks a registration pending if the file on disk is not what its client
@@ -346,11 +363,11 @@ reg_compare(struct reg *r, struct file *f)
 
 	if (f == NULL || f->state != FILE_OK || file_stamp(f, &disk) == -1)
 		return;
-	if (stamp_same(&disk, &r->have)) {
+	if (stamp_equal(&disk, &r->have)) {
 		r->pending = 0;
 		return;
 	}
-	if (r->failed.kind != STAMP_NONE && stamp_same(&disk, &r->failed))
+	if (r->failed.kind != STAMP_NONE && stamp_equal(&disk, &r->failed))
 		return;
 	r->pending = 1;
 	r->c->dirty = 1;
@@ -365,7 +382,7 @@ client_register(struct client *c, struct proto_msg *m)
 	char err[PROTO_ERR_MAX + PATH_MAX], real[PATH_MAX], buf[PROTO_MAX_LINE];
 	struct proto_out o;
 	struct stamp have;
-	struct wpath *wp;
+	struct wpath *wp, *alias;
 	struct file *f;
 	struct reg *r;
 	size_t n;
@@ -415,33 +432,19 @@ client_register(struct client *c, struct proto_msg *m)
 		    log_esc(module), log_esc(r->given));
 		reg_free(r);
 	}
-	if ((wp = wanted_lookup(real)) == NULL) {
-		n = strlen(real);
-		if ((wp = calloc(1, sizeof(*wp) + n + 1)) == NULL)
-			fatal("client_register");
-		memcpy(wp->path, real, n + 1);
-		htab_insert(&rd->wanted, wp);
-	}
-	if ((f = tree_track(real)) != NULL && strcmp(f->path, real) != 0 &&
-	    wanted_lookup(f->path) == NULL && wp->regs == NULL) {
-		/* Its directory is watched under another name. */
-		htab_remove(&rd->wanted, wp);
-		n = strlen(f->path);
-		free(wp);
-		if ((wp = calloc(1, sizeof(*wp) + n + 1)) == NULL)
-			fatal("client_register");
-		memcpy(wp->path, f->path, n + 1);
-		htab_insert(&rd->wanted, wp);
+	/* Wanted before it is tracked, so that a new watch selects it. */
+	wp = wanted_get(real);
+	if ((f = tree_track(real)) != NULL && strcmp(f->path, real) != 0) {
+		/* Its directory is watched under another name: use that. */
+		alias = wp;
+		wp = wanted_get(f->path);
+		wanted_put(alias);
 	}
 	if (f == NULL || f->state == FILE_BAD) {
 		client_error(c, f ? "not-a-module" : "no-such-file", "%s: %s",
 		    path, f ? "not an ELF shared object or BEAM file the "
 		    "daemon can read" : "gone before it could be read");
-		if (wp->regs == NULL) {
-			htab_remove(&rd->wanted, wp);
-			tree_untrack(wp->path);
-			free(wp);
-		}
+		wanted_put(wp);
 		return -1;
 	}
 
