@@ -73,7 +73,8 @@ TEST_TARGETS = $(UNIT_BINS) $(FUZZ_BINS) $(HELPER_BINS)
 ALL_TARGETS = $(O)/reloaderd
 INSTALL_TARGETS =
 UNINSTALL_TARGETS =
-include mk/libreloader.mk mk/examples.mk mk/bench.mk
+include mk/libreloader.mk mk/examples.mk mk/bench.mk mk/reloaderctl.mk \
+	mk/erlang.mk
 
 all: $(ALL_TARGETS)
 

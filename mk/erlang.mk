@@ -1,0 +1,1 @@
+# The Erlang client, clients/erlang (issue 5).

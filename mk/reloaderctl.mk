@@ -1,0 +1,1 @@
+# reloaderctl: the command-line client of the control verbs (issue 4).
