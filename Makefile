@@ -41,7 +41,7 @@ DAEMON_SRCS = src/reloaderd/config.c src/reloaderd/log.c \
 	src/reloaderd/hash.c src/reloaderd/tree.c src/reloaderd/batch.c \
 	src/reloaderd/inotify.c src/reloaderd/poll.c \
 	src/reloaderd/control.c src/reloaderd/client.c \
-	src/reloaderd/cred.c $(PROTO_SRCS)
+	src/reloaderd/cred.c src/reloaderd/ctl.c $(PROTO_SRCS)
 MAIN_SRCS = src/reloaderd/reloaderd.c
 
 STAMP_OBJS = $(STAMP_SRCS:%.c=$(O)/%.o)

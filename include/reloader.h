@@ -88,6 +88,19 @@
  * if it fails, or a later step does, the old version carries on with it.
  * A version without this hook takes the old state over unchanged.
  *
+ * Rollback.  The daemon may ask for the version that ran before the last
+ * successful reload (`reloaderctl rollback`, like a release_handler
+ * downgrade).  The library keeps the private copy of the version each
+ * reload replaced (one only: the next successful reload or rollback
+ * drops it, and reloader_close() removes it) and loads it again as a
+ * new version, with the same steps, rules and events as a reload.  So
+ * an older version's reloader_code_change may be called with the vsn
+ * and the state of a NEWER version than itself: it must recognise the
+ * state it is given before it reads it, and return non-zero if it cannot
+ * take it over, which rolls the rollback back (nothing changes, status
+ * RELOADER_ROLLED_BACK).  After a rollback the version it replaced is
+ * the one kept, so a second rollback goes forward again.
+ *
  * reloader_test(state) checks the freshly loaded version, like
  * mochiweb's Module:test/0; 0 means it passed.  By default a failing test
  * rolls the reload back; see reloader_set_test_policy().
@@ -150,6 +163,7 @@ struct reloader_event {
 	int unmapped;               /* PURGE: 1 if the image left memory */
 	int forced;                 /* PURGE: 1 if a hard purge at the deadline */
 	unsigned int calls;         /* PURGE: calls still inside when forced */
+	int rollback;               /* RELOAD: 1 if back to the kept version */
 };
 
 typedef void reloader_event_fn(reloader_t *, const struct reloader_event *,
@@ -181,8 +195,10 @@ void reloader_free(reloader_t *r);
 const char *reloader_error(const reloader_t *r);
 
 /* Sets the daemon's socket path (default: $RELOADER_SOCKET, then
- * $XDG_RUNTIME_DIR/reloader.sock, then /run/reloader/reloader.sock).
- * Call before reloader_connect().  Returns 0, or -1 if it is too long. */
+ * $XDG_RUNTIME_DIR/reloader.sock, then /run/reloader/reloader.sock for
+ * root and /tmp/reloader-UID.sock for anyone else, UID being the
+ * effective user id: where the daemon listens by default).  Call before
+ * reloader_connect().  Returns 0, or -1 if it is too long. */
 int reloader_set_socket(reloader_t *r, const char *path);
 
 /* Chooses what a failing test hook does (default RELOADER_TEST_ROLLBACK). */
@@ -235,7 +251,8 @@ reloader_module_t *reloader_open(reloader_t *r, const char *path,
     const char *const *required);
 
 /* Unregisters the module, runs reloader_unload(state) in its current
- * version and unloads every version.  Returns -1 and does nothing if a
+ * version, unloads every version and removes its private copies, the
+ * one kept for a rollback included.  Returns -1 and does nothing if a
  * call is still inside it. */
 int reloader_close(reloader_module_t *m);
 

@@ -20,6 +20,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +78,8 @@ conn_batch_free(reloader_t *r)
 	for (e = r->batch; e != NULL; e = next) {
 		next = e->next;
 		free(e->module);
+		free(e->stamp);
+		free(e->bad);
 		free(e);
 	}
 	r->batch = NULL;
@@ -485,8 +488,11 @@ reloader_connect(reloader_t *r)
 		    *env != '\0') {
 			if (asprintf(&path, "%s/reloader.sock", env) == -1)
 				path = NULL;
-		} else
+		} else if (geteuid() == 0)
 			path = strdup("/run/reloader/reloader.sock");
+		else if (asprintf(&path, "/tmp/reloader-%lu.sock",
+		    (unsigned long)geteuid()) == -1)
+			path = NULL;
 		if (path == NULL) {
 			reloader_set_error(r, "out of memory");
 			reloader_unlock(r);
@@ -635,8 +641,31 @@ conn_need(reloader_t *r, const struct proto_msg *msg, const char *key)
 	return val;
 }
 
-/* Reloads every module of the batch just ended, answers each, then
- * ends the batch. */
+/* Makes the result of a module line that nothing was tried for. */
+static void
+conn_refuse(struct rl_result *, const reloader_module_t *, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+conn_refuse(struct rl_result *res, const reloader_module_t *m,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	memset(res, 0, sizeof(*res));
+	res->status = RELOADER_LOAD_FAILED;
+	res->load_ms = res->copied_ms = res->state_ms = res->test_ms =
+	    res->purge_ms = -1;
+	snprintf(res->stamp, sizeof(res->stamp), "%s", m != NULL ? m->stamp :
+	    "none:");
+	snprintf(res->was, sizeof(res->was), "%s", res->stamp);
+	va_start(ap, fmt);
+	vsnprintf(res->reason, sizeof(res->reason), fmt, ap);
+	va_end(ap);
+}
+
+/* Reloads or rolls back every module of the batch just ended, answers
+ * each, then ends the batch. */
 static void
 conn_batch_run(reloader_t *r)
 {
@@ -648,16 +677,17 @@ conn_batch_run(reloader_t *r)
 
 	r->in_batch = 1;
 	for (e = r->batch; e != NULL; e = e->next) {
-		if ((m = module_find(r, e->module)) == NULL) {
-			memset(&res, 0, sizeof(res));
-			res.status = RELOADER_LOAD_FAILED;
-			res.load_ms = res.copied_ms = res.state_ms =
-			    res.test_ms = res.purge_ms = -1;
-			snprintf(res.stamp, sizeof(res.stamp), "none:");
-			snprintf(res.reason, sizeof(res.reason),
-			    "not loaded here");
-		} else {
-			module_reload(m, &res);
+		m = module_find(r, e->module);
+		if (e->action == CONN_UNKNOWN)
+			conn_refuse(&res, m, "unknown action \"%.64s\"",
+			    e->bad);
+		else if (m == NULL)
+			conn_refuse(&res, m, "not loaded here");
+		else {
+			if (e->action == CONN_ROLLBACK)
+				module_rollback(m, e->stamp, &res);
+			else
+				module_reload(m, &res, e->force);
 			if (res.changed)
 				module_result_event(m, &res);
 		}
@@ -680,7 +710,7 @@ conn_batch_line(reloader_t *r, const struct proto_msg *msg)
 	char err[PROTO_ERR_MAX];
 	unsigned long long id, count;
 	struct conn_entry *e;
-	const char *name;
+	const char *name, *stamp, *action;
 
 	if (conn_need_uint(r, msg, "batch", &id) == -1)
 		return;
@@ -711,7 +741,7 @@ conn_batch_line(reloader_t *r, const struct proto_msg *msg)
 	}
 	if ((name = conn_need(r, msg, "module")) == NULL ||
 	    conn_need(r, msg, "path") == NULL ||
-	    conn_need(r, msg, "stamp") == NULL)
+	    (stamp = conn_need(r, msg, "stamp")) == NULL)
 		return;
 	if (r->batch_n >= r->batch_count) {
 		snprintf(err, sizeof(err), "batch %llu has more than the "
@@ -720,14 +750,37 @@ conn_batch_line(reloader_t *r, const struct proto_msg *msg)
 		return;
 	}
 	if ((e = calloc(1, sizeof(*e))) == NULL ||
-	    (e->module = strdup(name)) == NULL) {
-		/* Out of memory: the daemon sees no result for it. */
-		free(e);
-		return;
+	    (e->module = strdup(name)) == NULL)
+		goto oom;
+	/* The action is checked here but refused only in the answer, so
+	 * that the daemon hears of it as a result. */
+	e->force = proto_get(msg, "force") != NULL &&
+	    strcmp(proto_get(msg, "force"), "yes") == 0;
+	action = proto_get(msg, "action");
+	if (action == NULL || strcmp(action, "load") == 0)
+		e->action = CONN_LOAD;
+	else if (strcmp(action, "rollback") == 0) {
+		e->action = CONN_ROLLBACK;
+		if ((e->stamp = strdup(stamp)) == NULL)
+			goto oom;
+	} else {
+		e->action = CONN_UNKNOWN;
+		if ((e->bad = strdup(action)) == NULL)
+			goto oom;
 	}
 	*r->batch_tail = e;
 	r->batch_tail = &e->next;
 	r->batch_n++;
+	return;
+
+oom:
+	/* The daemon sees no result for it. */
+	if (e != NULL) {
+		free(e->module);
+		free(e->stamp);
+		free(e->bad);
+		free(e);
+	}
 }
 
 /* Handles one line from the daemon. */

@@ -69,6 +69,7 @@ struct reloader_module {
 	pthread_t holder;           /* the thread holding them */
 	unsigned long gen;
 	int reregister;             /* refused as not purged: register after */
+	char *kept;                 /* the replaced version's copy: rollback */
 	char stamp[PROTO_STAMP_MAX];/* the current version's, for the host */
 };
 
@@ -83,6 +84,7 @@ struct rl_event {
 struct rl_result {
 	enum reloader_status status;
 	int changed;                /* a new version was tried */
+	int rollback;               /* it was a rollback */
 	char stamp[PROTO_STAMP_MAX];/* what runs now */
 	char was[PROTO_STAMP_MAX];  /* what ran before */
 	char reason[RL_ERR_MAX];
@@ -93,9 +95,20 @@ struct rl_result {
 	double purge_ms;
 };
 
+/* What a module line of a batch asks for (its action field). */
+enum conn_action {
+	CONN_LOAD = 0,      /* absent or "load" */
+	CONN_ROLLBACK,      /* "rollback" */
+	CONN_UNKNOWN        /* anything else: answered load-failed */
+};
+
 /* One module line of a batch from the daemon. */
 struct conn_entry {
 	char *module;
+	enum conn_action action;
+	char *stamp;                /* CONN_ROLLBACK: the stamp asked for */
+	char *bad;                  /* CONN_UNKNOWN: the action as sent */
+	int force;                  /* force=yes: load even if unchanged */
 	struct conn_entry *next;
 };
 
@@ -173,7 +186,8 @@ void conn_result(reloader_t *, unsigned long long, const char *,
 void conn_timer_update(reloader_t *);
 
 /* module.c */
-void module_reload(reloader_module_t *, struct rl_result *);
+void module_reload(reloader_module_t *, struct rl_result *, int);
+void module_rollback(reloader_module_t *, const char *, struct rl_result *);
 void module_result_event(reloader_module_t *, const struct rl_result *);
 void module_purge_due(reloader_t *);
 double module_next_deadline(reloader_t *);

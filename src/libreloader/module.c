@@ -15,6 +15,12 @@
  * is made current only after its code_change and test hooks passed.
  * Calls are held (reloader_enter waits) only while a new version that
  * migrates state does so, after the calls inside have left.
+ *
+ * The private copy of the version a switch replaced is kept when that
+ * version is purged (m->kept), until the next switch or the module is
+ * closed: a rollback loads it again, from a fresh copy, through the same
+ * steps as a reload.  The version it replaces is then the one kept, so a
+ * second rollback goes forward again.
  */
 #include <dlfcn.h>
 #include <elf.h>
@@ -278,7 +284,10 @@ module_purge(reloader_module_t *m)
 		snprintf(reason, sizeof(reason), "%s", img->nodelete ?
 		    "RTLD_NODELETE" : "still mapped after dlclose (a unique "
 		    "symbol or a thread-local destructor keeps it)");
-	copy_remove(&img->copy);
+	/* Its copy stays, for a rollback; the commit dropped the last one. */
+	copy_remove(&m->kept);
+	m->kept = img->copy;
+	img->copy = NULL;
 
 	memset(&ev, 0, sizeof(ev));
 	ev.type = RELOADER_EV_PURGE;
@@ -391,6 +400,7 @@ module_result_event(reloader_module_t *m, const struct rl_result *res)
 	ev.load_ms = res->load_ms > 0 ? res->load_ms : 0;
 	ev.state_ms = res->state_ms > 0 ? res->state_ms : 0;
 	ev.test_ms = res->test_ms > 0 ? res->test_ms : 0;
+	ev.rollback = res->rollback;
 	reloader_queue(m->r, &ev);
 }
 
@@ -414,54 +424,53 @@ module_reason(struct rl_result *res, const char *fmt, ...)
 	va_end(ap);
 }
 
-/*
- * Reloads m from its file, if the file's stamp differs from the current
- * version's.  Called with r->lock held.  res says how it went;
- * res->changed is 0 when there was nothing to do.
- */
-void
-module_reload(reloader_module_t *m, struct rl_result *res)
+/* Starts a result: nothing tried yet, the current version runs. */
+static void
+module_result_init(reloader_module_t *m, struct rl_result *res)
 {
-	reloader_t *r = m->r;
-	struct reloader_image *img, *cur = m->cur;
-	void *new_state = cur->state;
-	unsigned int left;
-	double t0 = reloader_now(), t1;
-	int rc, sig, held = 0;
-
 	memset(res, 0, sizeof(*res));
 	res->status = RELOADER_OK;
 	res->load_ms = res->copied_ms = res->state_ms = res->test_ms =
 	    res->purge_ms = -1;
-	snprintf(res->stamp, sizeof(res->stamp), "%s", cur->stamp);
-	snprintf(res->was, sizeof(res->was), "%s", cur->stamp);
+	snprintf(res->stamp, sizeof(res->stamp), "%s", m->cur->stamp);
+	snprintf(res->was, sizeof(res->was), "%s", m->cur->stamp);
+}
 
-	img = module_image_new(r, m->path, m->name, ++m->gen,
-	    &res->copied_ms);
-	if (img == NULL) {
-		res->changed = 1;
-		res->status = RELOADER_LOAD_FAILED;
-		module_reason(res, "%s", r->err);
-		return;
-	}
-	if (stamp_equal(&img->st, &cur->st)) {
-		module_image_free(img);
-		return;
-	}
-	res->changed = 1;
+/* Purges m's old version if it can go; otherwise refuses the switch, as
+ * Erlang's not_purged, and returns -1. */
+static int
+module_need_purged(reloader_module_t *m, struct rl_result *res, double now)
+{
+	unsigned int left;
 
-	/* At most two versions: the old one must go first. */
-	if (module_purge_if(m, t0) == -1) {
-		pthread_mutex_lock(&m->lock);
-		left = m->old->pins;
-		pthread_mutex_unlock(&m->lock);
-		res->status = RELOADER_LOAD_FAILED;
-		module_reason(res, "old version of %s still has %u call%s "
-		    "inside (not purged)", m->name, left, left == 1 ? "" : "s");
-		m->reregister = 1;
-		module_image_free(img);
-		return;
-	}
+	if (module_purge_if(m, now) == 0)
+		return 0;
+	pthread_mutex_lock(&m->lock);
+	left = m->old->pins;
+	pthread_mutex_unlock(&m->lock);
+	res->status = RELOADER_LOAD_FAILED;
+	module_reason(res, "old version of %s still has %u call%s inside "
+	    "(not purged)", m->name, left, left == 1 ? "" : "s");
+	return -1;
+}
+
+/*
+ * Loads img, a new version of m whose copy is made, runs its hooks and
+ * makes it current; or, if a step fails, gives it up and leaves m as it
+ * was.  m has no old version.  Takes img over.  t0 is when the switch
+ * began, for res->load_ms.
+ */
+static void
+module_switch(reloader_module_t *m, struct reloader_image *img,
+    struct rl_result *res, double t0)
+{
+	reloader_t *r = m->r;
+	struct reloader_image *cur = m->cur;
+	void *new_state = cur->state;
+	unsigned int left;
+	double t1;
+	int rc, sig, held = 0;
+
 	if (module_image_load(r, img, m->path, m->required) == -1) {
 		res->status = RELOADER_LOAD_FAILED;
 		module_reason(res, "%s", r->err);
@@ -516,7 +525,9 @@ module_reload(reloader_module_t *m, struct rl_result *res)
 		module_reason(res, "new version has no reloader_code_change "
 		    "(the old one had); state passed on unchanged");
 
-	/* Commit: the new version is current, the old one waits to go. */
+	/* Commit: the new version is current, the old one waits to go.
+	 * The copy kept from the switch before is no longer wanted: the
+	 * old version's takes its place when it is purged. */
 	img->state = new_state;
 	pthread_mutex_lock(&m->lock);
 	cur->replaced = reloader_now();
@@ -526,6 +537,7 @@ module_reload(reloader_module_t *m, struct rl_result *res)
 	m->held = 0;
 	pthread_cond_broadcast(&m->cond);
 	pthread_mutex_unlock(&m->lock);
+	copy_remove(&m->kept);
 	snprintf(res->stamp, sizeof(res->stamp), "%s", img->stamp);
 	t1 = reloader_now();
 	if (module_purge_if(m, t1) == 0)
@@ -542,7 +554,83 @@ rollback:
 		module_release(m);
 }
 
-/* Unloads every version of m and frees it; m must be off r->modules. */
+/*
+ * Reloads m from its file, if the file's stamp differs from the current
+ * version's or force is set (the daemon's forced reload).  Called with
+ * r->lock held.  res says how it went; res->changed is 0 when there was
+ * nothing to do.
+ */
+void
+module_reload(reloader_module_t *m, struct rl_result *res, int force)
+{
+	reloader_t *r = m->r;
+	struct reloader_image *img;
+	double t0 = reloader_now();
+
+	module_result_init(m, res);
+	img = module_image_new(r, m->path, m->name, ++m->gen,
+	    &res->copied_ms);
+	if (img == NULL) {
+		res->changed = 1;
+		res->status = RELOADER_LOAD_FAILED;
+		module_reason(res, "%s", r->err);
+		return;
+	}
+	if (!force && stamp_equal(&img->st, &m->cur->st)) {
+		module_image_free(img);
+		return;
+	}
+	res->changed = 1;
+
+	/* At most two versions: the old one must go first. */
+	if (module_need_purged(m, res, t0) == -1) {
+		m->reregister = 1;
+		module_image_free(img);
+		return;
+	}
+	module_switch(m, img, res, t0);
+}
+
+/*
+ * Takes m back to the version the last switch replaced, from the copy
+ * kept of it, as a reload does: the same two-version rule, hooks and
+ * failures.  want is the stamp the daemon believes that version has (or
+ * NULL); the kept copy decides, and a difference is told in the reason.
+ * Called with r->lock held.
+ */
+void
+module_rollback(reloader_module_t *m, const char *want, struct rl_result *res)
+{
+	reloader_t *r = m->r;
+	struct reloader_image *img;
+	double t0 = reloader_now();
+
+	module_result_init(m, res);
+	res->changed = 1;
+	res->rollback = 1;
+	/* Not re-registered afterwards: a rollback is asked for, not owed. */
+	if (module_need_purged(m, res, t0) == -1)
+		return;
+	if (m->kept == NULL) {
+		res->status = RELOADER_LOAD_FAILED;
+		module_reason(res, "no previous version kept");
+		return;
+	}
+	img = module_image_new(r, m->kept, m->name, ++m->gen,
+	    &res->copied_ms);
+	if (img == NULL) {
+		res->status = RELOADER_LOAD_FAILED;
+		module_reason(res, "%s", r->err);
+		return;
+	}
+	if (want != NULL && strcmp(want, img->stamp) != 0)
+		module_reason(res, "the previous version kept is %s, not %s",
+		    img->stamp, want);
+	module_switch(m, img, res, t0);
+}
+
+/* Unloads every version of m, removes its copies (the kept one too) and
+ * frees it; m must be off r->modules. */
 void
 module_destroy(reloader_module_t *m)
 {
@@ -564,6 +652,7 @@ module_destroy(reloader_module_t *m)
 		next = img->next;
 		module_image_free(img);
 	}
+	copy_remove(&m->kept);
 	if (m->required != NULL) {
 		char **p;
 
@@ -765,7 +854,7 @@ reloader_reload(reloader_module_t *m)
 	struct rl_result res;
 
 	reloader_lock(r);
-	module_reload(m, &res);
+	module_reload(m, &res, 0);
 	if (res.changed) {
 		module_result_event(m, &res);
 		if (res.status == RELOADER_LOAD_FAILED ||

@@ -12,7 +12,10 @@
 #include <sys/stat.h>
 
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 
+#include "proto.h"
 #include "reloaderd.h"
 
 #define BATCH_HOLD 10
@@ -23,6 +26,7 @@
 #define GONE_GRACE 0.5
 
 static void batch_timer_cb(struct ev_loop *, ev_timer *, int);
+static void batch_read(void);
 static void batch_gone_cb(struct ev_loop *, ev_timer *, int);
 
 /* Sets up the empty queue and the settle timer. */
@@ -135,28 +139,103 @@ batch_unqueue(struct file *f)
 		ev_timer_stop(rd->loop, &rd->settle_ev);
 }
 
-/* Reads every queued file and reports what really changed. */
+/* Names the module in a file: as its stamp says, else after the file. */
+static void
+batch_module_name(const struct file *f, char *buf, size_t len)
+{
+	const char *base = strrchr(f->path, '/'), *dot;
+
+	if (f->stamp != NULL && f->stamp->module != NULL) {
+		snprintf(buf, len, "%s", f->stamp->module);
+		return;
+	}
+	base = base ? base + 1 : f->path;
+	dot = strchr(base, '.');
+	snprintf(buf, len, "%.*s", dot ? (int)(dot - base) : (int)len, base);
+}
+
+/* Tells subscribers that a module was added, changed or removed. */
+static void
+batch_event(struct file *f, int how, const struct stamp *was)
+{
+	static const char *const hows[] = { "", "added", "changed",
+	    "removed" };
+	char buf[PROTO_MAX_LINE], stamp[PROTO_STAMP_MAX], name[256];
+	struct proto_out o;
+	struct stamp now;
+
+	if (!ctl_subscribers())
+		return;
+	memset(&now, 0, sizeof(now));
+	if (how != CHECK_REMOVED && f->stamp != NULL)
+		file_stamp(f, &now);
+	proto_start(&o, buf, sizeof(buf), "event");
+	proto_add(&o, "type", "change");
+	proto_add(&o, "how", hows[how]);
+	proto_add(&o, "path", f->path);
+	batch_module_name(f, name, sizeof(name));
+	proto_add(&o, "module", name);
+	proto_stamp_format(&now, stamp, sizeof(stamp));
+	proto_add(&o, "stamp", stamp);
+	proto_stamp_format(was, stamp, sizeof(stamp));
+	proto_add(&o, "was", stamp);
+	ctl_event(&o);
+}
+
+/* Cuts the settle window short: handles every change the kernel or a
+ * poll pass can see now and runs the batch at once. */
 void
-batch_run(void)
+batch_catch_up(void)
+{
+	struct root *r;
+
+	inotify_drain();
+	for (r = rd->roots; r != NULL; r = r->next)
+		if (!r->shadowed && r->backend == BACKEND_POLL)
+			poll_root(r);
+	batch_read();
+	/* No clients_reap: the caller is handling a client's line. */
+	clients_flush();
+}
+
+/* Reads every queued file and reports what really changed. */
+static void
+batch_read(void)
 {
 	struct file *f;
+	struct stamp was;
 	size_t seen = 0, counts[4] = { 0, 0, 0, 0 };
 	int rc;
 
 	ev_timer_stop(rd->loop, &rd->settle_ev);
 	while ((f = rd->queue) != NULL) {
 		batch_unqueue(f);
+		memset(&was, 0, sizeof(was));
+		if (f->stamp != NULL)
+			file_stamp(f, &was);
 		rc = file_check(f, 0);
 		if (rc == CHECK_ADDED || rc == CHECK_CHANGED)
 			client_file_changed(f);
+		if (rc != CHECK_NOTHING) {
+			rd->stats.changes++;
+			batch_event(f, rc, &was);
+		}
 		counts[rc]++;
 		seen++;
 	}
+	if (seen > 0)
+		log_debug("batch: %zu files looked at, %zu added, %zu "
+		    "changed, %zu removed", seen, counts[CHECK_ADDED],
+		    counts[CHECK_CHANGED], counts[CHECK_REMOVED]);
+}
+
+/* Reads the queued files and sends clients what changed for them. */
+void
+batch_run(void)
+{
+	batch_read();
 	clients_flush();
 	clients_reap();
-	log_debug("batch: %zu files looked at, %zu added, %zu changed, "
-	    "%zu removed", seen, counts[CHECK_ADDED], counts[CHECK_CHANGED],
-	    counts[CHECK_REMOVED]);
 }
 
 /* Runs the batch when the settle window closes. */

@@ -26,28 +26,6 @@
 /* Erroneous lines in a row after which a client is dropped. */
 #define CLIENT_MAX_ERRORS 64
 
-/* A path that clients have loaded modules from. */
-struct wpath {
-	struct wpath *hnext;             /* in rd->wanted */
-	struct reg *regs;                /* registrations, via pnext */
-	char path[];                     /* absolute, as the tree knows it */
-};
-
-/* One client's statement "I have module M from path P at stamp S". */
-struct reg {
-	struct reg *next;                /* among the client's */
-	struct reg *pnext;               /* among the path's */
-	struct client *c;
-	struct wpath *wp;
-	char *module;
-	char *given;                     /* the path as the client sent it */
-	struct stamp have;               /* what the client runs */
-	struct stamp offered;            /* what the batch out offers */
-	struct stamp failed;             /* a stamp that failed for it */
-	int pending;                     /* to be offered */
-	int inflight;                    /* in the batch out */
-};
-
 /* A verb and the function that handles it. */
 struct verb {
 	const char *name;
@@ -89,6 +67,7 @@ void
 clients_init(void)
 {
 	htab_init(&rd->wanted, offsetof(struct wpath, hnext), wanted_hash);
+	rd->started = ev_time();
 }
 
 /* Finds the wanted path entry for path. */
@@ -141,7 +120,7 @@ client_wants(const char *path)
 }
 
 /* Sends a client one line built with proto_out; -1 if it is dropped. */
-static int
+int
 client_send(struct client *c, struct proto_out *o)
 {
 	int len = proto_end(o);
@@ -171,6 +150,8 @@ client_error(struct client *c, const char *code, const char *fmt, ...)
 	proto_add(&o, "code", code);
 	proto_add(&o, "msg", msg);
 	proto_addf(&o, "line", "%lu", c->lineno);
+	if (c->reqid != NULL)
+		proto_add(&o, "id", c->reqid);
 	client_send(c, &o);
 	if (++c->errors >= CLIENT_MAX_ERRORS && !c->dead)
 		control_drop(c, "dropped: %d erroneous lines in a row; it "
@@ -194,6 +175,7 @@ client_line(struct client *c, char *line, size_t len)
 	const char *code;
 	char err[PROTO_ERR_MAX];
 	size_t i;
+	int rc;
 
 	if (proto_parse(line, len, &m, &code, err, sizeof(err)) == -1) {
 		client_error(c, code, "%s", err);
@@ -208,11 +190,15 @@ client_line(struct client *c, char *line, size_t len)
 		    "before the handshake)", m.verb);
 		return;
 	}
-	if (i == sizeof(verbs) / sizeof(verbs[0])) {
+	c->reqid = proto_get(&m, "id");
+	if (i < sizeof(verbs) / sizeof(verbs[0]))
+		rc = verbs[i].fn(c, &m);
+	else if ((rc = ctl_line(c, m.verb, &m)) == 1) {
 		client_error(c, "unknown-verb", "unknown verb \"%s\"", m.verb);
-		return;
+		rc = -1;
 	}
-	if (verbs[i].fn(c, &m) == 0)
+	c->reqid = NULL;
+	if (rc == 0)
 		c->errors = 0;
 	clients_flush();
 }
@@ -231,12 +217,23 @@ client_need(struct client *c, struct proto_msg *m, const char *key)
 	return v;
 }
 
+/* Starts an event line about a client for subscribers. */
+static void
+client_event(struct client *c, const char *type, struct proto_out *o,
+    char *buf, size_t len)
+{
+	proto_start(o, buf, len, "event");
+	proto_add(o, "type", type);
+	proto_addf(o, "client", "%u", c->id);
+	proto_add(o, "name", c->name);
+}
+
 /* Handles "hello": picks the protocol version and says welcome. */
 static int
 client_hello(struct client *c, struct proto_msg *m)
 {
 	unsigned long long proto, min, pid;
-	const char *name, *lib;
+	const char *name, *lib, *role;
 	char buf[PROTO_MAX_LINE];
 	struct proto_out o;
 
@@ -268,6 +265,13 @@ client_hello(struct client *c, struct proto_msg *m)
 		client_error(c, "bad-field", "name must be 1 to 64 bytes");
 		return -1;
 	}
+	role = proto_get(m, "role");
+	if (role != NULL && strcmp(role, "client") != 0 &&
+	    strcmp(role, "control") != 0) {
+		client_error(c, "bad-field", "role must be client or control, "
+		    "not \"%s\"", role);
+		return -1;
+	}
 	if (min > RELOADER_PROTO_VERSION || proto < RELOADER_PROTO_VERSION) {
 		client_error(c, "version", "this reloaderd speaks protocol "
 		    "version %d only; the client speaks %llu to %llu",
@@ -282,10 +286,22 @@ client_hello(struct client *c, struct proto_msg *m)
 	c->pid = (long)pid;
 	snprintf(c->label, sizeof(c->label), "%s[%ld]", log_esc(name),
 	    c->pid);
+	c->control = role != NULL && strcmp(role, "control") == 0;
+	c->since = ev_now(rd->loop);
 	lib = proto_get(m, "lib");
-	log_info("%s attached (client %u, uid %lu%s%s)", c->label, c->id,
-	    (unsigned long)c->cred.uid, lib ? ", " : "",
-	    lib ? log_esc(lib) : "");
+	if (c->control)
+		log_debug("%s: control connection %u, uid %lu", c->label,
+		    c->id, (unsigned long)c->cred.uid);
+	else {
+		log_info("%s attached (client %u, uid %lu%s%s)", c->label,
+		    c->id, (unsigned long)c->cred.uid, lib ? ", " : "",
+		    lib ? log_esc(lib) : "");
+		if (ctl_subscribers()) {
+			client_event(c, "attach", &o, buf, sizeof(buf));
+			proto_addf(&o, "pid", "%ld", c->pid);
+			ctl_event(&o);
+		}
+	}
 	proto_start(&o, buf, sizeof(buf), "welcome");
 	proto_addf(&o, "proto", "%d", RELOADER_PROTO_VERSION);
 	proto_addf(&o, "server", "reloaderd/%s", RELOADER_VERSION);
@@ -363,14 +379,77 @@ reg_compare(struct reg *r, struct file *f)
 
 	if (f == NULL || f->state != FILE_OK || file_stamp(f, &disk) == -1)
 		return;
-	if (stamp_equal(&disk, &r->have)) {
-		r->pending = 0;
-		return;
+	if (!r->forced && !r->rollback) {
+		if (stamp_equal(&disk, &r->have)) {
+			r->pending = 0;
+			return;
+		}
+		if (r->failed.kind != STAMP_NONE &&
+		    stamp_equal(&disk, &r->failed))
+			return;
 	}
-	if (r->failed.kind != STAMP_NONE && stamp_equal(&disk, &r->failed))
-		return;
 	r->pending = 1;
 	r->c->dirty = 1;
+}
+
+/* Says what a registration is waiting for, as `list` shows it; fills in
+ * the stamp on disk (kind STAMP_NONE if unreadable) and returns whether it
+ * differs from what the client runs. */
+int
+reg_state(const struct reg *r, struct stamp *disk, const char **state)
+{
+	struct file *f = file_lookup(r->wp->path);
+	int stale;
+
+	memset(disk, 0, sizeof(*disk));
+	if (f == NULL || f->state != FILE_OK || file_stamp(f, disk) == -1)
+		memset(disk, 0, sizeof(*disk));
+	stale = !stamp_equal(disk, &r->have);
+	if (r->inflight)
+		*state = "reloading";
+	else if (disk->kind == STAMP_NONE)
+		*state = "missing";
+	else if (r->pending || r->forced || r->rollback)
+		*state = rd->holds > 0 ? "held" : "pending";
+	else if (!stale)
+		*state = "current";
+	else if (r->failed.kind != STAMP_NONE &&
+	    stamp_equal(disk, &r->failed))
+		*state = r->rolledback ? "rolled-back" : "failed";
+	else
+		*state = "pending";
+	return stale;
+}
+
+/* Drops a registration's pending change, as a failed build's: it is not
+ * offered until its file changes again. */
+int
+reg_discard(struct reg *r)
+{
+	struct file *f = file_lookup(r->wp->path);
+	struct stamp disk;
+
+	if (r->inflight || !(r->pending || r->forced || r->rollback))
+		return 0;
+	if (f != NULL && f->state == FILE_OK && file_stamp(f, &disk) == 0)
+		r->failed = disk;
+	r->pending = r->forced = r->rollback = 0;
+	r->rolledback = 0;
+	return 1;
+}
+
+/* Keeps the file on disk from being offered to a registration until it
+ * changes, after the client rolled back from it. */
+static void
+reg_hold_back(struct reg *r)
+{
+	struct file *f = file_lookup(r->wp->path);
+	struct stamp disk;
+
+	if (f == NULL || f->state != FILE_OK || file_stamp(f, &disk) == -1)
+		return;
+	r->failed = disk;
+	r->rolledback = 1;
 }
 
 /* Handles "register": checks the client may read the file, watches it,
@@ -512,18 +591,53 @@ result_stage(char *buf, size_t len, struct proto_msg *m, const char *key,
 	    outcome, ms);
 }
 
+/* Sends subscribers a "result" event: the client's result line, as is. */
+static void
+result_event(struct client *c, struct proto_msg *m)
+{
+	static const char *const keys[] = { "batch", "module", "status",
+	    "stamp", "reason", "load", "state", "test", "node" };
+	char buf[PROTO_MAX_LINE];
+	struct proto_out o;
+	const char *v;
+	size_t i;
+
+	if (!ctl_subscribers())
+		return;
+	client_event(c, "result", &o, buf, sizeof(buf));
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if ((v = proto_get(m, keys[i])) != NULL)
+			proto_add(&o, keys[i], v);
+	ctl_event(&o);
+}
+
+/* Counts a result by its status. */
+static void
+result_count(int ok, int testfailed, const char *status)
+{
+	if (ok)
+		rd->stats.ok++;
+	else if (testfailed)
+		rd->stats.testfailed++;
+	else if (strcmp(status, "load-failed") == 0)
+		rd->stats.loadfailed++;
+	else
+		rd->stats.rolledback++;
+}
+
 /* Handles "result": logs how one module's reload ended and takes the
- * stamp the client now runs. */
+ * stamp the client now runs.  A result with node= is another node's,
+ * which the client pushed the module to: logged and counted only. */
 static int
 client_result(struct client *c, struct proto_msg *m)
 {
-	const char *module, *status, *stamp, *reason;
+	const char *module, *status, *stamp, *reason, *node;
 	unsigned long long batch;
 	struct stamp now;
 	struct reg *r;
-	char line[1024];
+	char line[1024], where[256];
 	double load = 0;
-	int ok, testfailed;
+	int ok, testfailed, rollback;
 
 	if (client_need(c, m, "batch") == NULL ||
 	    (module = client_need(c, m, "module")) == NULL ||
@@ -558,18 +672,41 @@ client_result(struct client *c, struct proto_msg *m)
 	reason = proto_get(m, "reason");
 	if (reason != NULL && *reason == '\0')
 		reason = NULL;
+	node = proto_get(m, "node");
+	if (node != NULL && *node == '\0')
+		node = NULL;
 	proto_get_ms(m, "load", &load);
+	rollback = r->rollback;
 
-	r->inflight = 0;
-	c->inbatch--;
-	r->have = now;
-	if (!ok && !testfailed)
-		r->failed = r->offered;
-	else
+	if (node != NULL) {
+		rd->stats.remote++;
+		snprintf(where, sizeof(where), "node %s via %s",
+		    log_esc(node), c->label);
+	} else {
+		snprintf(where, sizeof(where), "%s", c->label);
+		result_count(ok, testfailed, status);
+		r->inflight = 0;
+		r->rollback = 0;
+		c->inbatch--;
+		if ((ok || testfailed) && !stamp_equal(&now, &r->have)) {
+			r->prev = r->have;
+			r->have = now;
+		} else
+			r->have = now;
 		memset(&r->failed, 0, sizeof(r->failed));
+		r->rolledback = 0;
+		if (!ok && !testfailed && !rollback)
+			r->failed = r->offered;
+		else if (rollback && (ok || testfailed)) {
+			/* Back on the older version: hold the newer back. */
+			rd->stats.rollbacks++;
+			reg_hold_back(r);
+		}
+	}
 
-	snprintf(line, sizeof(line), "reloading %s (%s) in %s ... ",
-	    log_esc(module), log_esc(reg_display(r)), c->label);
+	snprintf(line, sizeof(line), "%s %s (%s) in %s ... ", rollback ?
+	    "rolling back" : "reloading", log_esc(module),
+	    log_esc(reg_display(r)), where);
 	if (ok || testfailed) {
 		snprintf(line + strlen(line), sizeof(line) - strlen(line),
 		    "ok %.2f ms", load);
@@ -595,8 +732,10 @@ client_result(struct client *c, struct proto_msg *m)
 		log_info("%s", line);
 	else
 		log_warnx("%s", line);
+	result_event(c, m);
 	/* Changed again while it was being reloaded? */
-	reg_compare(r, file_lookup(r->wp->path));
+	if (node == NULL)
+		reg_compare(r, file_lookup(r->wp->path));
 	return 0;
 }
 
@@ -622,7 +761,9 @@ client_done(struct client *c, struct proto_msg *m)
 		log_warnx("reloading %s (%s) in %s ... no result",
 		    log_esc(r->module), log_esc(reg_display(r)), c->label);
 		r->inflight = 0;
-		r->failed = r->offered;
+		if (!r->rollback)
+			r->failed = r->offered;
+		r->rollback = 0;
 		missing++;
 	}
 	c->batch = 0;
@@ -695,50 +836,79 @@ client_peer_error(struct client *c, struct proto_msg *m)
 	return 0;
 }
 
-/* Sends a client the batch of its pending modules, if none is out. */
-static void
-client_send_batch(struct client *c)
+/* Picks what a registration's offer is, or says it has none: a rollback
+ * to its previous stamp, or the stamp on disk. */
+static int
+reg_offer(struct reg *r, int rollbacks)
 {
-	char buf[PROTO_MAX_LINE], stamp[PROTO_STAMP_MAX], err[512];
-	struct proto_out o;
+	char err[512];
 	struct stamp disk;
 	struct file *f;
+
+	if (r->inflight || !(r->pending || r->forced || r->rollback) ||
+	    (rollbacks != 0) != (r->rollback != 0))
+		return 0;
+	f = file_lookup(r->wp->path);
+	if (f == NULL || f->state != FILE_OK ||
+	    file_stamp(f, &disk) == -1) {
+		r->pending = r->forced = r->rollback = 0;
+		return 0;
+	}
+	/* Permissions may have changed since it registered. */
+	if (cred_can_read(&r->c->cred, f->path, err, sizeof(err)) == -1) {
+		log_warnx("not offering %s to %s: %s", log_esc(r->module),
+		    r->c->label, err);
+		r->pending = r->forced = r->rollback = 0;
+		return 0;
+	}
+	r->offered = rollbacks ? r->prev : disk;
+	r->inflight = 1;
+	/* Forced, and the same stamp: the client must load it anyway. */
+	r->force = !rollbacks && r->forced && stamp_equal(&disk, &r->have);
+	r->pending = r->forced = 0;
+	return 1;
+}
+
+/* Sends a client the batch of its pending modules, if none is out.
+ * Rollbacks go in a batch of their own, before any load. */
+static size_t
+client_send_batch(struct client *c)
+{
+	char buf[PROTO_MAX_LINE], stamp[PROTO_STAMP_MAX];
+	struct proto_out o;
 	struct reg *r;
 	size_t count = 0;
 	unsigned long id;
+	int rollbacks = 0;
 
 	c->dirty = 0;
-	for (r = c->regs; r != NULL; r = r->next) {
-		if (!r->pending || r->inflight)
-			continue;
-		f = file_lookup(r->wp->path);
-		if (f == NULL || f->state != FILE_OK ||
-		    file_stamp(f, &disk) == -1) {
-			r->pending = 0;
-			continue;
-		}
-		/* Permissions may have changed since it registered. */
-		if (cred_can_read(&c->cred, f->path, err, sizeof(err)) == -1) {
-			log_warnx("not offering %s to %s: %s", log_esc(r->module),
-			    c->label, err);
-			r->pending = 0;
-			continue;
-		}
-		r->offered = disk;
-		r->inflight = 1;
-		r->pending = 0;
-		count++;
-	}
+	for (r = c->regs; r != NULL && !rollbacks; r = r->next)
+		rollbacks = r->rollback && !r->inflight;
+	for (r = c->regs; r != NULL; r = r->next)
+		count += reg_offer(r, rollbacks);
+	if (rollbacks)
+		c->dirty = 1;     /* loads may wait behind them */
 	if (count == 0)
-		return;
+		return 0;
 	id = ++rd->nextbatch;
 	c->batch = id;
 	c->inbatch = count;
+	rd->stats.batches++;
+	rd->stats.offered += count;
+	log_debug("batch %lu to %s: %zu module%s%s", id, c->label, count,
+	    count == 1 ? "" : "s", rollbacks ? " (rollback)" : "");
+	if (ctl_subscribers()) {
+		client_event(c, "batch", &o, buf, sizeof(buf));
+		proto_addf(&o, "batch", "%lu", id);
+		proto_addf(&o, "count", "%zu", count);
+		proto_add(&o, "action", rollbacks ? "rollback" : "load");
+		ctl_event(&o);
+	}
 	proto_start(&o, buf, sizeof(buf), "reload");
 	proto_addf(&o, "batch", "%lu", id);
 	proto_addf(&o, "count", "%zu", count);
 	if (client_send(c, &o) == -1)
-		return;
+		return count;
 	for (r = c->regs; r != NULL; r = r->next) {
 		if (!r->inflight)
 			continue;
@@ -752,12 +922,17 @@ client_send_batch(struct client *c)
 		proto_add(&o, "stamp", stamp);
 		proto_stamp_format(&r->have, stamp, sizeof(stamp));
 		proto_add(&o, "was", stamp);
+		if (rollbacks)
+			proto_add(&o, "action", "rollback");
+		else if (r->force)
+			proto_add(&o, "force", "yes");
 		if (client_send(c, &o) == -1)
-			return;
+			return count;
 	}
 	proto_start(&o, buf, sizeof(buf), "end");
 	proto_addf(&o, "batch", "%lu", id);
 	client_send(c, &o);
+	return count;
 }
 
 /* Notes that a watched file changed; the clients that have it loaded get
@@ -771,19 +946,22 @@ client_file_changed(struct file *f)
 	if (rd->wanted.count == 0 || (wp = wanted_lookup(f->path)) == NULL)
 		return;
 	for (r = wp->regs; r != NULL; r = r->pnext) {
-		/* A newer build clears an old failure. */
+		/* A newer build clears an old failure or rollback. */
 		memset(&r->failed, 0, sizeof(r->failed));
+		r->rolledback = 0;
 		reg_compare(r, f);
 	}
 }
 
-/* Sends every client with changes waiting and no batch out its batch.
- * Clients it drops are left for clients_reap. */
+/* Sends every client with changes waiting and no batch out its batch,
+ * unless reloads are held.  Clients it drops are left for clients_reap. */
 void
 clients_flush(void)
 {
 	struct client *c;
 
+	if (rd->holds > 0)
+		return;
 	for (c = rd->clients; c != NULL; c = c->next)
 		if (c->dirty && c->batch == 0 && !c->dead && c->name != NULL)
 			client_send_batch(c);
@@ -793,6 +971,14 @@ clients_flush(void)
 void
 client_forget(struct client *c)
 {
+	char buf[PROTO_MAX_LINE];
+	struct proto_out o;
+
+	ctl_forget(c);
+	if (c->name != NULL && !c->control && ctl_subscribers()) {
+		client_event(c, "detach", &o, buf, sizeof(buf));
+		ctl_event(&o);
+	}
 	while (c->regs != NULL)
 		reg_free(c->regs);
 	c->batch = 0;

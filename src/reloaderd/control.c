@@ -435,6 +435,8 @@ control_drop(struct client *c, const char *fmt, ...)
 	if (c->batch != 0)
 		log_warnx("%s %s during reload batch %lu", c->label, why,
 		    c->batch);
+	else if (c->control)
+		log_debug("%s %s", c->label, why);
 	else
 		log_info("%s %s", c->label, why);
 	control_kill(c);

@@ -373,3 +373,19 @@ inotify_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		 * wait for whatever root is missing now. */
 		roots_retry();
 }
+
+/* Handles every event the kernel has queued, now, without waiting for
+ * the loop: a release must see all of a build's changes. */
+void
+inotify_drain(void)
+{
+	if (rd->ifd != -1)
+		inotify_read_cb(rd->loop, &rd->inotify_ev, EV_READ);
+}
+
+/* Returns how many watches the daemon holds. */
+long
+inotify_watches(void)
+{
+	return nwatches;
+}

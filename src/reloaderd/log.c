@@ -28,6 +28,19 @@ static int log_journal;        /* stderr is the journal's stream */
 static int log_fd = -1;        /* the log file, if any */
 static char *log_path;         /* its path, for reopening */
 
+/* The most recent lines, kept in memory for `reloaderctl tail`. */
+#define LOG_RING 1000
+struct log_entry {
+	struct timespec ts;
+	int pri;
+	char *msg;
+};
+static struct log_entry log_ring[LOG_RING];
+static size_t log_ring_next;   /* where the next line goes */
+static size_t log_ring_n;      /* lines held, at most LOG_RING */
+static void (*log_tap)(const struct timespec *, int, const char *);
+static int log_tapping;        /* in the tap: no recursion */
+
 /* Says whether stderr is the stream systemd named in JOURNAL_STREAM. */
 static int
 log_stderr_is_journal(void)
@@ -125,7 +138,7 @@ log_close(void)
 }
 
 /* Returns the word a level is written as. */
-static const char *
+const char *
 log_level_name(int pri)
 {
 	switch (pri) {
@@ -144,13 +157,76 @@ log_level_name(int pri)
 	}
 }
 
+/* Formats a time as the log writes it: ISO 8601 UTC with milliseconds. */
+void
+log_format_time(const struct timespec *ts, char *buf, size_t len)
+{
+	struct tm tm;
+
+	gmtime_r(&ts->tv_sec, &tm);
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, ts->tv_nsec / 1000000);
+}
+
+/* Keeps a line in the ring and hands it to the tap, if one is set. */
+static void
+log_keep(const struct timespec *ts, int pri, const char *msg)
+{
+	struct log_entry *e = &log_ring[log_ring_next];
+	char *copy;
+
+	if ((copy = strdup(msg)) != NULL) {
+		free(e->msg);
+		e->ts = *ts;
+		e->pri = pri;
+		e->msg = copy;
+		log_ring_next = (log_ring_next + 1) % LOG_RING;
+		if (log_ring_n < LOG_RING)
+			log_ring_n++;
+	}
+	if (log_tap != NULL && !log_tapping) {
+		log_tapping = 1;
+		log_tap(ts, pri, msg);
+		log_tapping = 0;
+	}
+}
+
+/* Sets the function that sees every line logged, or none. */
+void
+log_set_tap(void (*fn)(const struct timespec *, int, const char *))
+{
+	log_tap = fn;
+}
+
+/* Returns how many lines the ring holds. */
+size_t
+log_ring_count(void)
+{
+	return log_ring_n;
+}
+
+/* Gets the i-th oldest line the ring holds; -1 past the end. */
+int
+log_ring_get(size_t i, struct timespec *ts, int *pri, const char **msg)
+{
+	const struct log_entry *e;
+
+	if (i >= log_ring_n)
+		return -1;
+	e = &log_ring[(log_ring_next + LOG_RING - log_ring_n + i) % LOG_RING];
+	*ts = e->ts;
+	*pri = e->pri;
+	*msg = e->msg;
+	return 0;
+}
+
 /* Writes one formatted line at priority pri, with errno's text if asked. */
 static void
 log_vwrite(int pri, int with_errno, const char *fmt, va_list ap)
 {
-	char msg[8192], line[8300];
+	char msg[8192], line[8300], stamp[32];
 	struct timespec ts;
-	struct tm tm;
 	int saved = errno, fd, n;
 	size_t len;
 
@@ -163,32 +239,30 @@ log_vwrite(int pri, int with_errno, const char *fmt, va_list ap)
 		len = strlen(msg);
 		snprintf(msg + len, sizeof(msg) - len, ": %s", strerror(saved));
 	}
-	if (log_dest == LOG_DEST_SYSLOG) {
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (log_dest == LOG_DEST_SYSLOG)
 		syslog(pri, "%s", msg);
-		errno = saved;
-		return;
-	}
-	if (log_dest == LOG_DEST_STDERR && log_journal)
-		n = snprintf(line, sizeof(line), "<%d>%s\n", pri, msg);
 	else {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		gmtime_r(&ts.tv_sec, &tm);
-		n = snprintf(line, sizeof(line),
-		    "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s\n",
-		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-		    log_level_name(pri), msg);
+		if (log_dest == LOG_DEST_STDERR && log_journal)
+			n = snprintf(line, sizeof(line), "<%d>%s\n", pri, msg);
+		else {
+			log_format_time(&ts, stamp, sizeof(stamp));
+			n = snprintf(line, sizeof(line), "%s %s %s\n", stamp,
+			    log_level_name(pri), msg);
+		}
+		if (n >= 0 && (size_t)n >= sizeof(line)) {
+			n = sizeof(line) - 1;
+			line[n - 1] = '\n';
+		}
+		fd = log_dest == LOG_DEST_FILE ? log_fd : STDERR_FILENO;
+		/* One write per line, so lines from a rotating logger never
+		 * mix. */
+		while (n > 0 && write(fd, line, (size_t)n) == -1 &&
+		    errno == EINTR)
+			;
 	}
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(line)) {
-		n = sizeof(line) - 1;
-		line[n - 1] = '\n';
-	}
-	fd = log_dest == LOG_DEST_FILE ? log_fd : STDERR_FILENO;
-	/* One write per line, so lines from a rotating logger never mix. */
-	while (write(fd, line, (size_t)n) == -1 && errno == EINTR)
-		;
+	/* Last, so that whatever the tap logs comes after this line. */
+	log_keep(&ts, pri, msg);
 	errno = saved;
 }
 

@@ -16,6 +16,9 @@
 
 #include "stamp.h"
 
+struct proto_msg;
+struct proto_out;
+
 /* How a root is watched. */
 enum backend {
 	BACKEND_AUTO = 0,  /* inotify, polling where inotify cannot serve */
@@ -138,7 +141,34 @@ struct cred {
 	int ngroups;
 };
 
-struct reg;
+struct client;
+
+/* A path that clients have loaded modules from. */
+struct wpath {
+	struct wpath *hnext;             /* in rd->wanted */
+	struct reg *regs;                /* registrations, via pnext */
+	char path[];                     /* absolute, as the tree knows it */
+};
+
+/* One client's statement "I have module M from path P at stamp S". */
+struct reg {
+	struct reg *next;                /* among the client's */
+	struct reg *pnext;               /* among the path's */
+	struct client *c;
+	struct wpath *wp;
+	char *module;
+	char *given;                     /* the path as the client sent it */
+	struct stamp have;               /* what the client runs */
+	struct stamp prev;               /* what it ran before, for rollback */
+	struct stamp offered;            /* what the batch out offers */
+	struct stamp failed;             /* a stamp that failed for it */
+	int pending;                     /* to be offered */
+	int forced;                      /* offer even if the stamps match */
+	int force;                       /* the offer out says force=yes */
+	int rollback;                    /* the offer is a rollback to prev */
+	int rolledback;                  /* failed is held back by a rollback */
+	int inflight;                    /* in the batch out */
+};
 
 /* An attached process: its connection and what it has registered. */
 struct client {
@@ -162,6 +192,22 @@ struct client {
 	size_t inbatch;                  /* modules of it not answered */
 	int dirty;                       /* some registration is pending */
 	int dead;                        /* dropped; freed by clients_reap */
+	int control;                     /* said hello with role=control */
+	int subscribed;                  /* gets event lines */
+	int following;                   /* gets log lines as they happen */
+	int holds;                       /* holds tied to this connection */
+	const char *reqid;               /* id= of the request being handled */
+	ev_tstamp since;                 /* when it said hello */
+};
+
+/* What the daemon has done since it started, for `status`. */
+struct stats {
+	unsigned long changes;           /* modules added, changed, removed */
+	unsigned long batches;           /* reload batches sent */
+	unsigned long offered;           /* modules offered in them */
+	unsigned long ok, loadfailed, rolledback, testfailed;
+	unsigned long remote;            /* results from other nodes */
+	unsigned long rollbacks;         /* rollbacks that succeeded */
 };
 
 /* The daemon's state. */
@@ -195,6 +241,9 @@ struct daemon {
 	struct htab wanted;              /* registered paths, by path */
 	unsigned int nextclient;         /* id of the next client */
 	unsigned long nextbatch;         /* id of the next reload batch */
+	ev_tstamp started;               /* for uptime */
+	int holds;                       /* holds in effect (all kinds) */
+	struct stats stats;
 };
 
 extern struct daemon *rd;
@@ -251,6 +300,7 @@ void batch_init(void);
 void batch_queue(struct file *);
 void batch_unqueue(struct file *);
 void batch_run(void);
+void batch_catch_up(void);
 void batch_gone(struct file *);
 
 /* inotify.c */
@@ -259,6 +309,8 @@ void inotify_stop(void);
 int inotify_arm_dir(struct dir *, char *, size_t);
 void inotify_disarm_dir(struct dir *);
 int inotify_fs_works(const char *, const char **);
+void inotify_drain(void);
+long inotify_watches(void);
 void inotify_wait_missing(void);
 void inotify_rescan(void);
 
@@ -289,9 +341,19 @@ void client_error(struct client *, const char *, const char *, ...)
 void client_forget(struct client *);
 int client_wants(const char *);
 void client_file_changed(struct file *);
+int client_send(struct client *, struct proto_out *);
+int reg_state(const struct reg *, struct stamp *, const char **);
+int reg_discard(struct reg *);
 void clients_flush(void);
 void clients_free(void);
 void clients_init(void);
+
+/* ctl.c */
+int ctl_line(struct client *, const char *, struct proto_msg *);
+void ctl_event(struct proto_out *);
+void ctl_forget(struct client *);
+void ctl_log_line(const struct timespec *, int, const char *);
+int ctl_subscribers(void);
 
 /* config.c */
 void config_init(struct config *);
@@ -326,5 +388,10 @@ void fatal(const char *, ...)
 void fatalx(const char *, ...)
     __attribute__((format(printf, 1, 2), noreturn));
 const char *log_esc(const char *);
+const char *log_level_name(int);
+void log_format_time(const struct timespec *, char *, size_t);
+void log_set_tap(void (*)(const struct timespec *, int, const char *));
+size_t log_ring_count(void);
+int log_ring_get(size_t, struct timespec *, int *, const char **);
 
 #endif /* RELOADERD_H */

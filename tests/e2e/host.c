@@ -21,11 +21,13 @@
  *	event connected
  *	event disconnected
  *	event reload MOD STATUS stamp=S was=W reason=R
+ *	event reload MOD STATUS stamp=S was=W action=rollback reason=R
  *	event purge MOD unmapped=0|1 forced=0|1 calls=N
  *
- * where STATUS is ok, load-failed, test-failed or rolled-back, and the
- * reason (possibly empty) runs to the end of the line.  Each line is
- * written whole and flushed.
+ * where STATUS is ok, load-failed, test-failed or rolled-back, the
+ * second form is a rollback the daemon asked for, and the reason
+ * (possibly empty) runs to the end of the line.  Each line is written
+ * whole and flushed.
  *
  * With -T the library dispatches on its own thread; without it the host
  * runs a poll(2) loop over reloader_fd() and standard input, and keeps
@@ -166,10 +168,11 @@ host_event(reloader_t *r, const struct reloader_event *ev, void *arg)
 		host_print("event disconnected");
 		break;
 	case RELOADER_EV_RELOAD:
-		host_print("event reload %s %s stamp=%s was=%s reason=%s", name,
-		    host_status(ev->status),
+		host_print("event reload %s %s stamp=%s was=%s %sreason=%s",
+		    name, host_status(ev->status),
 		    host_clean(ev->stamp, stamp, sizeof(stamp)),
 		    host_clean(ev->was, was, sizeof(was)),
+		    ev->rollback ? "action=rollback " : "",
 		    host_clean(ev->reason, reason, sizeof(reason)));
 		break;
 	case RELOADER_EV_PURGE:

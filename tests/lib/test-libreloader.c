@@ -99,6 +99,10 @@ static const char counter_src[] =
     "#ifdef CC_FAIL\n"
     "	return -1;\n"
     "#endif\n"
+    "#ifdef CC_REFUSE\n"
+    "	if (old != NULL)\n"
+    "		return -1;\n"
+    "#endif\n"
     "	if ((n = calloc(1, sizeof(*n))) == NULL)\n"
     "		return -1;\n"
     "	if (old != NULL)\n"
@@ -127,6 +131,7 @@ static const struct variant {
 	{ "hello-testsegv", hello_src, "-DVER=2 -DTEST_SEGV" },
 	{ "hello-nodelete", hello_src, "-DVER=2 -Wl,-z,nodelete" },
 	{ "counter1", counter_src, "-DV=1" },
+	{ "counter1-refuse", counter_src, "-DV=1 -DCC_REFUSE" },
 	{ "counter2", counter_src, "-DV=2" },
 	{ "counter-plain", counter_src, "-DV=2 -DPLAIN" },
 	{ "counter-fail", counter_src, "-DV=2 -DCC_FAIL" },
@@ -148,6 +153,7 @@ struct rec {
 	int unmapped;
 	int forced;
 	unsigned int calls;
+	int rollback;
 };
 
 static struct rec recs[64];
@@ -176,6 +182,7 @@ record(reloader_t *r, const struct reloader_event *ev, void *arg)
 		x->unmapped = ev->unmapped;
 		x->forced = ev->forced;
 		x->calls = ev->calls;
+		x->rollback = ev->rollback;
 	}
 	pthread_mutex_unlock(&recs_lock);
 }
@@ -404,6 +411,32 @@ has_copy(const char *name)
 	return access(path, F_OK) == 0;
 }
 
+/* Returns the names in the private directory, sorted, separated by
+ * spaces, in a static buffer ("" if there is none). */
+static const char *
+copies(void)
+{
+	static char list[4096];
+	struct dirent **names;
+	char *pd = private_dir();
+	size_t len = 0;
+	int i, n;
+
+	list[0] = '\0';
+	if (pd == NULL)
+		return list;
+	n = scandir(pd, &names, NULL, alphasort);
+	ck_assert_int_ge(n, 0);
+	for (i = 0; i < n; i++) {
+		if (names[i]->d_name[0] != '.')
+			len += (size_t)snprintf(list + len, sizeof(list) - len,
+			    "%s%s", len > 0 ? " " : "", names[i]->d_name);
+		free(names[i]);
+	}
+	free(names);
+	return list;
+}
+
 /* Returns the file an address was loaded from. */
 static const char *
 file_of(void *addr)
@@ -533,13 +566,12 @@ START_TEST(test_reload)
 	img = reloader_enter(m);
 	ck_assert_str_ne(file_of(reloader_sym(img, "ver")), file1);
 	reloader_leave(img);
-	/* No call was inside the old version: purged at once, its copy
-	 * gone and its image out of memory. */
+	/* No call was inside the old version: purged at once and its
+	 * image out of memory; its copy is kept for a rollback. */
 	ck_assert_int_eq(count_recs(RELOADER_EV_PURGE), 1);
 	ck_assert_int_eq(last_rec(RELOADER_EV_PURGE)->unmapped, 1);
 	ck_assert_str_eq(last_rec(RELOADER_EV_PURGE)->stamp, stamp1);
-	ck_assert(!has_copy("hello.1.so"));
-	ck_assert(has_copy("hello.3.so"));
+	ck_assert_str_eq(copies(), "hello.1.so hello.3.so");
 	reloader_free(r);
 }
 END_TEST
@@ -888,8 +920,9 @@ START_TEST(test_inflight)
 	ck_assert_int_eq(count_recs(RELOADER_EV_PURGE), 1);
 	ck_assert_int_eq(last_rec(RELOADER_EV_PURGE)->unmapped, 1);
 	ck_assert_int_eq(last_rec(RELOADER_EV_PURGE)->forced, 0);
-	ck_assert(!has_copy("hello.1.so"));
+	ck_assert(has_copy("hello.1.so"));  /* kept for a rollback */
 	ck_assert_int_eq(reloader_close(f.m), 0);
+	ck_assert_str_eq(copies(), "");
 	reloader_free(r);
 }
 END_TEST
@@ -969,7 +1002,7 @@ START_TEST(test_hard_purge)
 	ck_assert_msg(ms >= 99 && ms < 1000, "purged after %.1f ms", ms);
 	ck_assert_int_eq(last_rec(RELOADER_EV_PURGE)->forced, 1);
 	ck_assert_int_eq(last_rec(RELOADER_EV_PURGE)->calls, 1);
-	ck_assert(!has_copy("hello.1.so"));
+	ck_assert(has_copy("hello.1.so"));  /* kept for a rollback */
 	reloader_leave(img);
 	ck_assert_int_eq(reloader_close(m), 0);
 	reloader_free(r);
@@ -1159,9 +1192,9 @@ fake_expect(struct fake *f, const char *want, char *line, size_t size)
 	    "expected \"%s...\", got \"%s\"", want, line);
 }
 
-/* The handshake and the registration of hello with stamp. */
+/* The handshake and the registration of module name with stamp. */
 static void
-fake_attach(struct fake *f, const char *stamp)
+fake_attach_mod(struct fake *f, const char *name, const char *stamp)
 {
 	char line[4096], want[4096];
 
@@ -1172,12 +1205,406 @@ fake_attach(struct fake *f, const char *stamp)
 	ck_assert_str_eq(line, want);
 	fake_send(f, "welcome proto=1 server=fake/0 client=1 "
 	    "max-line=16384\n");
-	snprintf(want, sizeof(want), "register module=hello path=%s/hello.so "
-	    "stamp=%s", dir, stamp);
+	snprintf(want, sizeof(want), "register module=%s path=%s/%s.so "
+	    "stamp=%s", name, dir, name, stamp);
 	fake_read(f, line, sizeof(line), 3000);
 	ck_assert_str_eq(line, want);
-	fake_send(f, "registered module=hello\n");
+	fake_send(f, "registered module=%s\n", name);
 }
+
+/* The handshake and the registration of hello with stamp. */
+static void
+fake_attach(struct fake *f, const char *stamp)
+{
+	fake_attach_mod(f, "hello", stamp);
+}
+
+/* Returns the value of field key in a protocol line, unescaped, in a
+ * static buffer; NULL if the line has no such field. */
+static const char *
+field(const char *line, const char *key)
+{
+	static char val[4096];
+	const char *p = line;
+	size_t klen = strlen(key), n = 0;
+	unsigned int byte;
+
+	while ((p = strchr(p, ' ')) != NULL) {
+		p++;
+		if (strncmp(p, key, klen) == 0 && p[klen] == '=')
+			break;
+	}
+	if (p == NULL)
+		return NULL;
+	for (p += klen + 1; *p != '\0' && *p != ' ' && n + 1 < sizeof(val);
+	    p++) {
+		if (p[0] == '\\' && p[1] == '\\') {
+			val[n++] = '\\';
+			p++;
+		} else if (p[0] == '\\' && p[1] == 'x' &&
+		    sscanf(p + 2, "%2x", &byte) == 1) {
+			val[n++] = (char)byte;
+			p += 3;
+		} else
+			val[n++] = *p;
+	}
+	val[n] = '\0';
+	return val;
+}
+
+/* Starts a fake daemon, opens variant as dir/name.so and attaches; the
+ * module's first stamp goes in stamp. */
+static reloader_module_t *
+fake_start(struct fake *f, reloader_t *r, const char *variant,
+    const char *name, char *stamp, size_t len)
+{
+	reloader_module_t *m;
+
+	memset(f, 0, sizeof(*f));
+	snprintf(f->path, sizeof(f->path), "%s/d.sock", dir);
+	f->r = r;
+	fake_listen(f);
+	ck_assert_int_eq(reloader_set_socket(r, f->path), 0);
+	m = reloader_open(r, install(variant, name), NULL);
+	ck_assert_msg(m != NULL, "%s", reloader_error(r));
+	snprintf(stamp, len, "%s", reloader_module_stamp(m));
+	ck_assert_int_eq(reloader_connect(r), 0);
+	fake_attach_mod(f, name, stamp);
+	return m;
+}
+
+/* Sends a batch of one module line with the given fields besides batch,
+ * module and path; reads its result into line and then its done. */
+static void
+fake_one(struct fake *f, unsigned int batch, const char *name,
+    const char *fields, char *line, size_t size)
+{
+	char done[256], want[64];
+
+	fake_send(f, "reload batch=%u count=1\n"
+	    "module batch=%u module=%s path=%s/%s.so %s\n"
+	    "end batch=%u\n", batch, batch, name, dir, name, fields, batch);
+	snprintf(want, sizeof(want), "result batch=%u module=%s ", batch,
+	    name);
+	fake_expect(f, want, line, size);
+	snprintf(want, sizeof(want), "done batch=%u", batch);
+	fake_read(f, done, sizeof(done), 3000);
+	ck_assert_str_eq(done, want);
+}
+
+/* action=rollback takes a module back to the version its last reload
+ * replaced, from the copy kept of it, with its state migrated; a second
+ * rollback goes forward again; only one copy is kept, the next reload
+ * supersedes it and closing removes it. */
+START_TEST(test_rollback)
+{
+	struct fake f;
+	reloader_t *r = new_handle();
+	reloader_module_t *m;
+	struct rec *rec;
+	char line[4096], fields[1024], want[1024], stamp1[256], stamp2[256];
+
+	m = fake_start(&f, r, "counter1", "counter", stamp1, sizeof(stamp1));
+	ck_assert_int_eq(call_state(m, "bump"), 1);
+	ck_assert_int_eq(call_state(m, "bump"), 2);
+	install("counter2", "counter");
+	snprintf(fields, sizeof(fields), "stamp=x:2 was=%s", stamp1);
+	fake_one(&f, 1, "counter", fields, line, sizeof(line));
+	ck_assert_str_eq(field(line, "status"), "ok");
+	snprintf(stamp2, sizeof(stamp2), "%s", reloader_module_stamp(m));
+	fake_expect(&f, "purged module=counter", line, sizeof(line));
+	ck_assert_int_eq(call_state(m, "bump"), 3);
+	ck_assert_int_eq(call_state(m, "extra"), 42);
+	ck_assert_int_eq(last_rec(RELOADER_EV_RELOAD)->rollback, 0);
+	/* Version 1's copy is kept after its purge. */
+	ck_assert_str_eq(copies(), "counter.1.so counter.2.so");
+
+	/* Back to version 1: its code_change takes version 2's state. */
+	snprintf(fields, sizeof(fields), "stamp=%s was=%s action=rollback",
+	    stamp1, stamp2);
+	fake_one(&f, 2, "counter", fields, line, sizeof(line));
+	ck_assert_msg(strcmp(field(line, "status"), "ok") == 0, "%s", line);
+	ck_assert_str_eq(field(line, "stamp"), stamp1);
+	ck_assert_ptr_null(field(line, "reason"));
+	ck_assert_ptr_nonnull(field(line, "state"));
+	snprintf(want, sizeof(want), "purged module=counter stamp=%s ",
+	    stamp2);
+	fake_expect(&f, want, line, sizeof(line));
+	ck_assert_str_eq(reloader_module_stamp(m), stamp1);
+	ck_assert_int_eq(call_int(m, "ver"), 1);
+	ck_assert_int_eq(call_state(m, "bump"), 4);
+	ck_assert_int_eq(call_state(m, "extra"), -1);
+	rec = last_rec(RELOADER_EV_RELOAD);
+	ck_assert_int_eq(count_recs(RELOADER_EV_RELOAD), 2);
+	ck_assert_int_eq(rec->status, RELOADER_OK);
+	ck_assert_int_eq(rec->rollback, 1);
+	ck_assert_str_eq(rec->stamp, stamp1);
+	ck_assert_str_eq(rec->was, stamp2);
+	ck_assert_str_eq(rec->reason, "");
+	/* Version 1 runs from a fresh copy; version 2's is the one kept. */
+	ck_assert_str_eq(copies(), "counter.2.so counter.3.so");
+
+	/* A second rollback goes forward again.  The kept copy decides
+	 * over a daemon that is wrong about it, and says so. */
+	fake_one(&f, 3, "counter", "stamp=x:1 was=x:2 action=rollback", line,
+	    sizeof(line));
+	ck_assert_str_eq(field(line, "status"), "ok");
+	ck_assert_str_eq(field(line, "stamp"), stamp2);
+	snprintf(want, sizeof(want), "the previous version kept is %s, not "
+	    "x:1", stamp2);
+	ck_assert_str_eq(field(line, "reason"), want);
+	snprintf(want, sizeof(want), "purged module=counter stamp=%s ",
+	    stamp1);
+	fake_expect(&f, want, line, sizeof(line));
+	ck_assert_int_eq(call_int(m, "ver"), 2);
+	ck_assert_int_eq(call_state(m, "bump"), 5);
+	ck_assert_int_eq(call_state(m, "extra"), 42);
+	ck_assert_int_eq(last_rec(RELOADER_EV_RELOAD)->rollback, 1);
+	ck_assert_str_eq(copies(), "counter.3.so counter.4.so");
+
+	/* A reload from the file supersedes the kept copy. */
+	install("counter-plain", "counter");
+	fake_one(&f, 4, "counter", "stamp=x:3", line, sizeof(line));
+	ck_assert_str_eq(field(line, "status"), "ok");
+	fake_expect(&f, "purged module=counter", line, sizeof(line));
+	ck_assert_int_eq(call_state(m, "bump"), 6);
+	ck_assert_str_eq(copies(), "counter.4.so counter.5.so");
+
+	/* Closing removes the kept copy with the rest. */
+	ck_assert_int_eq(reloader_close(m), 0);
+	fake_expect(&f, "unregister module=counter", line, sizeof(line));
+	ck_assert_str_eq(copies(), "");
+	reloader_free(r);
+	close(f.c);
+	close(f.lfd);
+}
+END_TEST
+
+/* A rollback with nothing kept fails and changes nothing; an unknown
+ * action is refused, whatever it holds, and so is nothing else. */
+START_TEST(test_rollback_nothing)
+{
+	struct fake f;
+	reloader_t *r = new_handle();
+	reloader_module_t *m;
+	char line[4096], fields[1024], stamp1[256];
+
+	m = fake_start(&f, r, "hello1", "hello", stamp1, sizeof(stamp1));
+	snprintf(fields, sizeof(fields), "stamp=x:0 was=%s action=rollback",
+	    stamp1);
+	fake_one(&f, 1, "hello", fields, line, sizeof(line));
+	ck_assert_str_eq(field(line, "status"), "load-failed");
+	ck_assert_str_eq(field(line, "stamp"), stamp1);
+	ck_assert_str_eq(field(line, "reason"), "no previous version kept");
+	ck_assert_int_eq(last_rec(RELOADER_EV_RELOAD)->status,
+	    RELOADER_LOAD_FAILED);
+	ck_assert_int_eq(last_rec(RELOADER_EV_RELOAD)->rollback, 1);
+
+	/* A failed reload keeps nothing either. */
+	install("hello-testfail", "hello");
+	fake_one(&f, 2, "hello", "stamp=x:1", line, sizeof(line));
+	ck_assert_str_eq(field(line, "status"), "rolled-back");
+	fake_one(&f, 3, "hello", "stamp=x:0 action=rollback", line,
+	    sizeof(line));
+	ck_assert_str_eq(field(line, "reason"), "no previous version kept");
+
+	/* Unknown actions: the file changed, but nothing is tried. */
+	install("hello2", "hello");
+	fake_one(&f, 4, "hello", "stamp=x:1 action=frob", line, sizeof(line));
+	ck_assert_str_eq(field(line, "status"), "load-failed");
+	ck_assert_str_eq(field(line, "stamp"), stamp1);
+	ck_assert_str_eq(field(line, "reason"), "unknown action \"frob\"");
+	fake_one(&f, 5, "hello", "stamp=x:1 action=", line, sizeof(line));
+	ck_assert_str_eq(field(line, "status"), "load-failed");
+	ck_assert_str_eq(field(line, "reason"), "unknown action \"\"");
+	fake_one(&f, 6, "ghost", "stamp=x:1 action=\\x01\\x20rollback\\xff",
+	    line, sizeof(line));
+	ck_assert_str_eq(field(line, "status"), "load-failed");
+	ck_assert_str_eq(field(line, "stamp"), "none:");
+	ck_assert_str_eq(field(line, "reason"),
+	    "unknown action \"\x01 rollback\xff\"");
+	fake_one(&f, 7, "hello", "stamp=x:1 action=Rollback", line,
+	    sizeof(line));
+	ck_assert_str_eq(field(line, "reason"), "unknown action \"Rollback\"");
+	ck_assert_int_eq(count_recs(RELOADER_EV_RELOAD), 3);
+	ck_assert_int_eq(call_int(m, "ver"), 1);
+	ck_assert_str_eq(copies(), "hello.1.so");
+
+	/* action=load is a load. */
+	fake_one(&f, 8, "hello", "stamp=x:1 action=load", line, sizeof(line));
+	ck_assert_str_eq(field(line, "status"), "ok");
+	ck_assert_int_eq(call_int(m, "ver"), 2);
+	reloader_free(r);
+	close(f.c);
+	close(f.lfd);
+}
+END_TEST
+
+/* A rollback while the old version still has a call inside is refused
+ * as not purged, changes nothing and is not retried; it goes through
+ * once the call has left. */
+START_TEST(test_rollback_pinned)
+{
+	struct fake f;
+	reloader_t *r = new_handle();
+	reloader_module_t *m;
+	reloader_image_t *img;
+	char line[4096], fields[1024], want[1024], stamp1[256], stamp2[256];
+
+	m = fake_start(&f, r, "hello1", "hello", stamp1, sizeof(stamp1));
+	img = reloader_enter(m);
+	install("hello2", "hello");
+	fake_one(&f, 1, "hello", "stamp=x:2", line, sizeof(line));
+	ck_assert_str_eq(field(line, "status"), "ok");
+	snprintf(stamp2, sizeof(stamp2), "%s", reloader_module_stamp(m));
+
+	snprintf(fields, sizeof(fields), "stamp=%s was=%s action=rollback",
+	    stamp1, stamp2);
+	fake_one(&f, 2, "hello", fields, line, sizeof(line));
+	ck_assert_str_eq(field(line, "status"), "load-failed");
+	ck_assert_str_eq(field(line, "stamp"), stamp2);
+	ck_assert_str_eq(field(line, "reason"), "old version of hello still "
+	    "has 1 call inside (not purged)");
+	ck_assert_int_eq(last_rec(RELOADER_EV_RELOAD)->status,
+	    RELOADER_LOAD_FAILED);
+	ck_assert_int_eq(last_rec(RELOADER_EV_RELOAD)->rollback, 1);
+	ck_assert_str_eq(reloader_module_stamp(m), stamp2);
+	ck_assert_int_eq(call_int(m, "ver"), 2);
+	ck_assert_str_eq(copies(), "hello.1.so hello.2.so");
+
+	/* The call leaves: purged, and not registered again. */
+	reloader_leave(img);
+	snprintf(want, sizeof(want), "purged module=hello stamp=%s ", stamp1);
+	fake_expect(&f, want, line, sizeof(line));
+	fake_send(&f, "ping id=9\n");
+	fake_read(&f, line, sizeof(line), 3000);
+	ck_assert_str_eq(line, "pong id=9");
+
+	fake_one(&f, 3, "hello", fields, line, sizeof(line));
+	ck_assert_str_eq(field(line, "status"), "ok");
+	ck_assert_str_eq(field(line, "stamp"), stamp1);
+	ck_assert_int_eq(call_int(m, "ver"), 1);
+	fake_expect(&f, "purged module=hello", line, sizeof(line));
+	ck_assert_str_eq(copies(), "hello.2.so hello.3.so");
+
+	/* A reload supersedes the kept copy at once, even while the
+	 * version it replaced still has a call inside. */
+	img = reloader_enter(m);
+	install("hello3", "hello");
+	fake_one(&f, 4, "hello", "stamp=x:3", line, sizeof(line));
+	ck_assert_str_eq(field(line, "status"), "ok");
+	ck_assert_str_eq(copies(), "hello.3.so hello.4.so");
+	reloader_leave(img);
+	fake_expect(&f, "purged module=hello", line, sizeof(line));
+	ck_assert_str_eq(copies(), "hello.3.so hello.4.so");
+	reloader_free(r);
+	close(f.c);
+	close(f.lfd);
+}
+END_TEST
+
+/* An older version's code_change that refuses a newer state rolls the
+ * rollback back: the current version answers with its state, and the
+ * kept copy stays. */
+START_TEST(test_rollback_refused)
+{
+	struct fake f;
+	reloader_t *r = new_handle();
+	reloader_module_t *m;
+	char line[4096], fields[1024], stamp1[256], stamp2[256];
+
+	m = fake_start(&f, r, "counter1-refuse", "counter", stamp1,
+	    sizeof(stamp1));
+	ck_assert_int_eq(call_state(m, "bump"), 1);
+	install("counter2", "counter");
+	fake_one(&f, 1, "counter", "stamp=x:2", line, sizeof(line));
+	ck_assert_str_eq(field(line, "status"), "ok");
+	fake_expect(&f, "purged module=counter", line, sizeof(line));
+	snprintf(stamp2, sizeof(stamp2), "%s", reloader_module_stamp(m));
+	ck_assert_int_eq(call_state(m, "bump"), 2);
+
+	snprintf(fields, sizeof(fields), "stamp=%s was=%s action=rollback",
+	    stamp1, stamp2);
+	fake_one(&f, 2, "counter", fields, line, sizeof(line));
+	ck_assert_str_eq(field(line, "status"), "rolled-back");
+	ck_assert_str_eq(field(line, "stamp"), stamp2);
+	ck_assert_str_eq(field(line, "reason"),
+	    "reloader_code_change returned -1");
+	ck_assert_int_eq(last_rec(RELOADER_EV_RELOAD)->status,
+	    RELOADER_ROLLED_BACK);
+	ck_assert_int_eq(last_rec(RELOADER_EV_RELOAD)->rollback, 1);
+	ck_assert_str_eq(reloader_module_stamp(m), stamp2);
+	ck_assert_int_eq(call_int(m, "ver"), 2);
+	ck_assert_int_eq(call_state(m, "bump"), 3);
+	ck_assert_int_eq(call_state(m, "extra"), 42);
+	ck_assert_str_eq(copies(), "counter.1.so counter.2.so");
+	reloader_free(r);
+	close(f.c);
+	close(f.lfd);
+}
+END_TEST
+
+/* With neither RELOADER_SOCKET nor XDG_RUNTIME_DIR, a user other than
+ * root attaches to /tmp/reloader-UID.sock, where the daemon listens by
+ * default (as root, the test checks it for the user nobody). */
+START_TEST(test_default_socket)
+{
+	struct sockaddr_un sun;
+	struct fake f;
+	char line[4096];
+	uid_t uid = getuid() == 0 ? 65534 : getuid();
+	int status, fd;
+	pid_t pid;
+
+	memset(&f, 0, sizeof(f));
+	snprintf(f.path, sizeof(f.path), "/tmp/reloader-%lu.sock",
+	    (unsigned long)uid);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", f.path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 ||
+	    (errno != ENOENT && errno != ECONNREFUSED)) {
+		/* A real daemon is there: leave it alone. */
+		close(fd);
+		fprintf(stderr, "test_default_socket: %s is in use; "
+		    "skipped\n", f.path);
+		return;
+	}
+	close(fd);
+	fake_listen(&f);
+	ck_assert_int_eq(chmod(f.path, 0777), 0);
+	if ((pid = fork()) == 0) {
+		reloader_t *r;
+		int i;
+
+		if (getuid() == 0 && (setgid(uid) == -1 || setuid(uid) == -1))
+			_exit(3);
+		unsetenv("RELOADER_SOCKET");
+		unsetenv("XDG_RUNTIME_DIR");
+		if ((r = reloader_new("child")) == NULL ||
+		    reloader_connect(r) == -1)
+			_exit(4);
+		for (i = 0; i < 300 && !reloader_is_connected(r); i++) {
+			wait_fd(reloader_fd(r), 10);
+			reloader_dispatch(r);
+		}
+		_exit(reloader_is_connected(r) ? 0 : 5);
+	}
+	ck_assert_int_gt(pid, 0);
+	fake_accept(&f);
+	fake_expect(&f, "hello proto=1", line, sizeof(line));
+	fake_send(&f, "welcome proto=1 server=fake/0 client=1 "
+	    "max-line=16384\n");
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	close(f.c);
+	close(f.lfd);
+	unlink(f.path);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "status %#x", status);
+}
+END_TEST
 
 /* The protocol end to end against a fake daemon: handshake, register,
  * ping, errors, a batch, purged, reconnecting, and re-registering after
@@ -1437,6 +1864,11 @@ libreloader_suite(void)
 	tcase_add_test(tc, test_protocol);
 	tcase_add_test(tc, test_thread);
 	tcase_add_test(tc, test_libev);
+	tcase_add_test(tc, test_rollback);
+	tcase_add_test(tc, test_rollback_nothing);
+	tcase_add_test(tc, test_rollback_pinned);
+	tcase_add_test(tc, test_rollback_refused);
+	tcase_add_test(tc, test_default_socket);
 	suite_add_tcase(s, tc);
 	return s;
 }
