@@ -302,6 +302,12 @@ conn_register(reloader_t *r, reloader_module_t *m)
 	proto_add(&o, "module", m->name);
 	proto_add(&o, "path", m->path);
 	proto_add(&o, "stamp", m->stamp);
+	/* The version a rollback would go back to, so that the daemon
+	 * knows it after a reconnect too. */
+	if (m->old != NULL)
+		proto_add(&o, "prev", m->old->stamp);
+	else if (m->kept != NULL)
+		proto_add(&o, "prev", m->kept_stamp);
 	conn_send_later(r, &o);
 }
 

@@ -70,6 +70,7 @@ struct reloader_module {
 	unsigned long gen;
 	int reregister;             /* refused as not purged: register after */
 	char *kept;                 /* the replaced version's copy: rollback */
+	char kept_stamp[PROTO_STAMP_MAX]; /* its stamp */
 	char stamp[PROTO_STAMP_MAX];/* the current version's, for the host */
 };
 

@@ -287,6 +287,7 @@ module_purge(reloader_module_t *m)
 	/* Its copy stays, for a rollback; the commit dropped the last one. */
 	copy_remove(&m->kept);
 	m->kept = img->copy;
+	snprintf(m->kept_stamp, sizeof(m->kept_stamp), "%s", img->stamp);
 	img->copy = NULL;
 
 	memset(&ev, 0, sizeof(ev));

@@ -457,10 +457,10 @@ reg_hold_back(struct reg *r)
 static int
 client_register(struct client *c, struct proto_msg *m)
 {
-	const char *module, *path, *stamp;
+	const char *module, *path, *stamp, *prevs;
 	char err[PROTO_ERR_MAX + PATH_MAX], real[PATH_MAX], buf[PROTO_MAX_LINE];
 	struct proto_out o;
-	struct stamp have;
+	struct stamp have, prev;
 	struct wpath *wp, *alias;
 	struct file *f;
 	struct reg *r;
@@ -483,6 +483,13 @@ client_register(struct client *c, struct proto_msg *m)
 	if (proto_stamp_parse(stamp, &have) == -1) {
 		client_error(c, "bad-field", "stamp \"%s\" is not KIND:VALUE "
 		    "(build-id, version, content-md5, md5 or none)", stamp);
+		return -1;
+	}
+	memset(&prev, 0, sizeof(prev));
+	if ((prevs = proto_get(m, "prev")) != NULL &&
+	    proto_stamp_parse(prevs, &prev) == -1) {
+		client_error(c, "bad-field", "prev \"%s\" is not KIND:VALUE",
+		    prevs);
 		return -1;
 	}
 	/* What the client may not see, it is not told about. */
@@ -534,6 +541,7 @@ client_register(struct client *c, struct proto_msg *m)
 	r->c = c;
 	r->wp = wp;
 	r->have = have;
+	r->prev = prev;
 	r->next = c->regs;
 	c->regs = r;
 	r->pnext = wp->regs;

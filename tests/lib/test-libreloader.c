@@ -1694,7 +1694,9 @@ START_TEST(test_protocol)
 	ck_assert_int_eq(reloader_is_connected(r), 0);
 	pump(r, 200);
 	fake_listen(&f);
-	fake_attach(&f, stamp2);
+	/* ... and names the version it keeps for a rollback. */
+	snprintf(line, sizeof(line), "%s prev=%s", stamp2, stamp1);
+	fake_attach(&f, line);
 	pump(r, 20);
 	ck_assert_int_eq(count_recs(RELOADER_EV_CONNECTED), 2);
 
@@ -1724,7 +1726,7 @@ START_TEST(test_protocol)
 	snprintf(want, sizeof(want), "purged module=hello stamp=%s ", stamp2);
 	fake_expect(&f, want, line, sizeof(line));
 	snprintf(want, sizeof(want), "register module=hello path=%s/hello.so "
-	    "stamp=%s", dir, stamp3);
+	    "stamp=%s prev=%s", dir, stamp3, stamp2);
 	fake_read(&f, line, sizeof(line), 3000);
 	ck_assert_str_eq(line, want);
 
