@@ -226,6 +226,7 @@ client_event(struct client *c, const char *type, struct proto_out *o,
 	proto_add(o, "type", type);
 	proto_addf(o, "client", "%u", c->id);
 	proto_add(o, "name", c->name);
+	proto_addf(o, "pid", "%ld", c->pid);
 }
 
 /* Handles "hello": picks the protocol version and says welcome. */
@@ -298,7 +299,6 @@ client_hello(struct client *c, struct proto_msg *m)
 		    lib ? log_esc(lib) : "");
 		if (ctl_subscribers()) {
 			client_event(c, "attach", &o, buf, sizeof(buf));
-			proto_addf(&o, "pid", "%ld", c->pid);
 			ctl_event(&o);
 		}
 	}
@@ -659,7 +659,12 @@ client_result(struct client *c, struct proto_msg *m)
 		    "none is");
 		return -1;
 	}
-	if ((r = client_reg(c, module)) == NULL || !r->inflight) {
+	node = proto_get(m, "node");
+	if (node != NULL && *node == '\0')
+		node = NULL;
+	/* Another node's result may come after the client's own. */
+	if ((r = client_reg(c, module)) == NULL ||
+	    (!r->inflight && (node == NULL || r->batch != c->batch))) {
 		client_error(c, "bad-result", "%s is not in batch %lu",
 		    module, c->batch);
 		return -1;
@@ -680,9 +685,6 @@ client_result(struct client *c, struct proto_msg *m)
 	reason = proto_get(m, "reason");
 	if (reason != NULL && *reason == '\0')
 		reason = NULL;
-	node = proto_get(m, "node");
-	if (node != NULL && *node == '\0')
-		node = NULL;
 	proto_get_ms(m, "load", &load);
 	rollback = r->rollback;
 
@@ -920,6 +922,7 @@ client_send_batch(struct client *c)
 	for (r = c->regs; r != NULL; r = r->next) {
 		if (!r->inflight)
 			continue;
+		r->batch = id;
 		log_debug("offering %s (%s) to %s in batch %lu",
 		    log_esc(r->module), log_esc(reg_display(r)), c->label, id);
 		proto_start(&o, buf, sizeof(buf), "module");

@@ -255,7 +255,7 @@ ctl_list(struct client *c, struct proto_msg *m)
 		for (n = 0, g = k->regs; g != NULL; g = g->next)
 			n++;
 		ctl_start(c, &o, buf, sizeof(buf), "client");
-		proto_addf(&o, "id", "%u", k->id);
+		proto_addf(&o, "client", "%u", k->id);
 		proto_add(&o, "name", k->name);
 		proto_addf(&o, "pid", "%ld", k->pid);
 		proto_addf(&o, "uid", "%lu", (unsigned long)k->cred.uid);
@@ -389,16 +389,19 @@ ctl_rollback(struct client *c, struct proto_msg *m)
 	return 0;
 }
 
-/* Sends one log line to a connection. */
+/* Sends one log line to a connection; id is the request's, for the lines
+ * that answer it, NULL for those that follow. */
 static int
-ctl_send_log(struct client *c, const struct timespec *ts, int pri,
-    const char *msg)
+ctl_send_log(struct client *c, const char *id, const struct timespec *ts,
+    int pri, const char *msg)
 {
 	char buf[PROTO_MAX_LINE], when[32];
 	struct proto_out o;
 
 	log_format_time(ts, when, sizeof(when));
 	proto_start(&o, buf, sizeof(buf), "log");
+	if (id != NULL)
+		proto_add(&o, "id", id);
 	proto_add(&o, "time", when);
 	proto_add(&o, "level", log_level_name(pri));
 	proto_add(&o, "msg", msg);
@@ -434,7 +437,7 @@ ctl_log(struct client *c, struct proto_msg *m)
 	have = log_ring_count();
 	i = have > lines ? have - (size_t)lines : 0;
 	for (; log_ring_get(i, &ts, &pri, &msg) == 0; i++)
-		if (ctl_send_log(c, &ts, pri, msg) == -1)
+		if (ctl_send_log(c, c->reqid, &ts, pri, msg) == -1)
 			return 0;
 	if (follow != NULL && strcmp(follow, "yes") == 0 && !c->following) {
 		c->following = 1;
@@ -458,7 +461,7 @@ ctl_log_line(const struct timespec *ts, int pri, const char *msg)
 		return;
 	for (k = rd->clients; k != NULL; k = k->next)
 		if (k->following && !k->dead)
-			ctl_send_log(k, ts, pri, msg);
+			ctl_send_log(k, NULL, ts, pri, msg);
 }
 
 /* Handles "subscribe": event lines from now on. */

@@ -168,6 +168,7 @@ struct reg {
 	int rollback;                    /* the offer is a rollback to prev */
 	int rolledback;                  /* failed is held back by a rollback */
 	int inflight;                    /* in the batch out */
+	unsigned long batch;             /* the batch it was last offered in */
 };
 
 /* An attached process: its connection and what it has registered. */

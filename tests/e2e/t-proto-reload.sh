@@ -9,63 +9,6 @@
 # A client that died makes writes to its FIFO fail instead of killing us.
 trap '' PIPE
 
-# Starts scripted client NAME in the background, fed by `to` through a
-# FIFO on file descriptor FD; its received lines go to $T/NAME.out.
-open_client() {
-	mkfifo "$T/$1.in"
-	"$RLCLIENT" -w -t 10000 "$SOCK" <"$T/$1.in" >"$T/$1.out" \
-	    2>"$T/$1.err" &
-	eval "pid_$1=\$!; fd_$1=$2; ends_$1=0"
-	eval "exec $2>\"\$T/\$1.in\""
-}
-
-# Fails the test showing client NAME's lines and messages.
-client_fail() {
-	tail -n 30 "$T/$1.out" >&2
-	cat "$T/$1.err" >&2
-	fail "client $1: $2"
-}
-
-# Sends directives to client NAME.
-to() {
-	n=$1
-	shift
-	eval "fd=\$fd_$n"
-	for d in "$@"; do
-		printf '%s\n' "$d" >&"$fd" 2>/dev/null ||
-		    client_fail "$n" "it is gone (sending '$d')"
-	done
-}
-
-# Ends client NAME's script and checks that it ran through.
-close_client() {
-	eval "f=\$fd_$1; p=\$pid_$1"
-	eval "exec $f>&-"
-	if wait "$p"; then
-		return 0
-	else
-		rc=$?
-	fi
-	client_fail "$1" "its script failed (status $rc)"
-}
-
-# Waits (up to 10 s) until client NAME has received N lines VERB FIELD...
-wait_recv() {
-	name=$1
-	n=$2
-	shift 2
-	tries=1000
-	while [ "$(count_recv "$name" "$@")" -lt "$n" ]; do
-		tries=$((tries - 1))
-		[ "$tries" -gt 0 ] ||
-		    client_fail "$name" "timed out waiting for $n x '$*'"
-		eval "p=\$pid_$name"
-		kill -0 "$p" 2>/dev/null ||
-		    client_fail "$name" "it exited waiting for '$*'"
-		sleep 0.01
-	done
-}
-
 # Waits for client NAME's next batch to end; sets b to its id.
 next_batch() {
 	eval "ends_$1=\$((ends_$1 + 1)); k=\$ends_$1"
