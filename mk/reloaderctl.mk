@@ -1,1 +1,29 @@
 # reloaderctl: the command-line client of the control verbs (issue 4).
+# Included by the top Makefile, whose variables it uses and adds to.
+#
+# It links the protocol codec; the codec's stamp helpers pull in the
+# stamp readers, and they their libraries (libelf, libmd, zlib).
+
+CTL_SRCS = src/reloaderctl/reloaderctl.c src/reloaderctl/conn.c \
+	src/reloaderctl/cmd.c src/reloaderctl/reload.c \
+	src/reloaderctl/build.c src/reloaderctl/out.c src/reloaderctl/sig.c
+CTL_OBJS = $(CTL_SRCS:%.c=$(O)/%.o)
+CTL_LIBS = $(shell $(PKG_CONFIG) --libs libelf libmd zlib)
+
+ALL_TARGETS += $(O)/reloaderctl
+INSTALL_TARGETS += install-ctl
+UNINSTALL_TARGETS += uninstall-ctl
+
+$(CTL_OBJS): src/reloaderctl/ctl.h
+
+$(O)/reloaderctl: $(CTL_OBJS) $(PROTO_OBJS) $(STAMP_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CTL_LIBS)
+
+install-ctl: $(O)/reloaderctl
+	$(INSTALL) -d $(DESTDIR)$(BINDIR)
+	$(INSTALL) -m 755 $(O)/reloaderctl $(DESTDIR)$(BINDIR)/reloaderctl
+
+uninstall-ctl:
+	rm -f $(DESTDIR)$(BINDIR)/reloaderctl
+
+.PHONY: install-ctl uninstall-ctl

@@ -335,3 +335,227 @@ wait_recv() {
 		sleep 0.01
 	done
 }
+
+# ---- reloaderctl ----------------------------------------------------------
+# Helpers for the reloaderctl tests (t-ctl*.sh).  They run the real
+# reloaderctl on the test's socket, several named hosts at once, and
+# background followers (subscribe, tail -f), all killed at exit; a test
+# that uses them calls ctl_setup first.
+
+CTL=${CTL:-$TOP/$O/reloaderctl}
+CTL_PIDS=
+
+# Arranges for every background process of these helpers to be killed
+# at exit, before lib.sh's own cleanup.
+ctl_setup() {
+	trap ctl_cleanup EXIT
+}
+
+# Kills the named hosts and followers, then runs the usual cleanup.
+ctl_cleanup() {
+	for p in $CTL_PIDS; do
+		kill "$p" 2>/dev/null || true
+	done
+	for p in $CTL_PIDS; do
+		wait "$p" 2>/dev/null || true
+	done
+	CTL_PIDS=
+	cleanup
+}
+
+# Runs reloaderctl on the test's socket: its output in $T/ctl.out, its
+# errors in $T/ctl.err, its exit status in $ctl_rc.
+ctl() {
+	ctl_rc=0
+	"$CTL" -s "$SOCK" "$@" >"$T/ctl.out" 2>"$T/ctl.err" || ctl_rc=$?
+}
+
+# Fails the test showing the last reloaderctl's output and errors.
+ctl_fail() {
+	echo "--- reloaderctl output:" >&2
+	cat "$T/ctl.out" >&2 2>/dev/null || true
+	echo "--- reloaderctl errors:" >&2
+	cat "$T/ctl.err" >&2 2>/dev/null || true
+	fail "$*"
+}
+
+# Asserts the last reloaderctl's exit status.
+ctl_status() {
+	[ "$ctl_rc" -eq "$1" ] ||
+	    ctl_fail "reloaderctl exited $ctl_rc, not $1${2:+ ($2)}"
+}
+
+# Asserts that the last reloaderctl's output (out) or errors (err) have
+# a line matching a basic regular expression.
+ctl_has() {
+	grep -q -- "$2" "$T/ctl.$1" ||
+	    ctl_fail "no line matching '$2' in reloaderctl's std$1"
+}
+
+# Asserts that they have no line matching.
+ctl_hasnt() {
+	! grep -q -- "$2" "$T/ctl.$1" ||
+	    ctl_fail "a line matching '$2' in reloaderctl's std$1"
+}
+
+# Counts the lines of the last reloaderctl's output (out) or errors
+# (err) that match.
+ctl_count() {
+	c=$(grep -c -- "$2" "$T/ctl.$1" 2>/dev/null || true)
+	echo "${c:-0}"
+}
+
+# Starts reloaderctl ARGS... in the background as NAME: output in
+# $T/NAME.out, errors in $T/NAME.err, pid in $T/NAME.pid.
+ctl_bg() {
+	name=$1
+	shift
+	: >"$T/$name.out"
+	"$CTL" -s "$SOCK" "$@" >"$T/$name.out" 2>"$T/$name.err" &
+	echo $! >"$T/$name.pid"
+	CTL_PIDS="$CTL_PIDS $!"
+}
+
+# Counts the lines of follower NAME's output that match.
+bg_count() {
+	c=$(grep -c -- "$2" "$T/$1.out" 2>/dev/null || true)
+	echo "${c:-0}"
+}
+
+# Waits (up to 10 s) until at least N lines (default 1) of follower
+# NAME's output match.
+bg_wait() {
+	n=${3:-1}
+	tries=1000
+	while [ "$(bg_count "$1" "$2")" -lt "$n" ]; do
+		tries=$((tries - 1))
+		if [ "$tries" -le 0 ] || ! kill -0 "$(cat "$T/$1.pid")" \
+		    2>/dev/null; then
+			sed 's/^/    /' "$T/$1.out" "$T/$1.err" >&2
+			fail "$1: no $n x '$2' (reloaderctl $1 running: \
+$(kill -0 "$(cat "$T/$1.pid")" 2>/dev/null && echo yes || echo no))"
+		fi
+		sleep 0.01
+	done
+}
+
+# Waits until subscriber NAME really receives events: a hold and a
+# release, repeated until one shows (subscribe says nothing before its
+# first event).  PATTERN is what a release looks like in its output.
+sub_sync() {
+	tries=200
+	before=$(bg_count "$1" "$2")
+	while [ "$(bg_count "$1" "$2")" -le "$before" ]; do
+		tries=$((tries - 1))
+		[ "$tries" -gt 0 ] || fail "subscriber $1 never saw an event"
+		"$CTL" -s "$SOCK" hold >/dev/null
+		"$CTL" -s "$SOCK" release >/dev/null
+		sleep 0.01
+	done
+}
+
+# Starts test host NAME (tests/e2e/host.c, named NAME) on the daemon's
+# socket with the given options and modules; commands go in through
+# $T/NAME.in, held open by a sleeping writer; output in $T/NAME.out.
+hst_start() {
+	name=$1
+	shift
+	rm -f "$T/$name.in"
+	mkfifo "$T/$name.in"
+	: >"$T/$name.out"
+	GATE=$T/gate "$HOST" -s "$SOCK" -n "$name" "$@" <"$T/$name.in" \
+	    >>"$T/$name.out" 2>"$T/$name.err" &
+	echo $! >"$T/$name.pid"
+	CTL_PIDS="$CTL_PIDS $!"
+	sleep 3600 >"$T/$name.in" &
+	CTL_PIDS="$CTL_PIDS $!"
+}
+
+# Prints host NAME's pid.
+hst_pid() {
+	cat "$T/$1.pid"
+}
+
+# Counts host NAME's output lines that match.
+hst_count() {
+	c=$(grep -c -- "$2" "$T/$1.out" 2>/dev/null || true)
+	echo "${c:-0}"
+}
+
+# Waits (up to 10 s) until at least N lines (default 1) of host NAME's
+# output match.
+hst_wait() {
+	n=${3:-1}
+	tries=1000
+	while [ "$(hst_count "$1" "$2")" -lt "$n" ]; do
+		tries=$((tries - 1))
+		[ "$tries" -gt 0 ] || fail "timed out waiting for $n x '$2' \
+from host $1"
+		kill -0 "$(hst_pid "$1")" 2>/dev/null ||
+		    fail "host $1 died waiting for '$2': $(cat "$T/$1.err")"
+		sleep 0.01
+	done
+}
+
+# Sends host NAME a command and prints its answer: the next line that is
+# neither an event nor an async result.
+hst_cmd() {
+	name=$1
+	shift
+	before=$(grep -cv '^\(event\|async\) ' "$T/$name.out" || true)
+	echo "$*" >"$T/$name.in"
+	tries=1000
+	while :; do
+		now=$(grep -cv '^\(event\|async\) ' "$T/$name.out" || true)
+		[ "$now" -gt "$before" ] && break
+		tries=$((tries - 1))
+		[ "$tries" -gt 0 ] || fail "no answer from host $name to '$*'"
+		kill -0 "$(hst_pid "$name")" 2>/dev/null ||
+		    fail "host $name died on '$*'"
+		sleep 0.01
+	done
+	grep -v '^\(event\|async\) ' "$T/$name.out" | sed -n "$((before + 1))p"
+}
+
+# Asserts that host NAME answers a command with exactly the text given.
+hst_expect() {
+	name=$1
+	want=$2
+	shift 2
+	got=$(hst_cmd "$name" "$@")
+	[ "$got" = "$want" ] ||
+	    fail "host $name: '$*' answered '$got', not '$want'"
+}
+
+# Counts the lines of follower NAME's output that contain every one of
+# the fixed strings given, in any order (for JSON objects).
+bg_count_all() {
+	name=$1
+	shift
+	WANT_ALL=$(printf '%s\n' "$@") awk '
+	BEGIN { n = split(ENVIRON["WANT_ALL"], w, "\n") }
+	{
+		ok = 1
+		for (i = 1; i <= n && ok; i++)
+			if (w[i] != "" && index($0, w[i]) == 0)
+				ok = 0
+		c += ok
+	}
+	END { print c + 0 }' "$T/$name.out"
+}
+
+# Waits (up to 10 s) until a line of follower NAME's output contains
+# every one of the fixed strings given.
+bg_wait_all() {
+	name=$1
+	shift
+	tries=1000
+	while [ "$(bg_count_all "$name" "$@")" -lt 1 ]; do
+		tries=$((tries - 1))
+		if [ "$tries" -le 0 ]; then
+			sed 's/^/    /' "$T/$name.out" "$T/$name.err" >&2
+			fail "$name: no line with all of: $*"
+		fi
+		sleep 0.01
+	done
+}

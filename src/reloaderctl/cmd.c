@@ -1,0 +1,590 @@
+/*
+ * cmd.c: the commands that ask and print: status, list, hold, release,
+ * tail and subscribe.
+ *
+ * Each checks its arguments before it connects, so that a bad command
+ * line is EX_USAGE whether or not a daemon runs.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+
+/* Options a command that prints may take after its name: -j/--json and
+ * -v/--verbose, like the global ones. */
+static const struct option print_longopts[] = {
+	{ "json", no_argument, NULL, 'j' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ NULL, 0, NULL, 0 }
+};
+
+/* Parses -j and -v after a command's name; returns the index of its
+ * first operand. */
+static int
+cmd_print_opts(int argc, char **argv)
+{
+	int ch, reset = 1;
+
+	while ((ch = ctl_getopt(argc, argv, "+:jv", print_longopts,
+	    reset)) != -1) {
+		reset = 0;
+		if (ch == 'j')
+			opts.json = 1;
+		else
+			opts.verbose = 1;
+	}
+	return optind;
+}
+
+/* Returns a field's value, or "?" when the daemon did not send it. */
+static const char *
+cmd_get(const struct proto_msg *m, const char *key)
+{
+	const char *v = proto_get(m, key);
+
+	return v != NULL ? v : "?";
+}
+
+/* Returns a field's value, or "-" when it is absent or empty. */
+static const char *
+cmd_dash(const struct proto_msg *m, const char *key)
+{
+	const char *v = proto_get(m, key);
+
+	return v != NULL && *v != '\0' ? v : "-";
+}
+
+/* Returns "" or "s", for a count in a field. */
+static const char *
+cmd_plural(const struct proto_msg *m, const char *key)
+{
+	const char *v = proto_get(m, key);
+
+	return v != NULL && strcmp(v, "1") == 0 ? "" : "s";
+}
+
+/* Adds a row of the status table for a daemon line. */
+static void
+status_daemon(struct table *t, const struct proto_msg *m)
+{
+	char up[64];
+	const char *held = cmd_get(m, "held");
+
+	table_add(t, "daemon");
+	table_add(t, "reloaderd %s, pid %s, up %s", cmd_get(m, "version"),
+	    cmd_get(m, "pid"), out_uptime(proto_get(m, "uptime"), up,
+	    sizeof(up)));
+	table_add(t, "socket");
+	table_add(t, "%s", cmd_get(m, "socket"));
+	table_add(t, "config");
+	table_add(t, "%s", proto_get(m, "config") == NULL ||
+	    *proto_get(m, "config") == '\0' ? "none (built-in defaults)" :
+	    proto_get(m, "config"));
+	table_add(t, "settle");
+	table_add(t, "%s ms (poll interval %s ms)", cmd_get(m, "settle"),
+	    cmd_get(m, "interval"));
+	table_add(t, "held");
+	if (strcmp(held, "0") == 0)
+		table_add(t, "no");
+	else
+		table_cell(t, "warn", strcmp(held, "1") == 0 ? "yes (1 hold)" :
+		    "yes (several holds)");
+}
+
+/* Adds the rows of the status table for the inotify and counts lines. */
+static void
+status_counts(struct table *t, const struct proto_msg *ino,
+    const struct proto_msg *n)
+{
+	if (ino != NULL) {
+		table_add(t, "inotify");
+		table_add(t, "%s watch%s in use; limits %s watches, %s "
+		    "instances, %s queued events", cmd_get(ino, "watches"),
+		    strcmp(cmd_get(ino, "watches"), "1") == 0 ? "" : "es",
+		    cmd_dash(ino, "max-user-watches"),
+		    cmd_dash(ino, "max-user-instances"),
+		    cmd_dash(ino, "max-queued-events"));
+	}
+	if (n == NULL)
+		return;
+	table_add(t, "clients");
+	table_add(t, "%s attached, %s control connection%s",
+	    cmd_get(n, "clients"), cmd_get(n, "controls"),
+	    cmd_plural(n, "controls"));
+	table_add(t, "modules");
+	table_add(t, "%s registered", cmd_get(n, "modules"));
+	table_add(t, "changes");
+	table_add(t, "%s seen, %s batch%s sent", cmd_get(n, "changes"),
+	    cmd_get(n, "batches"),
+	    strcmp(cmd_get(n, "batches"), "1") == 0 ? "" : "es");
+	table_add(t, "reloads");
+	table_add(t, "%s ok, %s load failed, %s rolled back, %s test failed",
+	    cmd_get(n, "ok"), cmd_get(n, "load-failed"),
+	    cmd_get(n, "rolled-back"), cmd_get(n, "test-failed"));
+	table_add(t, "");
+	table_add(t, "%s from other nodes, %s rollback%s", cmd_get(n, "remote"),
+	    cmd_get(n, "rollbacks"), cmd_plural(n, "rollbacks"));
+}
+
+/* Adds a row of the roots table. */
+static void
+status_root(struct table *t, const struct proto_msg *m)
+{
+	const char *state = cmd_get(m, "state");
+	const char *implicit = proto_get(m, "implicit");
+
+	table_add(t, "%s", cmd_get(m, "path"));
+	table_add(t, "%s", cmd_get(m, "backend"));
+	table_add(t, "%s", cmd_get(m, "dirs"));
+	table_add(t, "%s", cmd_get(m, "files"));
+	table_cell(t, strcmp(state, "watching") == 0 ? NULL : "warn", state);
+	table_add(t, "%s", implicit != NULL && strcmp(implicit, "yes") == 0 ?
+	    "for clients' modules" : "configured");
+}
+
+/* "status": the daemon, its watches and limits, its roots, clients,
+ * modules and counters. */
+int
+cmd_status(struct conn *c, int argc, char **argv)
+{
+	struct table *kv, *roots;
+	struct proto_msg m;
+	struct proto_out o;
+	unsigned long id;
+	int rc, nroots = 0;
+
+	if (cmd_print_opts(argc, argv) != argc)
+		ctl_usage_error("status takes no arguments");
+	conn_connect(c);
+	id = conn_start(c, &o, "status");
+	conn_send_or_die(c, &o);
+	kv = table_new(2);
+	roots = table_new(6);
+	table_cell(roots, "bold", "ROOT");
+	table_cell(roots, "bold", "BACKEND");
+	table_cell(roots, "bold", "DIRS");
+	table_cell(roots, "bold", "FILES");
+	table_cell(roots, "bold", "STATE");
+	table_cell(roots, "bold", "WHY");
+	while ((rc = conn_answer(c, id, &m)) == ANS_DATA) {
+		if (opts.json)
+			out_json(stdout, NULL, &m);
+		else if (strcmp(m.verb, "daemon") == 0)
+			status_daemon(kv, &m);
+		else if (strcmp(m.verb, "inotify") == 0)
+			status_counts(kv, &m, NULL);
+		else if (strcmp(m.verb, "counts") == 0)
+			status_counts(kv, NULL, &m);
+		else if (strcmp(m.verb, "root") == 0) {
+			status_root(roots, &m);
+			nroots++;
+		}
+	}
+	if (rc == ANS_ERROR)
+		conn_error_die(c, &m, "status");
+	if (!opts.json) {
+		table_print(kv, stdout, "");
+		if (nroots == 0)
+			printf("no directory watched yet\n");
+		else
+			table_print(roots, stdout, "");
+	}
+	table_free(kv);
+	table_free(roots);
+	return 0;
+}
+
+/* Returns the STATE cell of a loaded line and its colour kind. */
+static const char *
+list_state(const struct proto_msg *m, char *buf, size_t len,
+    const char **color)
+{
+	const char *state = cmd_get(m, "state"), *stale = proto_get(m,
+	    "stale");
+
+	*color = NULL;
+	if (stale == NULL || strcmp(stale, "yes") != 0)
+		return state;
+	*color = strcmp(state, "failed") == 0 ? "bad" : "warn";
+	snprintf(buf, len, "stale (%s)", state);
+	return buf;
+}
+
+/* "list [client]": every attached client and each of its modules with
+ * the stamp it runs and the stamp on disk, stale ones marked. */
+int
+cmd_list(struct conn *c, int argc, char **argv)
+{
+	char label[512], have[512], disk[512], sbuf[64];
+	const char *color, *state;
+	struct table *t;
+	struct proto_msg m;
+	struct proto_out o;
+	unsigned long id, stale = 0;
+	int i, rc, cols, rows = 0, nclients = 0;
+
+	i = cmd_print_opts(argc, argv);
+	if (argc - i > 1)
+		ctl_usage_error("list takes at most one client (an id or a "
+		    "name)");
+	if (argc - i == 1 && *argv[i] == '\0')
+		ctl_usage_error("list: the client name is empty");
+	conn_connect(c);
+	id = conn_start(c, &o, "list");
+	if (argc - i == 1)
+		proto_add(&o, "client", argv[i]);
+	conn_send_or_die(c, &o);
+
+	cols = opts.verbose ? 7 : 6;
+	t = table_new((size_t)cols);
+	table_cell(t, "bold", "ID");
+	table_cell(t, "bold", "CLIENT");
+	table_cell(t, "bold", "MODULE");
+	table_cell(t, "bold", "LOADED");
+	table_cell(t, "bold", "ON DISK");
+	table_cell(t, "bold", "STATE");
+	if (opts.verbose)
+		table_cell(t, "bold", "PATH");
+	label[0] = '\0';
+	while ((rc = conn_answer(c, id, &m)) == ANS_DATA) {
+		if (opts.json) {
+			out_json(stdout, NULL, &m);
+			continue;
+		}
+		if (strcmp(m.verb, "client") == 0) {
+			if (rows == 0 && nclients > 0) {
+				/* The last client had no modules. */
+				table_add(t, "-");
+				table_row(t);
+			}
+			snprintf(label, sizeof(label), "%s[%s]",
+			    cmd_get(&m, "name"), cmd_get(&m, "pid"));
+			table_add(t, "%s", cmd_get(&m, "client"));
+			table_add(t, "%s", label);
+			nclients++;
+			rows = 0;
+		} else if (strcmp(m.verb, "loaded") == 0) {
+			if (rows > 0) {
+				table_add(t, "%s", cmd_get(&m, "client"));
+				table_add(t, "%s", label);
+			}
+			rows++;
+			table_add(t, "%s", cmd_get(&m, "module"));
+			table_add(t, "%s", out_stamp(proto_get(&m, "have"),
+			    have, sizeof(have)));
+			table_add(t, "%s", out_stamp(proto_get(&m, "disk"),
+			    disk, sizeof(disk)));
+			state = list_state(&m, sbuf, sizeof(sbuf), &color);
+			table_cell(t, color, state);
+			if (opts.verbose)
+				table_add(t, "%s", cmd_get(&m, "path"));
+			if (color != NULL)
+				stale++;
+		}
+	}
+	if (rc == ANS_ERROR) {
+		table_free(t);
+		conn_error_die(c, &m, argc - i == 1 ? argv[i] : "list");
+	}
+	if (!opts.json) {
+		if (rows == 0 && nclients > 0) {
+			table_add(t, "-");
+			table_row(t);
+		}
+		if (nclients > 0)
+			table_print(t, stdout, "");
+		printf("%s client%s, %s module%s, %lu stale\n",
+		    cmd_get(&m, "clients"), cmd_plural(&m, "clients"),
+		    cmd_get(&m, "modules"), cmd_plural(&m, "modules"), stale);
+	}
+	table_free(t);
+	return 0;
+}
+
+/* "hold": holds reloads until a release, from this or any connection. */
+int
+cmd_hold(struct conn *c, int argc, char **argv)
+{
+	struct proto_msg m;
+
+	if (cmd_print_opts(argc, argv) != argc)
+		ctl_usage_error("hold takes no arguments");
+	conn_connect(c);
+	conn_simple(c, "hold", &m);
+	if (opts.json)
+		out_json(stdout, NULL, &m);
+	else
+		printf("reloads held (%s hold%s in effect); reloaderctl "
+		    "release delivers them\n", cmd_get(&m, "held"),
+		    cmd_plural(&m, "held"));
+	return 0;
+}
+
+/* "release [--discard]": ends a hold; the changes it kept go out as one
+ * batch per client, or are dropped with --discard. */
+int
+cmd_release(struct conn *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "discard", no_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct proto_msg m;
+	struct proto_out o;
+	unsigned long id;
+	int ch, discard = 0, reset = 1;
+
+	while ((ch = ctl_getopt(argc, argv, "+:djv", longopts, reset)) !=
+	    -1) {
+		reset = 0;
+		if (ch == 'd')
+			discard = 1;
+		else if (ch == 'j')
+			opts.json = 1;
+		else
+			opts.verbose = 1;
+	}
+	if (optind != argc)
+		ctl_usage_error("release takes no arguments but --discard");
+	conn_connect(c);
+	id = conn_start(c, &o, "release");
+	if (discard)
+		proto_add(&o, "deliver", "no");
+	conn_send_or_die(c, &o);
+	conn_expect_ok(c, id, "release", &m);
+	if (opts.json) {
+		out_json(stdout, NULL, &m);
+		return 0;
+	}
+	if (discard)
+		printf("released: %s change%s discarded", cmd_get(&m,
+		    "discarded"), cmd_plural(&m, "discarded"));
+	else
+		printf("released: %s module%s delivered to %s client%s",
+		    cmd_get(&m, "delivered"), cmd_plural(&m, "delivered"),
+		    cmd_get(&m, "clients"), cmd_plural(&m, "clients"));
+	if (strcmp(cmd_get(&m, "held"), "0") != 0)
+		printf("; still held by %s other hold%s", cmd_get(&m, "held"),
+		    cmd_plural(&m, "held"));
+	printf("\n");
+	return 0;
+}
+
+/* Prints a log line as the daemon's own log does: TIME LEVEL MSG. */
+static void
+tail_print(const struct proto_msg *m)
+{
+	const char *level = cmd_get(m, "level"), *color = NULL;
+
+	if (opts.json) {
+		out_json(stdout, NULL, m);
+		out_flush(stdout);
+		return;
+	}
+	if (strcmp(level, "error") == 0)
+		color = "bad";
+	else if (strcmp(level, "warn") == 0)
+		color = "warn";
+	else if (strcmp(level, "debug") == 0)
+		color = "dim";
+	out_safe(stdout, cmd_get(m, "time"));
+	printf(" %s", out_color(color));
+	out_safe(stdout, level);
+	printf("%s ", color != NULL ? out_reset() : "");
+	out_safe(stdout, cmd_get(m, "msg"));
+	putchar('\n');
+	out_flush(stdout);
+}
+
+/* Reads a line count for tail -n: a decimal number. */
+static unsigned long
+tail_lines(const char *s)
+{
+	unsigned long n;
+	char *end;
+
+	errno = 0;
+	n = strtoul(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 ||
+	    n > 1000000)
+		ctl_usage_error("tail: -n %s: expected a number of lines", s);
+	return n;
+}
+
+/* Follows the daemon's live lines after the answer: log lines for tail,
+ * events for subscribe; ends quietly on SIGINT, SIGTERM or SIGHUP, and
+ * with EX_UNAVAILABLE when the daemon goes away. */
+static int
+cmd_follow(struct conn *c, void (*print)(const struct proto_msg *))
+{
+	struct proto_msg m;
+	int rc;
+
+	c->deadline = 0;
+	for (;;) {
+		rc = conn_read(c, &m);
+		if (rc == CONN_SIGNAL)
+			return 0;
+		if (rc == CONN_EOF)
+			ctl_die(EX_UNAVAILABLE, "the daemon went away (%s "
+			    "closed)", c->path);
+		if (rc != CONN_LINE)
+			conn_fail(c, rc);
+		if (strcmp(m.verb, "error") == 0)
+			conn_error_die(c, &m, NULL);
+		print(&m);
+	}
+}
+
+/* Prints a followed line if it is a log line. */
+static void
+tail_follow_print(const struct proto_msg *m)
+{
+	if (strcmp(m->verb, "log") == 0)
+		tail_print(m);
+}
+
+/* "tail [-f] [-n lines]": the daemon's recent log lines from its memory,
+ * then with -f every new one as it is logged. */
+int
+cmd_tail(struct conn *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "follow", no_argument, NULL, 'f' },
+		{ "lines", required_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct proto_msg m;
+	struct proto_out o;
+	unsigned long id, lines = 10;
+	int ch, follow = 0, rc, reset = 1;
+
+	while ((ch = ctl_getopt(argc, argv, "+:fjn:v", longopts, reset)) !=
+	    -1) {
+		reset = 0;
+		if (ch == 'f')
+			follow = 1;
+		else if (ch == 'n')
+			lines = tail_lines(optarg);
+		else if (ch == 'j')
+			opts.json = 1;
+		else
+			opts.verbose = 1;
+	}
+	if (optind != argc)
+		ctl_usage_error("tail takes no arguments but -f and -n lines");
+	if (follow)
+		sig_catch();
+	conn_connect(c);
+	id = conn_start(c, &o, "log");
+	proto_addf(&o, "lines", "%lu", lines);
+	proto_add(&o, "follow", follow ? "yes" : "no");
+	conn_send_or_die(c, &o);
+	while ((rc = conn_answer(c, id, &m)) == ANS_DATA)
+		if (strcmp(m.verb, "log") == 0)
+			tail_print(&m);
+	if (rc == ANS_ERROR)
+		conn_error_die(c, &m, "tail");
+	if (!follow)
+		return 0;
+	return cmd_follow(c, tail_follow_print);
+}
+
+/* Prints an event for humans: one line, its type first, values made
+ * safe. */
+static void
+subscribe_human(const struct proto_msg *m)
+{
+	static char line[2 * PROTO_MAX_LINE];
+	char a[512], b[512], label[512];
+	const char *type = cmd_get(m, "type"), *how, *action;
+	size_t i, o = 0;
+
+	if (strcmp(type, "result") == 0) {
+		result_print(stdout, "result ", m);
+		return;
+	}
+	if (strcmp(type, "change") == 0) {
+		how = proto_get(m, "how");
+		snprintf(line, sizeof(line), "change %s %s %s was %s%s%s%s",
+		    out_path(cmd_get(m, "path")), cmd_get(m, "module"),
+		    out_stamp(proto_get(m, "stamp"), a, sizeof(a)),
+		    out_stamp(proto_get(m, "was"), b, sizeof(b)),
+		    how != NULL && strcmp(how, "changed") != 0 ? " (" : "",
+		    how != NULL && strcmp(how, "changed") != 0 ? how : "",
+		    how != NULL && strcmp(how, "changed") != 0 ? ")" : "");
+	} else if (strcmp(type, "batch") == 0) {
+		action = proto_get(m, "action");
+		snprintf(line, sizeof(line), "batch %s to %s: %s module%s%s",
+		    cmd_get(m, "batch"), names_label(proto_get(m, "client"),
+		    proto_get(m, "name"), label, sizeof(label)),
+		    cmd_get(m, "count"), cmd_plural(m, "count"),
+		    action != NULL && strcmp(action, "rollback") == 0 ?
+		    " (rollback)" : "");
+	} else if (strcmp(type, "attach") == 0)
+		snprintf(line, sizeof(line), "attach %s[%s] (client %s)",
+		    cmd_get(m, "name"), cmd_get(m, "pid"),
+		    cmd_get(m, "client"));
+	else if (strcmp(type, "detach") == 0)
+		snprintf(line, sizeof(line), "detach %s",
+		    names_label(proto_get(m, "client"), proto_get(m, "name"),
+		    label, sizeof(label)));
+	else if (strcmp(type, "hold") == 0)
+		snprintf(line, sizeof(line), "hold: %s in effect",
+		    cmd_get(m, "held"));
+	else if (strcmp(type, "release") == 0)
+		snprintf(line, sizeof(line), "release: %s delivered, %s "
+		    "discarded, %s hold%s left", cmd_get(m, "delivered"),
+		    cmd_get(m, "discarded"), cmd_get(m, "held"),
+		    cmd_plural(m, "held"));
+	else {
+		/* A type this reloaderctl does not know: every field. */
+		o = (size_t)snprintf(line, sizeof(line), "%s", type);
+		for (i = 0; i < m->n && o < sizeof(line); i++)
+			if (strcmp(m->f[i].key, "type") != 0)
+				o += (size_t)snprintf(line + o,
+				    sizeof(line) - o, " %s=%s", m->f[i].key,
+				    m->f[i].val);
+	}
+	out_safe(stdout, line);
+	putchar('\n');
+}
+
+/* Prints one event line, as JSON or for humans, and flushes it. */
+static void
+subscribe_print(const struct proto_msg *m)
+{
+	if (strcmp(m->verb, "event") != 0)
+		return;
+	if (strcmp(cmd_get(m, "type"), "attach") == 0)
+		names_add(proto_get(m, "client"), proto_get(m, "name"),
+		    proto_get(m, "pid"));
+	if (opts.json)
+		out_json(stdout, cmd_get(m, "type"), m);
+	else
+		subscribe_human(m);
+	out_flush(stdout);
+}
+
+/* "subscribe [--json]": one line per change, batch, result, attach,
+ * detach, hold and release, as they happen, until interrupted. */
+int
+cmd_subscribe(struct conn *c, int argc, char **argv)
+{
+	struct proto_msg m;
+
+	if (cmd_print_opts(argc, argv) != argc)
+		ctl_usage_error("subscribe takes no arguments but --json");
+	sig_catch();
+	conn_connect(c);
+	if (!opts.json)
+		names_load(c);
+	conn_simple(c, "subscribe", &m);
+	return cmd_follow(c, subscribe_print);
+}
