@@ -69,18 +69,25 @@ usage_print(FILE *fp)
 		    commands[i].what);
 }
 
+/* Prints "reloaderctl: " and a message on standard error. */
+static void
+ctl_vwarnx(const char *fmt, va_list ap)
+{
+	fflush(stdout);
+	fprintf(stderr, "%s: ", ctl_progname);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 /* Prints a message and exits with status code. */
 void
 ctl_die(int code, const char *fmt, ...)
 {
 	va_list ap;
 
-	fflush(stdout);
-	fprintf(stderr, "%s: ", ctl_progname);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	ctl_vwarnx(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	exit(code);
 }
 
@@ -90,12 +97,9 @@ ctl_warnx(const char *fmt, ...)
 {
 	va_list ap;
 
-	fflush(stdout);
-	fprintf(stderr, "%s: ", ctl_progname);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	ctl_vwarnx(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 /* Says what is wrong with the command line, shows the usage, and exits
@@ -105,12 +109,9 @@ ctl_usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fflush(stdout);
-	fprintf(stderr, "%s: ", ctl_progname);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	ctl_vwarnx(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	fputs(usage_line, stderr);
 	exit(EX_USAGE);
 }
