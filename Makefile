@@ -8,6 +8,18 @@ INCLUDEDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
 SYSCONFDIR ?= $(PREFIX)/etc
 DOCDIR ?= $(PREFIX)/share/doc/reloader
+MAN1DIR ?= $(MANDIR)/man1
+MAN3DIR ?= $(MANDIR)/man3
+MAN5DIR ?= $(MANDIR)/man5
+MAN8DIR ?= $(MANDIR)/man8
+
+# systemd's units and sysusers.d file.  The defaults keep them under
+# PREFIX, where systemd looks only for PREFIX=/usr; with another PREFIX
+# set these to what `pkg-config --variable=systemdsystemunitdir systemd`
+# (and systemduserunitdir, sysusersdir) say, or link the units by hand.
+SYSTEMDSYSTEMUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSTEMDUSERUNITDIR ?= $(PREFIX)/lib/systemd/user
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 
 CC ?= cc
 CFLAGS ?= -O2 -g
@@ -41,7 +53,8 @@ DAEMON_SRCS = src/reloaderd/config.c src/reloaderd/log.c \
 	src/reloaderd/hash.c src/reloaderd/tree.c src/reloaderd/batch.c \
 	src/reloaderd/inotify.c src/reloaderd/poll.c \
 	src/reloaderd/control.c src/reloaderd/client.c \
-	src/reloaderd/cred.c src/reloaderd/ctl.c $(PROTO_SRCS)
+	src/reloaderd/cred.c src/reloaderd/notify.c src/reloaderd/ctl.c \
+	$(PROTO_SRCS)
 MAIN_SRCS = src/reloaderd/reloaderd.c
 
 STAMP_OBJS = $(STAMP_SRCS:%.c=$(O)/%.o)
@@ -55,7 +68,8 @@ UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 FUZZ_SRCS = $(wildcard tests/fuzz/fuzz-*.c)
 FUZZ_BINS = $(FUZZ_SRCS:tests/fuzz/%.c=$(O)/tests/%)
 
-HELPER_BINS = $(O)/tests/writehalves $(O)/tests/rlclient
+HELPER_BINS = $(O)/tests/writehalves $(O)/tests/rlclient \
+	$(O)/tests/notifylisten
 
 # Headers every object depends on.
 HDRS = include/reloader.h src/stamp/stamp.h src/proto/proto.h \
@@ -136,24 +150,49 @@ format:
 	    src/stamp/*.h src/proto/*.h src/reloaderd/*.h include/*.h \
 	    tests/unit/*.c tests/fuzz/*.c
 
+# reloaderctl's binary is installed by install-ctl (mk/reloaderctl.mk),
+# its page here with the others.  The units name the installed paths:
+# @BINDIR@ and @SYSCONFDIR@ in them become what this install uses.
+UNIT_SED = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
+SYSTEM_UNITS = reloaderd.service reloaderd.socket
+USER_UNITS = reloaderd.service reloaderd.socket
+MAN_PAGES = $(MAN1DIR)/reloaderctl.1 $(MAN3DIR)/libreloader.3 \
+	$(MAN5DIR)/reloader.conf.5 $(MAN8DIR)/reloaderd.8
+
 install: $(ALL_TARGETS) $(INSTALL_TARGETS)
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(INCLUDEDIR) \
-	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
-	    $(DESTDIR)$(DOCDIR)
+	    $(DESTDIR)$(MAN1DIR) $(DESTDIR)$(MAN3DIR) $(DESTDIR)$(MAN5DIR) \
+	    $(DESTDIR)$(MAN8DIR) $(DESTDIR)$(DOCDIR) \
+	    $(DESTDIR)$(SYSTEMDSYSTEMUNITDIR) $(DESTDIR)$(SYSTEMDUSERUNITDIR) \
+	    $(DESTDIR)$(SYSUSERSDIR)
 	$(INSTALL) -m 755 $(O)/reloaderd $(DESTDIR)$(BINDIR)/reloaderd
 	$(INSTALL) -m 644 include/reloader.h $(DESTDIR)$(INCLUDEDIR)/reloader.h
-	$(INSTALL) -m 644 docs/reloaderd.8 $(DESTDIR)$(MANDIR)/man8/reloaderd.8
+	$(INSTALL) -m 644 docs/reloaderctl.1 $(DESTDIR)$(MAN1DIR)/reloaderctl.1
+	$(INSTALL) -m 644 docs/libreloader.3 $(DESTDIR)$(MAN3DIR)/libreloader.3
 	$(INSTALL) -m 644 docs/reloader.conf.5 \
-	    $(DESTDIR)$(MANDIR)/man5/reloader.conf.5
+	    $(DESTDIR)$(MAN5DIR)/reloader.conf.5
+	$(INSTALL) -m 644 docs/reloaderd.8 $(DESTDIR)$(MAN8DIR)/reloaderd.8
 	$(INSTALL) -m 644 reloader.conf.example \
 	    $(DESTDIR)$(DOCDIR)/reloader.conf.example
+	for u in $(SYSTEM_UNITS); do \
+	    $(UNIT_SED) systemd/$$u >$(DESTDIR)$(SYSTEMDSYSTEMUNITDIR)/$$u && \
+	    chmod 644 $(DESTDIR)$(SYSTEMDSYSTEMUNITDIR)/$$u || exit 1; \
+	done
+	for u in $(USER_UNITS); do \
+	    $(UNIT_SED) systemd/user/$$u >$(DESTDIR)$(SYSTEMDUSERUNITDIR)/$$u && \
+	    chmod 644 $(DESTDIR)$(SYSTEMDUSERUNITDIR)/$$u || exit 1; \
+	done
+	$(INSTALL) -m 644 systemd/reloader.sysusers.conf \
+	    $(DESTDIR)$(SYSUSERSDIR)/reloader.conf
 
 uninstall: $(UNINSTALL_TARGETS)
 	rm -f $(DESTDIR)$(BINDIR)/reloaderd \
 	    $(DESTDIR)$(INCLUDEDIR)/reloader.h \
-	    $(DESTDIR)$(MANDIR)/man8/reloaderd.8 \
-	    $(DESTDIR)$(MANDIR)/man5/reloader.conf.5 \
-	    $(DESTDIR)$(DOCDIR)/reloader.conf.example
+	    $(MAN_PAGES:%=$(DESTDIR)%) \
+	    $(DESTDIR)$(DOCDIR)/reloader.conf.example \
+	    $(SYSTEM_UNITS:%=$(DESTDIR)$(SYSTEMDSYSTEMUNITDIR)/%) \
+	    $(USER_UNITS:%=$(DESTDIR)$(SYSTEMDUSERUNITDIR)/%) \
+	    $(DESTDIR)$(SYSUSERSDIR)/reloader.conf
 	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 clean:

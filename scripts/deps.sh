@@ -5,12 +5,20 @@ set -eu
 
 # Build: compiler, libev (event loop), elfutils' libelf (ELF notes),
 # libmd (MD5), zlib (compressed beams).  Test: Check (unit tests), the
-# Erlang VM and compiler (BEAM stamps checked against the real VM),
+# Erlang VM and compiler (BEAM stamps checked against the real VM; erlc
+# also builds the Erlang client, clients/erlang, and erl and epmd run its
+# tests and benchmark),
 # binutils (readelf), clang (fuzz targets).  The example dev server:
 # libmicrohttpd (its HTTP server) and curl (to talk to it, in `make run`
 # and its test).
+# systemd: systemd-analyze (t-systemd verifies the units and rates their
+# sandbox) and systemd-socket-activate (socket activation); mandoc (the
+# man pages are linted, t-install); strace (t-systemd checks the daemon's
+# system calls against the system unit's filter); util-linux: unshare
+# and setpriv (the sandboxed run).
 PKGS="gcc make pkg-config libev-dev libelf-dev libmd-dev zlib1g-dev check
-erlang-base binutils procps libmicrohttpd-dev curl"
+erlang-base binutils procps libmicrohttpd-dev curl systemd mandoc strace
+util-linux"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
 	echo "deps: not a Debian system; install these by hand:" $PKGS >&2

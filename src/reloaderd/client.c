@@ -301,6 +301,7 @@ client_hello(struct client *c, struct proto_msg *m)
 			client_event(c, "attach", &o, buf, sizeof(buf));
 			ctl_event(&o);
 		}
+		notify_status_changed();
 	}
 	proto_start(&o, buf, sizeof(buf), "welcome");
 	proto_addf(&o, "proto", "%d", RELOADER_PROTO_VERSION);
@@ -742,6 +743,7 @@ client_result(struct client *c, struct proto_msg *m)
 		log_info("%s", line);
 	else
 		log_warnx("%s", line);
+	notify_last_reload("%s in %s %s %.2f ms", module, where, status, load);
 	result_event(c, m);
 	/* Changed again while it was being reloaded? */
 	if (node == NULL)
@@ -986,9 +988,12 @@ client_forget(struct client *c)
 	struct proto_out o;
 
 	ctl_forget(c);
-	if (c->name != NULL && !c->control && ctl_subscribers()) {
-		client_event(c, "detach", &o, buf, sizeof(buf));
-		ctl_event(&o);
+	if (c->name != NULL && !c->control) {
+		if (ctl_subscribers()) {
+			client_event(c, "detach", &o, buf, sizeof(buf));
+			ctl_event(&o);
+		}
+		notify_status_changed();
 	}
 	while (c->regs != NULL)
 		reg_free(c->regs);

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,8 +116,92 @@ control_group(char *err, size_t errlen)
 	return 0;
 }
 
+/* Takes the group of a passed socket's file as the group that may
+ * attach, when none is configured and the socket unit deliberately let
+ * the group in (SocketGroup=, SocketMode=0660): group-writable, and not
+ * world-writable as systemd's default 0666 is; -1 with a message. */
+static int
+control_adopt_group(const char *path, char *err, size_t errlen)
+{
+	struct group *gr;
+	struct stat sb;
+	char num[32];
+
+	if (rd->conf.group != NULL || path[0] != '/')
+		return 0;
+	if (stat(path, &sb) == -1) {
+		snprintf(err, errlen, "%s (from systemd): %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if ((sb.st_mode & 0022) != 0020)
+		return 0;
+	if ((gr = getgrgid(sb.st_gid)) == NULL)
+		snprintf(num, sizeof(num), "%lu", (unsigned long)sb.st_gid);
+	if ((rd->conf.group = strdup(gr != NULL ? gr->gr_name : num)) == NULL)
+		fatal("control_adopt_group");
+	rd->group = sb.st_gid;
+	rd->has_group = 1;
+	return 0;
+}
+
+/* Starts accepting on the socket systemd passed, which keeps its path,
+ * mode and group as the socket unit made them; -1 with a message. */
+static int
+control_adopt(int fd, char *err, size_t errlen)
+{
+	struct sockaddr_un sun;
+	socklen_t len = sizeof(sun);
+	char path[sizeof(sun.sun_path) + 1];
+	size_t plen;
+
+	memset(&sun, 0, sizeof(sun));
+	if (getsockname(fd, (struct sockaddr *)&sun, &len) == -1) {
+		snprintf(err, errlen, "LISTEN_FDS: fd %d: getsockname: %s",
+		    fd, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	plen = len > offsetof(struct sockaddr_un, sun_path) ?
+	    len - offsetof(struct sockaddr_un, sun_path) : 0;
+	if (plen == 0) {
+		snprintf(err, errlen, "LISTEN_FDS: fd %d is a Unix socket "
+		    "with no address", fd);
+		close(fd);
+		return -1;
+	}
+	if (sun.sun_path[0] == '\0') {
+		/* An abstract name, shown the way systemd writes it. */
+		path[0] = '@';
+		memcpy(path + 1, sun.sun_path + 1, plen - 1);
+		path[plen] = '\0';
+	} else {
+		memcpy(path, sun.sun_path, plen);
+		path[plen] = '\0';
+	}
+	if (control_adopt_group(path, err, errlen) == -1) {
+		close(fd);
+		return -1;
+	}
+	if (strcmp(path, rd->conf.socket) != 0)
+		log_debug("not listening on %s: systemd passed %s",
+		    log_esc(rd->conf.socket), log_esc(path));
+	free(rd->conf.socket);
+	if ((rd->conf.socket = strdup(path)) == NULL)
+		fatal("control_adopt");
+	rd->lfd = fd;
+	ev_io_init(&rd->listen_ev, control_accept_cb, fd, EV_READ);
+	ev_io_start(rd->loop, &rd->listen_ev);
+	log_info("listening on %s (socket activation%s%s%s)", log_esc(path),
+	    rd->has_group ? "; group " : "",
+	    rd->has_group ? rd->conf.group : "",
+	    rd->has_group ? " may attach" : "");
+	return 0;
+}
+
 /* Creates the listening socket, mode 0600 (0660 and the configured
- * group's), and starts accepting; -1 with a message. */
+ * group's), or takes the one systemd passed, and starts accepting; -1
+ * with a message. */
 int
 control_open(char *err, size_t errlen)
 {
@@ -128,6 +213,8 @@ control_open(char *err, size_t errlen)
 	rd->lfd = -1;
 	if (control_group(err, errlen) == -1)
 		return -1;
+	if ((fd = notify_listen_fd()) != -1)
+		return control_adopt(fd, err, errlen);
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sun.sun_path)) {
@@ -179,7 +266,7 @@ control_open(char *err, size_t errlen)
 	return 0;
 }
 
-/* Drops every client and removes the socket. */
+/* Drops every client and removes the socket, unless systemd made it. */
 void
 control_close(void)
 {

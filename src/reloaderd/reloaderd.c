@@ -192,7 +192,28 @@ roots_apply(const struct config *c)
 	poll_update();
 }
 
-/* Re-reads the configuration on SIGHUP; a bad file changes nothing. */
+/* Keeps the socket and its group the daemon started with, which only a
+ * restart changes, warning when the new configuration asks otherwise. */
+static void
+keep_socket(struct config *nc)
+{
+	char *t;
+
+	if (!notify_activated() && (strcmp(nc->socket, rd->conf.socket) != 0 ||
+	    (nc->group == NULL) != (rd->conf.group == NULL) ||
+	    (nc->group != NULL && strcmp(nc->group, rd->conf.group) != 0)))
+		log_warnx("SIGHUP: the socket and its group change only when "
+		    "reloaderd restarts; still on %s", rd->conf.socket);
+	t = nc->socket;
+	nc->socket = rd->conf.socket;
+	rd->conf.socket = t;
+	t = nc->group;
+	nc->group = rd->conf.group;
+	rd->conf.group = t;
+}
+
+/* Re-reads the configuration on SIGHUP; a bad file changes nothing, and
+ * the status systemd shows says why. */
 static void
 reload_config(void)
 {
@@ -205,9 +226,11 @@ reload_config(void)
 	}
 	if (build_config(&nc, err, sizeof(err)) == -1) {
 		log_errorx("%s; keeping the old configuration", err);
+		notify_config_failed(err);
 		config_free(&nc);
 		return;
 	}
+	notify_config_failed(NULL);
 	if (nc.logfile != NULL && (rd->conf.logfile == NULL ||
 	    strcmp(nc.logfile, rd->conf.logfile) != 0)) {
 		if (log_open_file(nc.logfile) == -1)
@@ -215,11 +238,7 @@ reload_config(void)
 	} else if (nc.logfile == NULL && rd->conf.logfile != NULL)
 		log_close();
 	log_setlevel(nc.loglevel);
-	if (strcmp(nc.socket, rd->conf.socket) != 0 ||
-	    (nc.group == NULL) != (rd->conf.group == NULL) ||
-	    (nc.group != NULL && strcmp(nc.group, rd->conf.group) != 0))
-		log_warnx("SIGHUP: the socket and its group change only when "
-		    "reloaderd restarts; still on %s", rd->conf.socket);
+	keep_socket(&nc);
 	old = rd->conf;
 	rd->conf = nc;
 	roots_apply(&rd->conf);
@@ -233,7 +252,10 @@ signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	switch (w->signum) {
 	case SIGHUP:
+		notify_reloading();
 		reload_config();
+		notify_status_changed();
+		notify_ready();
 		break;
 	case SIGUSR1:
 		if (log_reopen() == -1)
@@ -243,6 +265,7 @@ signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		break;
 	default:
 		log_info("%s: stopping", strsignal(w->signum));
+		notify_stopping();
 		ev_break(loop, EVBREAK_ALL);
 		break;
 	}
@@ -270,6 +293,7 @@ shutdown_daemon(void)
 	struct root *r, *next;
 
 	control_close();
+	notify_stop();
 	for (r = rd->roots; r != NULL; r = next) {
 		next = r->next;
 		root_disarm(r);
@@ -356,6 +380,12 @@ main(int argc, char **argv)
 	log_init(opts.foreground, rd->conf.loglevel);
 	if (rd->conf.logfile != NULL && log_open_file(rd->conf.logfile) == -1)
 		err(1, "%s", rd->conf.logfile);
+	/* Before daemon(): LISTEN_PID names the process systemd started. */
+	if (notify_init(msg, sizeof(msg)) == -1) {
+		if (opts.foreground)
+			fatalx("%s", msg);
+		errx(1, "%s", msg);
+	}
 	if (!opts.foreground && daemon(0, 0) == -1)
 		err(1, "daemon");
 	signal(SIGPIPE, SIG_IGN);
@@ -386,6 +416,9 @@ main(int argc, char **argv)
 	else
 		log_info("ready: %zu director%s, %zu module%s", nroots,
 		    nroots == 1 ? "y" : "ies", nmods, nmods == 1 ? "" : "s");
+	notify_status_changed();
+	notify_ready();
+	notify_start();
 
 	ev_run(rd->loop, 0);
 

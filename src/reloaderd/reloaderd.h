@@ -320,6 +320,22 @@ void poll_update(void);
 void poll_stop(void);
 void poll_root(struct root *);
 
+/* notify.c */
+int notify_init(char *, size_t);
+int notify_listen_fd(void);
+int notify_activated(void);
+int notify_enabled(void);
+void notify_start(void);
+void notify_stop(void);
+void notify_ready(void);
+void notify_reloading(void);
+void notify_stopping(void);
+void notify_status(const char *, ...) __attribute__((format(printf, 1, 2)));
+void notify_status_changed(void);
+void notify_last_reload(const char *, ...)
+    __attribute__((format(printf, 1, 2)));
+void notify_config_failed(const char *);
+
 /* cred.c */
 int cred_peer(int, struct cred *);
 void cred_free(struct cred *);
