@@ -559,3 +559,206 @@ bg_wait_all() {
 		sleep 0.01
 	done
 }
+
+# ---- Erlang ------------------------------------------------------------
+# Helpers for the Erlang client's tests (t-erlang*.sh, issue 5).  A node
+# runs reloader_client from $O/erlang/ebin and the remote control
+# clients/erlang/test/rc_node.erl: it reads one Erlang expression per
+# line from the FIFO $T/NAME.in and answers `= Value' or `! Class:Why'
+# in $T/NAME.out; its logger writes to $T/NAME.log.  Call erl_init first.
+
+# Sets the Erlang tests' variables and a cleanup that also stops their
+# nodes, and the epmd they started, before the common one.
+erl_init() {
+	ERL_EBIN=$TOP/$O/erlang/ebin
+	ERL_TEST=$TOP/$O/erlang/test
+	ERL_NODES=""
+	ERL_FD=5
+	EPMD_STARTED=
+	[ -f "$ERL_EBIN/reloader_client.app" ] ||
+	    fail "$ERL_EBIN is not built (make O=$O tests)"
+	trap 'erl_cleanup; cleanup' EXIT
+}
+
+# Kills the nodes still running, then the private epmd if one started;
+# when the test failed, shows the nodes' logs first.
+erl_cleanup() {
+	rc=$?
+	if [ "$rc" -ne 0 ]; then
+		for n in $ERL_NODES; do
+			echo "--- node $n log:" >&2
+			tail -n 40 "$T/$n.log" >&2 2>/dev/null || true
+		done
+	fi
+	for n in $ERL_NODES; do
+		p=$(cat "$T/$n.pid" 2>/dev/null || true)
+		[ -n "$p" ] && kill -KILL "$p" 2>/dev/null || true
+	done
+	for n in $ERL_NODES; do
+		p=$(cat "$T/$n.pid" 2>/dev/null || true)
+		[ -n "$p" ] && wait "$p" 2>/dev/null || true
+	done
+	if [ -n "$EPMD_STARTED" ]; then
+		epmd -port "$ERL_EPMD_PORT" -kill >/dev/null 2>&1 || true
+	fi
+}
+
+# Uses a private epmd port for distributed nodes, so that the tests
+# never touch a user's epmd; erl_cleanup kills the epmd started on it.
+erl_dist() {
+	ERL_EPMD_PORT=$((20000 + $$ % 20000))
+	export ERL_EPMD_PORT
+	EPMD_STARTED=1
+}
+
+# Starts node NAME with reloader_client's settings ENV (Erlang terms
+# `{key, value}' separated by commas; the socket is $SOCK unless ENV
+# names one) and extra erl arguments; $ROOT is in its code path.  Waits
+# until it answers; the client is not started (erl_cmd NAME
+# 'reloader_client:start().').
+erl_start() {
+	name=$1
+	env=${2:-}
+	if [ $# -ge 2 ]; then shift 2; else shift $#; fi
+	case $env in
+	*"{socket,"*) ;;
+	"") env="{socket, \"$SOCK\"}" ;;
+	*) env="{socket, \"$SOCK\"}, $env" ;;
+	esac
+	cat >"$T/$name.config" <<-CONF
+	[{kernel, [{logger_level, info},
+	  {logger, [{handler, default, logger_std_h,
+	    #{config => #{type => standard_error},
+	      formatter => {logger_formatter, #{single_line => true,
+	        template => [time, " ", level, " ", msg, "\n"]}}}}]}]},
+	 {reloader_client, [$env]}].
+	CONF
+	rm -f "$T/$name.in"
+	mkfifo "$T/$name.in"
+	: >"$T/$name.out"
+	: >"$T/$name.log"
+	ERL_FD=$((ERL_FD + 1))
+	# Held open read-write so that each command's writer closing it is
+	# no end of input for the node.
+	eval "exec $ERL_FD<>\"\$T/\$name.in\""
+	erl -noshell -pa "$ERL_EBIN" -pa "$ERL_TEST" -pa "$ROOT" \
+	    -config "$T/$name" "$@" -s rc_node main \
+	    <"$T/$name.in" >>"$T/$name.out" 2>>"$T/$name.log" &
+	echo $! >"$T/$name.pid"
+	ERL_NODES="$ERL_NODES $name"
+	tries=1000
+	until grep -q '^ready$' "$T/$name.out"; do
+		tries=$((tries - 1))
+		[ "$tries" -gt 0 ] || erl_fail "$name" "node $name did not start"
+		sleep 0.01
+	done
+}
+
+# Fails the test, showing the node's output and log too.
+erl_fail() {
+	name=$1
+	shift
+	for n in $ERL_NODES; do
+		echo "--- node $n output:" >&2
+		tail -n 20 "$T/$n.out" >&2
+		echo "--- node $n log:" >&2
+		tail -n 40 "$T/$n.log" >&2
+	done
+	fail "$@"
+}
+
+# Sends node NAME an expression and prints its answer.
+erl_cmd() {
+	name=$1
+	shift
+	before=$(grep -c '^[=!] ' "$T/$name.out" || true)
+	printf '%s\n' "$*" >"$T/$name.in"
+	tries=1500
+	while :; do
+		now=$(grep -c '^[=!] ' "$T/$name.out" || true)
+		[ "$now" -gt "$before" ] && break
+		tries=$((tries - 1))
+		[ "$tries" -gt 0 ] || erl_fail "$name" "no answer from $name to '$*'"
+		kill -0 "$(cat "$T/$name.pid")" 2>/dev/null ||
+		    erl_fail "$name" "node $name died on '$*'"
+		sleep 0.01
+	done
+	grep '^[=!] ' "$T/$name.out" | sed -n "$((before + 1))p"
+}
+
+# Asserts that node NAME answers an expression with exactly `= WANT'.
+erl_expect() {
+	name=$1
+	want=$2
+	shift 2
+	got=$(erl_cmd "$name" "$@")
+	[ "$got" = "= $want" ] ||
+	    erl_fail "$name" "$name: '$*' answered '$got', not '= $want'"
+}
+
+# Counts the lines of node NAME's log matching a basic regular expression.
+erl_log_count() {
+	c=$(grep -c -- "$2" "$T/$1.log" 2>/dev/null || true)
+	echo "${c:-0}"
+}
+
+# Waits (up to 10 s) until at least N lines (default 1) of node NAME's
+# log match.
+erl_log_wait() {
+	n=${3:-1}
+	tries=1000
+	while [ "$(erl_log_count "$1" "$2")" -lt "$n" ]; do
+		tries=$((tries - 1))
+		[ "$tries" -gt 0 ] ||
+		    erl_fail "$1" "timed out waiting for $n x '$2' in $1's log"
+		sleep 0.01
+	done
+}
+
+# Stops node NAME cleanly and waits for it.
+erl_stop() {
+	printf 'init:stop().\n' >"$T/$1.in"
+	wait "$(cat "$T/$1.pid")" 2>/dev/null || true
+	rm -f "$T/$1.pid"
+}
+
+# Compiles the Erlang module MOD, its source on standard input, into DIR
+# with erlc, as a build does; extra arguments go to erlc.
+mkerl() {
+	dir=$1
+	mod=$2
+	shift 2
+	mkdir -p "$T/erl" "$dir"
+	cat >"$T/erl/$mod.erl"
+	erlc "$@" -o "$dir" "$T/erl/$mod.erl" ||
+	    fail "erlc failed on $mod"
+}
+
+# Compiles the fixture clients/erlang/test/fixtures/MOD.erl into DIR with
+# erlc (extra arguments, -DVALUE=2 and the like, go to erlc); with a
+# third argument NAME, as module NAME instead.
+erl_fixture() {
+	dir=$1
+	mod=$2
+	shift 2
+	name=$mod
+	case ${1:-} in
+	-*|"") ;;
+	*) name=$1; shift ;;
+	esac
+	sed "s/^-module($mod)/-module($name)/" \
+	    "$TOP/clients/erlang/test/fixtures/$mod.erl" | mkerl "$dir" "$name" "$@"
+}
+
+# Asserts that node NAME's answer to an expression contains TEXT (a
+# fixed string).
+erl_has() {
+	name=$1
+	text=$2
+	shift 2
+	got=$(erl_cmd "$name" "$@")
+	case $got in
+	*"$text"*) ;;
+	*) erl_fail "$name" "$name: '$*' answered '$got', without '$text'" ;;
+	esac
+}

@@ -1,0 +1,807 @@
+%% @doc reloader_client: an Erlang node as a client of reloaderd.
+%%
+%% The gen_server attaches to the daemon's Unix socket, registers every
+%% loaded module that has a .beam file (with the MD5 the VM reports),
+%% keeps those registrations current, and answers the daemon's reload
+%% batches by loading them with {@link reloader_client_load}.  It
+%% reconnects with backoff (50 ms to 2 s) when the daemon is away, and
+%% says so once per outage, not once per try.  Optionally it pushes each
+%% reload to the connected nodes that run reloader_client too, and
+%% reports their results to the daemon as `result ... node=NODE' lines.
+%%
+%% Start it with {@link start/0} (or list `reloader_client' in a
+%% release); README.md describes the settings.
+-module(reloader_client).
+-behaviour(gen_server).
+
+-export([start/0, start/1, stop/0, status/0, start_link/0]).
+-export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2,
+         code_change/3, format_status/2]).
+
+-include_lib("kernel/include/logger.hrl").
+
+-define(BACKOFF_MIN, 50).
+-define(BACKOFF_MAX, 2000).
+-define(REASON_MAX, 2000).
+-define(VERSION, "0.1.0").
+
+-record(st, {
+          path :: string() | none,
+          sock :: gen_tcp:socket() | undefined,
+          phase = down :: down | hello | up,
+          backoff = ?BACKOFF_MIN :: pos_integer(),
+          quiet = false :: boolean(),     % this outage is logged already
+          tries = 0 :: non_neg_integer(), % failed connects in this outage
+          out = 0 :: non_neg_integer(),   % lines sent on this connection
+          in = 0 :: non_neg_integer(),    % lines received on it
+          sent = #{} :: #{pos_integer() => {register | unregister, module()}},
+          skipping = false :: boolean(),  % inside a line that is too long
+          known = #{} :: #{module() => map()},
+          regs = #{} :: #{module() => pending | registered | missing | refused},
+          open :: map() | undefined,      % the batch being received
+          waiting = #{} :: #{pos_integer() => map()}, % batches out to nodes
+          ctx :: reloader_client_load:ctx(),
+          purge_timer :: reference() | undefined,
+          last :: map() | undefined       % the last batch, for status/0
+         }).
+
+%%% API
+
+%% @doc Starts the application, and so the client, with its settings
+%% from the application environment.
+-spec start() -> {ok, [atom()]} | {error, term()}.
+start() ->
+    application:ensure_all_started(reloader_client).
+
+%% @doc Sets the given settings in the application environment, then
+%% starts the application.
+-spec start(map() | [{atom(), term()}]) -> {ok, [atom()]} | {error, term()}.
+start(Opts) when is_map(Opts) ->
+    start(maps:to_list(Opts));
+start(Opts) when is_list(Opts) ->
+    application:load(reloader_client),
+    [application:set_env(reloader_client, K, V) || {K, V} <- Opts],
+    start().
+
+%% @doc Stops the client: the daemon forgets its registrations.
+-spec stop() -> ok | {error, term()}.
+stop() ->
+    application:stop(reloader_client).
+
+%% @doc What the client is doing: its socket, whether it is attached,
+%% how many modules it registered, the old code still waiting to be
+%% purged, and the last batch.
+-spec status() -> map().
+status() ->
+    gen_server:call(?MODULE, status).
+
+%% @doc Starts the gen_server, registered as reloader_client; called by
+%% reloader_client_sup.
+-spec start_link() -> {ok, pid()} | {error, term()}.
+start_link() ->
+    gen_server:start_link({local, ?MODULE}, ?MODULE, [], []).
+
+%%% gen_server callbacks
+
+%% @private Learns what is loaded, then connects from the loop.
+init([]) ->
+    St = sync(#st{path = reloader_client_config:socket_path(),
+                  ctx = reloader_client_load:new()}),
+    case St#st.path of
+        none -> ?LOG_INFO("reloader_client: not attaching to reloaderd "
+                          "(socket = none); taking pushed reloads only");
+        _ -> self() ! connect
+    end,
+    arm_poll(),
+    {ok, St}.
+
+%% @private
+handle_call(status, _From, St) ->
+    Regs = maps:values(St#st.regs),
+    Reply = #{socket => St#st.path,
+              attached => St#st.phase =:= up,
+              failed_connects => St#st.tries,
+              registered => length([R || R <- Regs, R =:= registered]),
+              pending => length([R || R <- Regs, R =:= pending]),
+              missing => [M || {M, missing} <- maps:to_list(St#st.regs)],
+              lingering => reloader_client_load:lingering(St#st.ctx),
+              last_batch => St#st.last},
+    {reply, Reply, St};
+handle_call(_Req, _From, St) ->
+    {reply, {error, unknown_call}, St}.
+
+%% @private
+handle_cast(_Msg, St) ->
+    {noreply, St}.
+
+%% @private
+handle_info(connect, St) ->
+    {noreply, connect(St)};
+handle_info(poll, St) ->
+    arm_poll(),
+    {noreply, sync(St)};
+handle_info(purge, St) ->
+    {noreply, retry_purges(St#st{purge_timer = undefined})};
+handle_info({tcp, S, Data}, #st{sock = S} = St) ->
+    inet:setopts(S, [{active, once}]),
+    {noreply, data(Data, St)};
+handle_info({tcp_closed, S}, #st{sock = S} = St) ->
+    {noreply, lost(St, "the daemon closed the connection")};
+handle_info({tcp_error, S, Why}, #st{sock = S} = St) ->
+    {noreply, lost(St, inet:format_error(Why))};
+handle_info({'$reloader_push', From, Ref, Origin, Batch, Items}, St) ->
+    {noreply, pushed(From, Ref, Origin, Batch, Items, St)};
+handle_info({'$reloader_push_result', Ref, Node, Results}, St) ->
+    {noreply, push_result(Ref, Node, Results, St)};
+handle_info({'DOWN', Ref, process, _, Why}, St) ->
+    {noreply, push_down(Ref, Why, St)};
+handle_info({push_timeout, Batch}, St) ->
+    {noreply, push_timeout(Batch, St)};
+handle_info(_Msg, St) ->
+    {noreply, St}.
+
+%% @private
+terminate(_Why, #st{sock = S}) when S =/= undefined ->
+    gen_tcp:close(S);
+terminate(_Why, _St) ->
+    ok.
+
+%% @private
+code_change(_OldVsn, St, _Extra) ->
+    {ok, St}.
+
+%% @private Keeps crash reports short: the modules known and the code
+%% kept are summed up, not listed.
+format_status(_Opt, [_PDict, St]) ->
+    [{data, [{"State", St#st{known = map_size(St#st.known),
+                             ctx = summary}}]}].
+
+%%% The connection
+
+%% Connects to the daemon and says hello; on failure, tries again later,
+%% logging only the first failure of an outage.
+connect(#st{sock = undefined, path = Path} = St) ->
+    Opts = [local, binary, {packet, line}, {active, once},
+            {buffer, reloader_client_proto:max_line()}, {recbuf, 65536}],
+    case gen_tcp:connect({local, Path}, 0, Opts, 2000) of
+        {ok, S} ->
+            St1 = St#st{sock = S, phase = hello, out = 0, in = 0, sent = #{},
+                        skipping = false, regs = #{}, open = undefined},
+            send(St1, hello, [{proto, 1}, {pid, os:getpid()},
+                              {name, reloader_client_config:name()},
+                              {lib, "reloader_client/" ?VERSION}]);
+        {error, Why} ->
+            St#st.quiet orelse
+                ?LOG_WARNING("reloader_client: reloaderd is not reachable at "
+                             "~ts: ~ts; retrying quietly",
+                             [Path, inet:format_error(Why)]),
+            retry(St#st{quiet = true, tries = St#st.tries + 1})
+    end;
+connect(St) ->
+    St.
+
+%% Arms the reconnect timer, doubling the wait up to 2 s.
+retry(#st{backoff = B} = St) ->
+    erlang:send_after(B, self(), connect),
+    St#st{backoff = min(B * 2, ?BACKOFF_MAX)}.
+
+%% Forgets a connection that went away and tries again soon.
+lost(#st{sock = S, path = Path} = St, Why) ->
+    catch gen_tcp:close(S),
+    St#st.quiet orelse
+        ?LOG_WARNING("reloader_client: lost reloaderd at ~ts (~ts); "
+                     "reconnecting quietly", [Path, Why]),
+    [cancel_push(B, W) || {B, W} <- maps:to_list(St#st.waiting)],
+    retry(St#st{sock = undefined, phase = down, quiet = true, regs = #{},
+                open = undefined, waiting = #{}, backoff = ?BACKOFF_MIN}).
+
+%% Sends one line; counts it, so that the daemon's `line=' can be matched
+%% with what was sent.
+send(#st{sock = undefined} = St, _Verb, _Fields) ->
+    St;
+send(#st{sock = S, out = N} = St, Verb, Fields) ->
+    Line = reloader_client_proto:format(Verb, Fields),
+    case byte_size(Line) =< reloader_client_proto:max_line() of
+        true ->
+            case gen_tcp:send(S, Line) of
+                ok -> St#st{out = N + 1};
+                {error, Why} -> lost(St, inet:format_error(Why))
+            end;
+        false ->
+            ?LOG_WARNING("reloader_client: a ~s line would be longer than "
+                         "~b bytes; not sent",
+                         [Verb, reloader_client_proto:max_line()]),
+            St
+    end.
+
+%% Takes what the socket delivered: a line, or a piece of a line longer
+%% than the protocol allows (packet=line splits those silently at the
+%% buffer's size), which is dropped up to its end and answered too-long.
+data(Data, #st{skipping = Skipping} = St) ->
+    Whole = binary:last(Data) =:= $\n,
+    case {Whole, Skipping} of
+        {false, _} ->
+            St#st{skipping = true};
+        {true, true} ->
+            St1 = St#st{skipping = false, in = St#st.in + 1},
+            ?LOG_WARNING("reloader_client: reloaderd sent a line longer than "
+                         "~b bytes (line ~b); discarded",
+                         [reloader_client_proto:max_line(), St1#st.in]),
+            reply_error(St1, <<"too-long">>,
+                        io_lib:format("line longer than ~b bytes (LF "
+                                      "included); discarded",
+                                      [reloader_client_proto:max_line()]));
+        {true, false} ->
+            Line = binary:part(Data, 0, byte_size(Data) - 1),
+            line(Line, St#st{in = St#st.in + 1})
+    end.
+
+%% Handles one line from the daemon.
+line(Line, St) ->
+    case reloader_client_proto:parse(Line) of
+        {ok, Verb, Fields} ->
+            verb(Verb, Fields, St);
+        {error, Code, Msg} ->
+            ?LOG_WARNING("reloader_client: reloaderd sent a line it cannot "
+                         "parse (line ~b): ~ts: ~ts: ~ts",
+                         [St#st.in, Code, Msg, shorten(Line)]),
+            case Line of
+                <<"error ", _/binary>> -> St;   % never answer an error
+                _ -> reply_error(St, Code, Msg)
+            end
+    end.
+
+%% Answers the line just received with an error naming what was wrong.
+reply_error(St, Code, Msg) ->
+    send(St, error, [{code, Code}, {msg, iolist_to_binary(Msg)},
+                     {line, St#st.in}]).
+
+%% Fetches required fields; throws the missing-field error otherwise.
+need(Verb, Fields, Keys) ->
+    [case Fields of
+         #{K := V} -> V;
+         _ -> throw({<<"missing-field">>,
+                     io_lib:format("\"~s\" needs a field \"~s\"", [Verb, K])})
+     end || K <- Keys].
+
+%% Reads an integer field; throws the bad-field error otherwise.
+int(Key, Value) ->
+    try binary_to_integer(Value) of
+        N when N >= 0 -> N;
+        _ -> throw(bad_int(Key, Value))
+    catch error:badarg -> throw(bad_int(Key, Value))
+    end.
+
+%% The error for a field that should hold a number.
+bad_int(Key, Value) ->
+    {<<"bad-field">>, io_lib:format("~s \"~ts\" is not a number",
+                                    [Key, shorten(Value)])}.
+
+%% Handles a parsed line; a line that does not fit is reported to the
+%% daemon and in the log, and dropped.
+verb(Verb, Fields, St) ->
+    try
+        verb1(Verb, Fields, St)
+    catch
+        throw:{Code, Msg} ->
+            ?LOG_WARNING("reloader_client: reloaderd sent a \"~ts\" line "
+                         "this client does not understand (line ~b): ~ts: ~ts",
+                         [Verb, St#st.in, Code, Msg]),
+            reply_error(St, Code, Msg)
+    end.
+
+%% Handles each verb the daemon may send.
+verb1(<<"welcome">>, Fields, #st{phase = hello} = St) ->
+    [Proto, Server] = need(welcome, Fields, [<<"proto">>, <<"server">>]),
+    case int(proto, Proto) of
+        1 -> ok;
+        P -> throw({<<"bad-field">>,
+                    io_lib:format("proto ~b: this client speaks 1 only", [P])})
+    end,
+    ?LOG_INFO("reloader_client: attached to ~ts at ~ts as ~ts",
+              [Server, St#st.path, reloader_client_config:name()]),
+    register_all(St#st{phase = up, quiet = false, tries = 0,
+                       backoff = ?BACKOFF_MIN});
+verb1(<<"error">>, Fields, St) ->
+    daemon_error(Fields, St);
+verb1(<<"ping">>, Fields, St) ->
+    send(St, pong, [{id, maps:get(<<"id">>, Fields, undefined)}]);
+verb1(<<"pong">>, _Fields, St) ->
+    St;
+verb1(Verb, _Fields, #st{phase = Phase}) when Phase =/= up ->
+    throw({<<"unknown-verb">>,
+           io_lib:format("\"~ts\" before welcome", [Verb])});
+verb1(<<"registered">>, Fields, St) ->
+    [Name] = need(registered, Fields, [<<"module">>]),
+    case mod_of(Name) of
+        undefined -> St;
+        Mod -> answered(register, Mod,
+                        St#st{regs = maps:put(Mod, registered, St#st.regs)})
+    end;
+verb1(<<"unregistered">>, Fields, St) ->
+    [Name] = need(unregistered, Fields, [<<"module">>]),
+    case mod_of(Name) of
+        undefined -> St;
+        Mod -> answered(unregister, Mod, St)
+    end;
+verb1(<<"reload">>, Fields, St) ->
+    [B, C] = need(reload, Fields, [<<"batch">>, <<"count">>]),
+    Batch = int(batch, B),
+    Count = int(count, C),
+    St1 = case St#st.open of
+              undefined -> St;
+              #{id := Old} ->
+                  reply_error(St, <<"bad-field">>,
+                              io_lib:format("batch ~b begins while batch ~b "
+                                            "has had no end; that one is "
+                                            "dropped", [Batch, Old]))
+          end,
+    St1#st{open = #{id => Batch, count => Count, items => []}};
+verb1(<<"module">>, Fields, St) ->
+    [B, Name, Path, Stamp, Was] =
+        need(module, Fields, [<<"batch">>, <<"module">>, <<"path">>,
+                              <<"stamp">>, <<"was">>]),
+    Batch = int(batch, B),
+    Open = open_batch(Batch, St),
+    Action = case maps:get(<<"action">>, Fields, <<"load">>) of
+                 <<"load">> -> load;
+                 <<"rollback">> -> rollback;
+                 A -> throw({<<"bad-field">>,
+                             io_lib:format("action \"~ts\" is not load or "
+                                           "rollback", [shorten(A)])})
+             end,
+    Item = #{name => Name, path => Path, stamp => Stamp, was => Was,
+             action => Action},
+    St#st{open = Open#{items := [Item | maps:get(items, Open)]}};
+verb1(<<"end">>, Fields, St) ->
+    [B] = need('end', Fields, [<<"batch">>]),
+    Batch = int(batch, B),
+    #{count := Count, items := Items0} = open_batch(Batch, St),
+    Items = lists:reverse(Items0),
+    St1 = case length(Items) of
+              Count -> St;
+              N -> reply_error(St, <<"bad-field">>,
+                               io_lib:format("batch ~b announced ~b modules, "
+                                             "~b came; answering those",
+                                             [Batch, Count, N]))
+          end,
+    run_batch(Batch, Items, St1#st{open = undefined});
+verb1(<<"welcome">>, _Fields, _St) ->
+    throw({<<"unknown-verb">>, "\"welcome\" after the handshake"});
+verb1(Verb, _Fields, _St) ->
+    throw({<<"unknown-verb">>,
+           io_lib:format("unknown verb \"~ts\"", [shorten(Verb)])}).
+
+%% The batch being received, which must be the one a line names.
+open_batch(Batch, #st{open = #{id := Batch} = Open}) ->
+    Open;
+open_batch(Batch, _St) ->
+    throw({<<"bad-field">>, io_lib:format("batch ~b is not open", [Batch])}).
+
+%% The atom of a module name, if there is one.
+mod_of(Name) ->
+    try binary_to_existing_atom(Name, utf8)
+    catch error:badarg -> undefined
+    end.
+
+%% Forgets the request a reply answered: the oldest of that verb for that
+%% module.
+answered(Verb, Mod, #st{sent = Sent} = St) ->
+    case lists:sort([N || {N, {V, M}} <- maps:to_list(Sent), V =:= Verb,
+                          M =:= Mod]) of
+        [N | _] -> St#st{sent = maps:remove(N, Sent)};
+        [] -> St
+    end.
+
+%% Logs an error the daemon reports; never answered.  Errors about a
+%% registration say what became of the module.
+daemon_error(Fields, St) ->
+    Code = maps:get(<<"code">>, Fields, <<"?">>),
+    Msg = maps:get(<<"msg">>, Fields, <<>>),
+    Line = try binary_to_integer(maps:get(<<"line">>, Fields, <<"x">>))
+           catch error:badarg -> undefined
+           end,
+    case maps:take(Line, St#st.sent) of
+        {{register, Mod}, Sent} ->
+            St1 = St#st{sent = Sent},
+            {State, Note} = case Code of
+                                <<"no-such-file">> ->
+                                    {missing, "its beam is gone (a failed "
+                                     "compile deletes it); it stays loaded "
+                                     "as it is, and is registered again when "
+                                     "the file is back"};
+                                _ ->
+                                    {refused, "it is not registered"}
+                            end,
+            ?LOG_WARNING("reloader_client: reloaderd refused to register ~s "
+                         "(~ts: ~ts); ~s", [Mod, Code, Msg, Note]),
+            St1#st{regs = maps:put(Mod, State, St1#st.regs)};
+        _ when Code =:= <<"version">> ->
+            ?LOG_ERROR("reloader_client: reloaderd at ~ts speaks another "
+                       "protocol version: ~ts", [St#st.path, Msg]),
+            St;
+        _ ->
+            ?LOG_WARNING("reloader_client: reloaderd reports an error about "
+                         "line ~p: ~ts: ~ts", [Line, Code, Msg]),
+            case maps:take(Line, St#st.sent) of
+                {_, Sent} -> St#st{sent = Sent};
+                error -> St
+            end
+    end.
+
+%%% Registrations
+
+%% Arms the timer of the next look at what is loaded.
+arm_poll() ->
+    case reloader_client_config:poll_interval() of
+        infinity -> ok;
+        Ms -> erlang:send_after(Ms, self(), poll)
+    end.
+
+%% Brings the registrations up to date with what is loaded: modules
+%% loaded or changed by others are registered, modules gone are
+%% unregistered, and beams that had vanished are tried again.  It costs
+%% erlang:loaded/0 and one module MD5 lookup per loaded module; the code
+%% server is asked for file names only when something is new.
+sync(#st{known = Known} = St) ->
+    Now = maps:from_list([{M, Md5} || M <- erlang:loaded(),
+                                      Md5 <- md5_of(M)]),
+    Changed = [M || {M, Md5} <- maps:to_list(Now),
+                    case Known of
+                        #{M := #{md5 := Md5}} -> false;
+                        _ -> true
+                    end],
+    Gone = [M || M <- maps:keys(Known), not is_map_key(M, Now)],
+    St1 = lists:foldl(fun forget/2, St, Gone),
+    St2 = case Changed of
+              [] -> St1;
+              _ ->
+                  Files = maps:from_list(code:all_loaded()),
+                  lists:foldl(fun(M, S) ->
+                                      learn(M, maps:get(M, Now),
+                                            maps:get(M, Files, none), S)
+                              end, St1, Changed)
+          end,
+    retry_missing(St2).
+
+%% The MD5 of a module's current code, in a list, or [] if it has none.
+md5_of(Mod) ->
+    try [erlang:get_module_info(Mod, md5)]
+    catch error:badarg -> []
+    end.
+
+%% Records a module loaded (or loaded anew) by anyone, and registers it
+%% if it has a .beam file and is not left alone.
+learn(Mod, Md5, File, #st{known = Known} = St) ->
+    Skip = not is_list(File) orelse filename:extension(File) =/= ".beam"
+        orelse reloader_client_config:excluded(Mod, File),
+    case Skip of
+        true ->
+            St#st{known = Known#{Mod => #{md5 => Md5, skip => true}}};
+        false ->
+            Abs = filename:absname(File),
+            Stamp = reloader_client_load:stamp(Md5),
+            Ctx = reloader_client_load:remember(Mod, Abs, Stamp, St#st.ctx),
+            K = #{md5 => Md5, skip => false, file => Abs, stamp => Stamp},
+            reg(Mod, St#st{known = Known#{Mod => K}, ctx = Ctx})
+    end.
+
+%% Forgets a module that is no longer loaded.
+forget(Mod, #st{known = Known, regs = Regs} = St) ->
+    St1 = St#st{known = maps:remove(Mod, Known), regs = maps:remove(Mod, Regs)},
+    case Regs of
+        #{Mod := R} when R =:= registered; R =:= pending ->
+            N = St1#st.out + 1,
+            St2 = send(St1, unregister, [{module, Mod}]),
+            St2#st{sent = maps:put(N, {unregister, Mod}, St2#st.sent)};
+        _ ->
+            St1
+    end.
+
+%% Sends a module's registration, when attached.
+reg(Mod, #st{phase = up, known = Known} = St) ->
+    case Known of
+        #{Mod := #{skip := false, file := File, stamp := Stamp}} ->
+            N = St#st.out + 1,
+            St1 = send(St, register, [{module, Mod}, {path, path_bin(File)},
+                                      {stamp, Stamp}]),
+            St1#st{sent = maps:put(N, {register, Mod}, St1#st.sent),
+                   regs = maps:put(Mod, pending, St1#st.regs)};
+        _ ->
+            St
+    end;
+reg(_Mod, St) ->
+    St.
+
+%% Registers every module worth it, after the handshake.
+register_all(#st{known = Known} = St) ->
+    Mods = [M || {M, #{skip := false}} <- maps:to_list(Known)],
+    lists:foldl(fun reg/2, St, lists:sort(Mods)).
+
+%% Registers again the modules whose beam had vanished, once it is back.
+retry_missing(#st{regs = Regs, known = Known} = St) ->
+    Back = [M || {M, missing} <- maps:to_list(Regs),
+                 filelib:is_regular(maps:get(file, maps:get(M, Known, #{}),
+                                             ""))],
+    lists:foldl(fun reg/2, St, Back).
+
+%% A file name as the bytes the protocol carries.
+path_bin(File) ->
+    case unicode:characters_to_binary(File, unicode,
+                                      file:native_name_encoding()) of
+        B when is_binary(B) -> B;
+        _ -> list_to_binary(File)
+    end.
+
+%%% Reloads
+
+%% Loads a batch the daemon sent, pushes it to the other nodes when so
+%% configured, and answers it: the other nodes' results first, as they
+%% come (the daemon takes them while the module is still out), then this
+%% node's, then `done'.
+run_batch(Batch, Items, St) ->
+    {Results, Events, Ctx} = load(Items, St#st.ctx),
+    St1 = learn_results(Results, St#st{ctx = Ctx}),
+    [log_result(Batch, R, node()) || R <- Results],
+    St2 = purged(Events, arm_purge(St1)),
+    St3 = St2#st{last = #{batch => Batch,
+                          results => [{N, S} || #{name := N, status := S}
+                                                    <- Results]}},
+    push(Batch, Items, Results, St3).
+
+%% Sends this node's results of a batch, then `done'.
+answer(Batch, Results, St) ->
+    St1 = lists:foldl(fun(R, S) -> send_result(S, Batch, R, undefined) end,
+                      St, Results),
+    send(St1, done, [{batch, Batch}]).
+
+%% Loads a batch; a crash in the loader is a bug of ours, logged and
+%% answered load-failed for every module, and the client carries on.
+load(Items, Ctx) ->
+    try
+        reloader_client_load:run(Items, Ctx)
+    catch
+        Class:Why:Stack ->
+            ?LOG_ERROR("reloader_client: crashed loading ~p: ~p:~p ~p",
+                       [[N || #{name := N} <- Items], Class, Why, Stack]),
+            Text = iolist_to_binary(["internal error in reloader_client: ",
+                                     reloader_client_load:fmt({Class, Why})]),
+            {[#{name => N, status => 'load-failed',
+                stamp => case reloader_client_load:current_stamp(
+                                mod_of(N)) of
+                             undefined -> maps:get(was, I, <<"none:">>);
+                             S -> S
+                         end,
+                reason => Text} || #{name := N} = I <- Items], [], Ctx}
+    end.
+
+%% Notes the code now current for each module a batch reloaded, so that
+%% the next look at what is loaded does not take it for a change (the
+%% daemon takes a result's stamp as the new registration).
+learn_results(Results, #st{known = Known} = St) ->
+    Known1 = lists:foldl(
+               fun(#{name := Name, stamp := Stamp}, K) ->
+                       Mod = mod_of(Name),
+                       case {K, md5_of(Mod)} of
+                           {#{Mod := #{skip := false} = E}, [Md5]} ->
+                               K#{Mod := E#{md5 := Md5, stamp := Stamp}};
+                           _ -> K
+                       end
+               end, Known, Results),
+    St#st{known = Known1}.
+
+%% Sends one module's result; Node is the node it comes from, undefined
+%% for this one.
+send_result(St, Batch, R, Node) ->
+    send(St, result, [{batch, Batch}, {module, maps:get(name, R)},
+                      {status, maps:get(status, R)},
+                      {stamp, maps:get(stamp, R)},
+                      {reason, reason(R)},
+                      {load, maps:get(load, R, undefined)},
+                      {state, maps:get(state, R, undefined)},
+                      {test, maps:get(test, R, undefined)},
+                      {purge, maps:get(purge, R, undefined)},
+                      {node, Node}]).
+
+%% A result's reason, cut to fit a line.
+reason(#{reason := Why}) when byte_size(Why) > ?REASON_MAX ->
+    <<(binary:part(Why, 0, ?REASON_MAX))/binary, "...">>;
+reason(R) ->
+    maps:get(reason, R, undefined).
+
+%% Logs how one module's reload ended on a node; Batch is a batch of the
+%% daemon's, or {Batch, Node} for one pushed by that node.
+log_result(Batch, #{name := Name, status := Status} = R, Node) ->
+    Times = [io_lib:format(" ~s ~.2f ms", [K, V])
+             || K <- [load, state, test, purge], V <- [maps:get(K, R, none)],
+                is_float(V)],
+    Why = case maps:get(reason, R, undefined) of
+              undefined -> "";
+              W -> [": ", W]
+          end,
+    Where = case Node =:= node() of
+                true -> "";
+                false -> [" on ", atom_to_list(Node)]
+            end,
+    Label = case Batch of
+                {B, Origin} -> io_lib:format("batch ~b of ~s", [B, Origin]);
+                B -> io_lib:format("batch ~b", [B])
+            end,
+    Fmt = "reloader_client: ~ts: ~ts~ts ~s~ts~ts",
+    Args = [Label, Name, Where, Status, Times, Why],
+    case Status of
+        ok when Why =:= "" -> ?LOG_INFO(Fmt, Args);
+        _ -> ?LOG_WARNING(Fmt, Args)
+    end.
+
+%% Sends a `purged' line for each old version that went away.
+purged(Events, St) ->
+    lists:foldl(fun({purged, Mod, Stamp, After}, S) ->
+                        ?LOG_INFO("reloader_client: old code of ~s (~ts) "
+                                  "purged after ~.2f ms", [Mod, Stamp, After]),
+                        send(S, purged, [{module, Mod}, {stamp, Stamp},
+                                         {unmapped, yes}, {'after', After}])
+                end, St, Events).
+
+%% Arms the purge retry timer while some old code lingers.
+arm_purge(#st{purge_timer = undefined, ctx = Ctx} = St) ->
+    case map_size(reloader_client_load:lingering(Ctx)) of
+        0 -> St;
+        _ -> St#st{purge_timer = erlang:send_after(
+                                   reloader_client_config:purge_retry(),
+                                   self(), purge)}
+    end;
+arm_purge(St) ->
+    St.
+
+%% Tries again to purge the old code that processes still ran.
+retry_purges(St) ->
+    {Events, Ctx} = reloader_client_load:retry_purges(St#st.ctx),
+    arm_purge(purged(Events, St#st{ctx = Ctx})).
+
+%%% Distribution
+
+%% Pushes the modules a batch loaded to the nodes configured, or answers
+%% the batch at once when there is nothing to push.
+push(Batch, Items, Results, St) ->
+    ByName = maps:from_list([{N, I} || #{name := N} = I <- Items]),
+    Pushed = [(maps:get(Name, ByName))#{bin => Bin, stamp => Stamp,
+                                        pushed => true}
+              || #{name := Name, status := S, bin := Bin,
+                   stamp := Stamp} <- Results,
+                 S =:= ok orelse S =:= 'test-failed'],
+    {Explicit, Nodes} = case reloader_client_config:push() of
+                            true -> {false, nodes()};
+                            L when is_list(L) -> {true, L -- [node()]};
+                            _ -> {false, []}
+                        end,
+    case {Pushed, Nodes} of
+        {[], _} -> answer(Batch, Results, St);
+        {_, []} -> answer(Batch, Results, St);
+        _ ->
+            Refs = maps:from_list(
+                     [begin
+                          Ref = erlang:monitor(process, {?MODULE, Node}),
+                          {?MODULE, Node} ! {'$reloader_push', self(), Ref,
+                                             node(), Batch, Pushed},
+                          {Ref, Node}
+                      end || Node <- Nodes]),
+            T = reloader_client_config:push_timeout(),
+            Timer = erlang:send_after(T, self(), {push_timeout, Batch}),
+            W = #{refs => Refs, timer => Timer, explicit => Explicit,
+                  names => [N || #{name := N} <- Pushed], own => Results},
+            St#st{waiting = maps:put(Batch, W, St#st.waiting)}
+    end.
+
+%% Loads a reload another node pushed, and answers it; a pushed reload
+%% is never pushed further, so that nodes cannot loop.
+pushed(From, Ref, Origin, Batch, Items, St) ->
+    ?LOG_INFO("reloader_client: batch ~b of ~s: ~b module(s) pushed",
+              [Batch, Origin, length(Items)]),
+    {Results, Events, Ctx} = load(Items, St#st.ctx),
+    St1 = purged(Events, arm_purge(St#st{ctx = Ctx})),
+    [log_result({Batch, Origin}, R, node()) || R <- Results],
+    From ! {'$reloader_push_result', Ref, node(),
+            [maps:remove(bin, R) || R <- Results]},
+    %% The daemon, if attached, learns the new stamps at once.
+    sync(St1).
+
+%% Reports what a node answered to a pushed batch.
+push_result(Ref, Node, Results, St) ->
+    case find_push(Ref, St) of
+        {Batch, W} ->
+            erlang:demonitor(Ref, [flush]),
+            St1 = lists:foldl(fun(R, S) ->
+                                      log_result(Batch, R, Node),
+                                      send_result(S, Batch, R, Node)
+                              end, St, Results),
+            push_settled(Batch, Ref, W, St1);
+        none ->
+            St
+    end.
+
+%% A node to push to is down, or runs no reloader_client: reported when
+%% the node was named in the settings, skipped when it was just one of
+%% nodes().
+push_down(Ref, Why, St) ->
+    case find_push(Ref, St) of
+        {Batch, #{refs := Refs, explicit := Explicit, names := Names} = W} ->
+            Node = maps:get(Ref, Refs),
+            Text = case Why of
+                       noproc -> "reloader_client is not running there";
+                       noconnection -> "the node is down";
+                       _ -> ["it failed: ", reloader_client_load:fmt(Why)]
+                   end,
+            St1 = case Explicit of
+                      true ->
+                          unpushed(Batch, Node, Names, ["not pushed: ", Text],
+                                   St);
+                      false ->
+                          ?LOG_DEBUG("reloader_client: not pushing to ~s: ~ts",
+                                     [Node, Text]),
+                          St
+                  end,
+            push_settled(Batch, Ref, W, St1);
+        none ->
+            St
+    end.
+
+%% Gives up on the nodes that did not answer in time.
+push_timeout(Batch, St) ->
+    case maps:take(Batch, St#st.waiting) of
+        {#{refs := Refs, names := Names, own := Own}, Waiting} ->
+            T = reloader_client_config:push_timeout(),
+            St1 = maps:fold(
+                    fun(Ref, Node, S) ->
+                            erlang:demonitor(Ref, [flush]),
+                            Why = io_lib:format("no answer from ~s within ~b "
+                                                "ms", [Node, T]),
+                            unpushed(Batch, Node, Names, Why, S)
+                    end, St#st{waiting = Waiting}, Refs),
+            answer(Batch, Own, St1);
+        error ->
+            St
+    end.
+
+%% Reports, for each module of a pushed batch, that a node did not take
+%% it, and why.
+unpushed(Batch, Node, Names, Why, St) ->
+    lists:foldl(fun(Name, S) ->
+                        R = #{name => Name, status => 'load-failed',
+                              stamp => <<"none:">>,
+                              reason => iolist_to_binary(Why)},
+                        log_result(Batch, R, Node),
+                        send_result(S, Batch, R, Node)
+                end, St, Names).
+
+%% Finds the pushed batch a monitor belongs to.
+find_push(Ref, #st{waiting = Waiting}) ->
+    case [{B, W} || {B, #{refs := Refs} = W} <- maps:to_list(Waiting),
+                    is_map_key(Ref, Refs)] of
+        [Found] -> Found;
+        [] -> none
+    end.
+
+%% Crosses a node off a pushed batch; answers the batch after the last.
+push_settled(Batch, Ref, #{refs := Refs, timer := Timer, own := Own} = W, St) ->
+    Left = maps:remove(Ref, Refs),
+    case map_size(Left) of
+        0 ->
+            erlang:cancel_timer(Timer),
+            answer(Batch, Own,
+                   St#st{waiting = maps:remove(Batch, St#st.waiting)});
+        _ ->
+            St#st{waiting = maps:put(Batch, W#{refs := Left}, St#st.waiting)}
+    end.
+
+%% Drops a pushed batch when the connection it answers is gone.
+cancel_push(_Batch, #{refs := Refs, timer := Timer}) ->
+    erlang:cancel_timer(Timer),
+    [erlang:demonitor(R, [flush]) || R <- maps:keys(Refs)],
+    ok.
+
+%% A line or value cut for a log line.
+shorten(Bin) when byte_size(Bin) > 200 ->
+    <<(binary:part(Bin, 0, 200))/binary, "...">>;
+shorten(Bin) ->
+    Bin.

@@ -1,0 +1,809 @@
+%% @doc Loading a batch of modules into this node, the way OTP's
+%% release_handler would, and reporting how each one ended.
+%%
+%% A batch is loaded all or nothing: every module's object code is read
+%% and checked, old code left from an earlier reload is purged, the
+%% whole set is prepared with code:prepare_loading/1 and made current at
+%% once with code:finish_loading/1.  Processes whose callback module
+%% changes (gen_server, gen_statem, supervisor: any sys process started
+%% through proc_lib) are suspended around the swap and their state
+%% migrated with sys:change_code/5, as release_handler does for
+%% `{update, Mod, {advanced, Extra}}': on upgrade after the load, on
+%% downgrade (a rollback) before it.  The version made old is then soft
+%% purged; a process still running it is reported and left alive, and
+%% the purge is retried later.  Last, Mod:test/0 runs when exported.
+%%
+%% The context this module keeps between batches holds, per module, the
+%% object code of the current version and of the previous one (for
+%% rollbacks) and the old versions still waiting to be purged.
+-module(reloader_client_load).
+
+-export([new/0, run/2, retry_purges/1, remember/4, lingering/1,
+         current_stamp/1, stamp/1, fmt/1]).
+
+-type ctx() :: #{kept := #{module() => map()},
+                 lingering := #{module() => map()}}.
+-export_type([ctx/0]).
+
+%% @doc A context with nothing kept and nothing lingering.
+-spec new() -> ctx().
+new() ->
+    #{kept => #{}, lingering => #{}}.
+
+%% @doc The stamp of an MD5 as the protocol writes it: md5:HEX.
+-spec stamp(binary()) -> binary().
+stamp(Md5) ->
+    <<"md5:", << <<(hex(N))>> || <<N:4>> <= Md5 >>/binary>>.
+
+%% A lowercase hex digit.
+hex(N) when N < 10 -> $0 + N;
+hex(N) -> $a + N - 10.
+
+%% @doc The stamp of the code this node runs now for a module, or
+%% `undefined' when it has no current code.
+-spec current_stamp(module()) -> binary() | undefined.
+current_stamp(Mod) ->
+    try stamp(erlang:get_module_info(Mod, md5))
+    catch error:badarg -> undefined
+    end.
+
+%% @doc Keeps the object code a module was loaded from, when the policy
+%% says so and the file still holds exactly that version, so that a
+%% later reload can be rolled back to it.
+-spec remember(module(), string(), binary(), ctx()) -> ctx().
+remember(Mod, File, Stamp, #{kept := Kept} = Ctx) ->
+    case Kept of
+        #{Mod := #{cur := {Stamp, _}}} ->
+            Ctx;
+        _ ->
+            case reloader_client_config:keep_previous(Mod, File) andalso
+                file:read_file(File) of
+                {ok, Bin} ->
+                    case beam_lib:md5(Bin) of
+                        {ok, {Mod, Md5}} ->
+                            case stamp(Md5) of
+                                Stamp -> keep(Mod, {Stamp, Bin}, Ctx);
+                                _ -> Ctx
+                            end;
+                        _ -> Ctx
+                    end;
+                _ -> Ctx
+            end
+    end.
+
+%% Records the object code of a module's current version, the one it
+%% replaces becoming the previous.
+keep(Mod, {_Stamp, _Bin} = Cur, #{kept := Kept} = Ctx) ->
+    Prev = case Kept of
+               #{Mod := #{cur := {S, _} = Old}} when S =/= element(1, Cur) ->
+                   Old;
+               #{Mod := #{prev := Old}} -> Old;
+               _ -> undefined
+           end,
+    Ctx#{kept := Kept#{Mod => #{cur => Cur, prev => Prev}}}.
+
+%% @doc The modules whose old code some process still runs, with the
+%% processes, as text.
+-spec lingering(ctx()) -> #{module() => binary()}.
+lingering(#{lingering := L}) ->
+    maps:map(fun(_Mod, #{why := Why}) -> Why end, L).
+
+%% @doc Loads a batch.  Each item is a map with `name', `path', `stamp',
+%% `was', `action' (load or rollback), and for reloads pushed by another
+%% node also `bin' (the object code) and `pushed' (true: skip modules not
+%% loaded here).  Returns one result per item answered (a map with
+%% `name', `status', `stamp', and optionally `reason', `load', `state',
+%% `test', `purge', and `bin', the code now current), the `purged'
+%% events of old code that went away meanwhile, and the new context.
+-spec run([map()], ctx()) -> {[map()], [tuple()], ctx()}.
+run(Items, Ctx0) ->
+    T0 = now_ms(),
+    {Work, Early} = resolve(Items, Ctx0, [], []),
+    {Results, Events, Ctx} = load_set(Work, T0, Ctx0),
+    {Early ++ Results, Events, Ctx}.
+
+%% Sorts the items into those to load and those answered at once (not
+%% loaded here, one of our own, already current, nothing to roll back
+%% to).
+resolve([], _Ctx, Work, Early) ->
+    {lists:reverse(Work), lists:reverse(Early)};
+resolve([#{name := Name} = I | Rest], Ctx, Work, Early) ->
+    Was = maps:get(was, I, <<"none:">>),
+    Mod = try binary_to_existing_atom(Name, utf8)
+          catch error:badarg -> undefined
+          end,
+    Cur = case Mod of
+              undefined -> undefined;
+              _ -> current_stamp(Mod)
+          end,
+    Pushed = maps:get(pushed, I, false),
+    if
+        Cur =:= undefined, Pushed ->
+            resolve(Rest, Ctx, Work, Early);
+        Cur =:= undefined ->
+            R = failed(Name, Was, ["module ", Name, " is not loaded in this "
+                                   "node; nothing to reload"]),
+            resolve(Rest, Ctx, Work, [R | Early]);
+        true ->
+            case reloader_client_config:own(Mod) of
+                true ->
+                    R = failed(Name, Cur, ["reloader_client never reloads "
+                                           "its own modules"]),
+                    resolve(Rest, Ctx, Work, [R | Early]);
+                false ->
+                    resolve1(I#{mod => Mod, cur => Cur}, Rest, Ctx, Work,
+                             Early)
+            end
+    end.
+
+%% Finds the object code for one loaded module to be reloaded.
+resolve1(#{name := Name, mod := Mod, cur := Cur, stamp := Want} = I, Rest,
+         Ctx, Work, Early) ->
+    Action = maps:get(action, I, load),
+    case {Action, Cur} of
+        {_, Want} ->
+            R = #{name => Name, status => ok, stamp => Cur,
+                  reason => <<"already running this version">>},
+            resolve(Rest, Ctx, Work, [R | Early]);
+        {load, _} ->
+            W = I#{dir => up, file => to_file(maps:get(path, I))},
+            resolve(Rest, Ctx, [W | Work], Early);
+        {rollback, _} when is_map_key(bin, I) ->
+            W = I#{dir => down, file => to_file(maps:get(path, I))},
+            resolve(Rest, Ctx, [W | Work], Early);
+        {rollback, _} ->
+            case maps:get(kept, Ctx) of
+                #{Mod := #{prev := {Want, Bin}}} ->
+                    W = I#{dir => down, bin => Bin, file => which(Mod, I)},
+                    resolve(Rest, Ctx, [W | Work], Early);
+                #{Mod := #{prev := {Other, _}}} ->
+                    R = failed(Name, Cur, ["no previous version kept with "
+                                           "stamp ", Want, " (the one kept "
+                                           "is ", Other, ")"]),
+                    resolve(Rest, Ctx, Work, [R | Early]);
+                _ ->
+                    R = failed(Name, Cur, "no previous version kept"),
+                    resolve(Rest, Ctx, Work, [R | Early])
+            end
+    end.
+
+%% The file a module was loaded from, to load its previous version under.
+which(Mod, I) ->
+    case code:which(Mod) of
+        F when is_list(F) -> F;
+        _ -> to_file(maps:get(path, I))
+    end.
+
+%% Loads the modules of a batch that need loading, all or none.
+load_set([], _T0, Ctx) ->
+    {[], [], Ctx};
+load_set(Work0, T0, Ctx0) ->
+    case read_all(Work0, [], []) of
+        {Work, []} ->
+            {Purge, Ctx1} = prepurge(Work, Ctx0),
+            Events = [E || {purged, _, _, _} = E <- Purge],
+            case [{M, Why} || {error, M, Why} <- Purge] of
+                [] ->
+                    Warns = [{M, Why} || {warn, M, Why} <- Purge],
+                    {Results, Ctx} = swap(Work, Warns, T0, Ctx1),
+                    {Results, Events, Ctx};
+                Errors ->
+                    {all_failed(Work, Errors), Events, Ctx1}
+            end;
+        {Work, Errors} ->
+            {all_failed(Work, Errors), [], Ctx0}
+    end.
+
+%% Reads and checks the object code of every module to load; returns
+%% the modules with their code and the errors, by module.
+read_all([], Work, Errors) ->
+    {lists:reverse(Work), Errors};
+read_all([W | Rest], Work, Errors) ->
+    case read(W) of
+        {ok, W1} -> read_all(Rest, [W1 | Work], Errors);
+        {error, Why} ->
+            read_all(Rest, [W | Work], [{maps:get(mod, W), Why} | Errors])
+    end.
+
+%% Reads one module's object code (unless it came with the batch) and
+%% checks that it is a BEAM file of the right module.
+read(#{mod := Mod, path := Path} = W) ->
+    Got = case W of
+              #{bin := Bin0} -> {ok, Bin0};
+              _ -> file:read_file(Path)
+          end,
+    case Got of
+        {ok, Bin} ->
+            case beam_lib:md5(Bin) of
+                {ok, {Mod, Md5}} ->
+                    {ok, W#{bin => Bin, new => stamp(Md5),
+                            exports => exports(Bin)}};
+                {ok, {Other, _}} ->
+                    {error, io_lib:format("wrong module name inside: ~s holds "
+                                          "module ~s, not ~s",
+                                          [Path, Other, Mod])};
+                {error, beam_lib, Why} ->
+                    {error, ["corrupt: ", Path, " is not a complete BEAM "
+                             "file (", beam_lib:format_error(Why), ")"]}
+            end;
+        {error, enoent} ->
+            {error, ["beam vanished: ", Path, " no longer exists (a failed "
+                     "compile deletes it); the loaded version stays"]};
+        {error, Why} ->
+            {error, ["cannot read ", Path, ": ", file:format_error(Why)]}
+    end.
+
+%% The functions a BEAM file exports.
+exports(Bin) ->
+    case beam_lib:chunks(Bin, [exports]) of
+        {ok, {_, [{exports, Exports}]}} -> Exports;
+        _ -> []
+    end.
+
+%% Purges the old code left by an earlier reload of each module, so that
+%% the new version can be loaded: softly, or by force where the policy
+%% says so.  Returns, per module, `{purged, Mod, OldStamp, AfterMs}'
+%% when a version we had reported as lingering left, `{warn, Mod, Why}'
+%% when processes were killed, `{error, Mod, Why}' when old code is still
+%% in use.
+prepurge(Work, Ctx) ->
+    lists:foldl(fun(#{mod := Mod, file := File}, {Acc, C}) ->
+                        {Out, C1} = prepurge1(Mod, File, C),
+                        {Out ++ Acc, C1}
+                end, {[], Ctx}, Work).
+
+%% Purges one module's old code before a load.
+prepurge1(Mod, File, Ctx) ->
+    case erlang:check_old_code(Mod) of
+        false ->
+            {[], Ctx};
+        true ->
+            case code:soft_purge(Mod) of
+                true ->
+                    gone(Mod, [], Ctx);
+                false ->
+                    Procs = old_code_procs(Mod),
+                    case reloader_client_config:hard_purge(Mod, File) of
+                        true ->
+                            Why = iolist_to_binary(
+                                    ["hard purge killed ",
+                                     procs_text(Procs, "that ran old code")]),
+                            code:purge(Mod),
+                            gone(Mod, [{warn, Mod, Why}], Ctx);
+                        false ->
+                            Why = ["old code still in use, and a third "
+                                   "version cannot be loaded while two are "
+                                   "(policy: soft purge): ",
+                                   procs_text(Procs, "still runs it")],
+                            {[{error, Mod, Why}], Ctx}
+                    end
+            end
+    end.
+
+%% Notes that a module's old code left: a purged event if it had been
+%% reported as lingering.
+gone(Mod, Out, #{lingering := L} = Ctx) ->
+    case L of
+        #{Mod := #{stamp := S, since := Since}} ->
+            {[{purged, Mod, S, now_ms() - Since} | Out],
+             Ctx#{lingering := maps:remove(Mod, L)}};
+        _ ->
+            {Out, Ctx}
+    end.
+
+%% Answers load-failed for every module of a batch, naming the modules
+%% that made it fail.
+all_failed(Work, Errors) ->
+    Culprits = lists:join(", ", [atom_to_list(M)
+                                 || {M, _} <- lists:reverse(Errors)]),
+    [case lists:keyfind(Mod, 1, Errors) of
+         {Mod, Why} -> failed(Name, Cur, Why);
+         false -> failed(Name, Cur, ["not loaded: the batch loads all or "
+                                     "nothing, and ", Culprits, " failed"])
+     end || #{mod := Mod, name := Name, cur := Cur} <- Work].
+
+%% Swaps a whole batch in: prepare, suspend the processes, migrate
+%% (downgrades before the load), load, migrate (upgrades after it),
+%% resume, purge, test.  Warns are the pre-purge warnings by module.
+swap(Work0, Warns, T0, Ctx0) ->
+    Work = [W#{old_vsn => vsn_current(Mod)} || #{mod := Mod} = W <- Work0],
+    case prepare(Work) of
+        {error, Errors} ->
+            {all_failed(Work, Errors), Ctx0};
+        {ok, Prepared, OnLoad} ->
+            Held = suspend(sys_procs(Work)),
+            Down = change_code([W || #{dir := down} = W <- Work], Held),
+            Loaded = finish(Prepared, OnLoad),
+            LoadMs = now_ms() - T0 - state_total(Down),
+            case Loaded of
+                ok ->
+                    Up = change_code([W || #{dir := up} = W <- Work], Held),
+                    after_load(Work, Held, Down ++ Up, Warns, LoadMs, Ctx0);
+                {error, Errors} ->
+                    resume(Held),
+                    {all_failed(Work, Errors), Ctx0}
+            end
+    end.
+
+%% Prepares every module's code; modules with -on_load cannot be
+%% prepared, and are loaded one by one just before the others.
+prepare(Work) ->
+    Set = [{Mod, File, Bin} || #{mod := Mod, file := File, bin := Bin} <- Work],
+    case code:prepare_loading(Set) of
+        {ok, Prepared} ->
+            {ok, Prepared, []};
+        {error, Errs} ->
+            case [M || {M, R} <- Errs, R =/= on_load_not_allowed] of
+                [] ->
+                    OnLoad = [E || {M, _, _} = E <- Set,
+                                   lists:keymember(M, 1, Errs)],
+                    case Set -- OnLoad of
+                        [] ->
+                            {ok, none, OnLoad};
+                        Rest ->
+                            case code:prepare_loading(Rest) of
+                                {ok, Prepared} -> {ok, Prepared, OnLoad};
+                                {error, Errs2} -> {error, reasons(Errs2, Work)}
+                            end
+                    end;
+                _ ->
+                    {error, reasons([E || {_, R} = E <- Errs,
+                                          R =/= on_load_not_allowed], Work)}
+            end
+    end.
+
+%% Loads the -on_load modules, stopping at the first that fails (its
+%% old code stays), then makes the prepared code current at once.
+finish(Prepared, []) ->
+    case Prepared of
+        none -> ok;
+        _ ->
+            case code:finish_loading(Prepared) of
+                ok -> ok;
+                {error, Errs} -> {error, [{M, fmt(Why)} || {M, Why} <- Errs]}
+            end
+    end;
+finish(Prepared, [{M, File, Bin} | OnLoad]) ->
+    case code:load_binary(M, File, Bin) of
+        {module, M} -> finish(Prepared, OnLoad);
+        {error, Why} -> {error, [{M, ["its -on_load failed: ", fmt(Why)]}]}
+    end.
+
+%% Explains why the VM refused to prepare modules.
+reasons(Errs, Work) ->
+    [{Mod, reason(Mod, Why, Work)} || {Mod, Why} <- Errs].
+
+%% Explains one refusal: a newer OTP's code, or a corrupt file.
+reason(Mod, badfile, Work) ->
+    [#{bin := Bin, path := Path}] = [W || #{mod := M} = W <- Work, M =:= Mod],
+    case {code_opcode_max(Bin), vm_opcode_max()} of
+        {Theirs, Ours} when is_integer(Theirs), is_integer(Ours),
+                            Theirs > Ours ->
+            io_lib:format("compiled by a newer OTP: ~s uses opcode ~b, and "
+                          "this VM (OTP ~s) knows up to ~b; recompile it "
+                          "with this OTP's erlc",
+                          [Path, Theirs, erlang:system_info(otp_release),
+                           Ours]);
+        _ ->
+            ["corrupt or incompatible: the VM's loader refused ", Path,
+             " (see the node's log for its message)"]
+    end;
+reason(_Mod, not_purged, _Work) ->
+    "old code still in use";
+reason(_Mod, on_load_not_allowed, _Work) ->
+    "it has -on_load";
+reason(_Mod, Why, _Work) ->
+    fmt(Why).
+
+%% The highest opcode a BEAM file's code uses (its Code chunk header).
+code_opcode_max(Bin) ->
+    case beam_lib:chunks(Bin, ["Code"]) of
+        {ok, {_, [{"Code", <<_Sub:32, _Set:32, Max:32, _/binary>>}]}} -> Max;
+        _ -> undefined
+    end.
+
+%% The highest opcode this VM loads: the same OTP's compiler knows it.
+vm_opcode_max() ->
+    case code:ensure_loaded(beam_opcodes) of
+        {module, _} -> vm_opcode_max(1);
+        {error, _} -> undefined
+    end.
+
+%% Counts up the opcodes beam_opcodes names.
+vm_opcode_max(N) ->
+    try beam_opcodes:opname(N) of
+        _ -> vm_opcode_max(N + 1)
+    catch error:_ -> N - 1
+    end.
+
+%% Finds the sys processes (started through proc_lib by a gen_server,
+%% gen_statem, supervisor...) whose callback module is being reloaded and
+%% whose code that will do the migration exports code_change/3.
+sys_procs(Work) ->
+    Mods = maps:from_list([{Mod, W} || #{mod := Mod} = W <- Work,
+                                       migrates(W)]),
+    case map_size(Mods) of
+        0 -> [];
+        _ ->
+            Self = self(),
+            [{P, Mod} || P <- processes(), P =/= Self,
+                         Mod <- [callback(P)], is_map_key(Mod, Mods)]
+    end.
+
+%% Whether the code that runs a module's state migration has one: the
+%% new code on upgrade, the current code on downgrade.
+migrates(#{dir := up, exports := Exports}) ->
+    lists:member({code_change, 3}, Exports);
+migrates(#{dir := down, mod := Mod}) ->
+    erlang:function_exported(Mod, code_change, 3).
+
+%% The callback module of a process started through proc_lib, from its
+%% '$initial_call' (what proc_lib:translate_initial_call/1 reads).
+callback(P) ->
+    case erlang:process_info(P, dictionary) of
+        {dictionary, Dict} ->
+            case lists:keyfind('$initial_call', 1, Dict) of
+                {_, {Mod, init, 1}} -> Mod;
+                {_, {supervisor, Mod, 1}} -> Mod;
+                {_, {supervisor_bridge, Mod, 1}} -> Mod;
+                _ -> none
+            end;
+        undefined -> none
+    end.
+
+%% Suspends the processes; returns those that are held, with their
+%% module.
+suspend(Procs) ->
+    T = reloader_client_config:suspend_timeout(),
+    [PM || {P, _} = PM <- Procs,
+           try sys:suspend(P, T), true catch exit:_ -> false end].
+
+%% Resumes held processes.
+resume(Held) ->
+    T = reloader_client_config:suspend_timeout(),
+    [catch sys:resume(P, T) || {P, _} <- Held],
+    ok.
+
+%% Runs sys:change_code/5 in every held process of each module; returns,
+%% per module, the time it took and the processes that failed.
+change_code(Work, Held) ->
+    T = reloader_client_config:suspend_timeout(),
+    [begin
+         Vsn = case W of
+                   #{dir := up, old_vsn := Old} -> Old;
+                   #{dir := down, bin := Bin} -> {down, vsn_of(Bin)}
+               end,
+         Extra = reloader_client_config:code_change_extra(Mod),
+         T0 = now_ms(),
+         Out = [{P, try sys:change_code(P, Mod, Vsn, Extra, T) of
+                        {error, {error, Why}} -> {error, Why};
+                        Other -> Other
+                    catch exit:Why -> {error, Why}
+                    end} || {P, M} <- Held, M =:= Mod],
+         {Mod, #{ms => now_ms() - T0,
+                 ok => [P || {P, ok} <- Out],
+                 failed => [{P, Why} || {P, {error, Why}} <- Out]}}
+     end || #{mod := Mod} = W <- Work,
+            Held =/= [], lists:keymember(Mod, 2, Held)].
+
+%% The total time of the state migrations.
+state_total(Changes) ->
+    lists:sum([Ms || {_, #{ms := Ms}} <- Changes]).
+
+%% The version of the current code of a module (its -vsn), as
+%% release_handler hands it to code_change/3.
+vsn_current(Mod) ->
+    try erlang:get_module_info(Mod, attributes) of
+        Attrs -> vsn_term(proplists:get_value(vsn, Attrs, []))
+    catch error:badarg -> undefined
+    end.
+
+%% The -vsn of a BEAM file, as release_handler reads it.
+vsn_of(Bin) ->
+    case beam_lib:version(Bin) of
+        {ok, {_, Vsn}} -> vsn_term(Vsn);
+        _ -> undefined
+    end.
+
+%% A vsn attribute as release_handler passes it: a string as it is, a
+%% one-term list as that term.
+vsn_term(Vsn) ->
+    case io_lib:printable_list(Vsn) andalso Vsn =/= [] of
+        true -> Vsn;
+        false when Vsn =:= [] -> undefined;
+        false ->
+            case Vsn of
+                [Term] -> Term;
+                _ -> Vsn
+            end
+    end.
+
+%% Everything after the code is current: roll back a failed migration,
+%% resume the processes, purge the old code, run the tests, and build the
+%% results.
+after_load(Work, Held, Changes, Warns, LoadMs, Ctx0) ->
+    Failed = [{P, E} || {_, #{failed := F}} <- Changes, {P, E} <- F],
+    case Failed of
+        [] ->
+            resume(Held),
+            finish_ok(Work, Changes, Warns, LoadMs, Ctx0);
+        _ ->
+            %% A state migration failed: go back to the code each module
+            %% ran before, migrating back the processes that were
+            %% migrated, while they are still held.
+            Why = lists:join("; ", [["code_change failed in ", fmt(P), ": ",
+                                     fmt(E)] || {P, E} <- Failed]),
+            Back = undo(Work, Changes, Ctx0),
+            resume(Held),
+            undone(Work, Back, Why, LoadMs, Changes, Ctx0)
+    end.
+
+%% Loads back the code each module ran before this batch, migrating the
+%% processes whose migration went through back (for an upgrade: down,
+%% before the load; for a downgrade: up, after it).  Returns ok, or why
+%% it could not be done.
+undo(Work, Changes, #{kept := Kept}) ->
+    Prev = [{W, case Kept of
+                    #{Mod := #{cur := {Cur, Bin}}} -> Bin;
+                    _ -> none
+                end} || #{mod := Mod, cur := Cur} = W <- Work],
+    case [M || {#{mod := M}, none} <- Prev] of
+        [] ->
+            Migrated = fun(Mod) ->
+                               [P || {M, #{ok := Oks}} <- Changes, M =:= Mod,
+                                     P <- Oks]
+                       end,
+            T = reloader_client_config:suspend_timeout(),
+            [catch sys:change_code(P, Mod, {down, vsn_of(Bin)},
+                                   code_extra(Mod), T)
+             || {#{mod := Mod, dir := up}, Bin} <- Prev, P <- Migrated(Mod)],
+            [code:soft_purge(Mod) || #{mod := Mod} <- Work],
+            Set = [{Mod, File, Bin}
+                   || {#{mod := Mod, file := File}, Bin} <- Prev],
+            case code:atomic_load(Set) of
+                ok ->
+                    [catch sys:change_code(P, Mod, vsn_of(Left),
+                                           code_extra(Mod), T)
+                     || {#{mod := Mod, dir := down, bin := Left}, _} <- Prev,
+                        P <- Migrated(Mod)],
+                    ok;
+                {error, Errs} ->
+                    {error, ["could not load the previous version back: ",
+                             fmt(Errs)]}
+            end;
+        Missing ->
+            {error, ["no previous version kept to roll back to (",
+                     lists:join(", ", [atom_to_list(M) || M <- Missing]), ")"]}
+    end.
+
+%% The Extra argument of code_change/3 for a module.
+code_extra(Mod) -> reloader_client_config:code_change_extra(Mod).
+
+%% The results of a batch whose state migration failed: rolled back, or,
+%% when that was impossible, ok with the new code and a warning.
+undone(Work, ok, Why, LoadMs, Changes, Ctx) ->
+    Res = [(base(W, LoadMs, Changes))#{status => 'rolled-back', stamp => Cur,
+                                       reason => iolist_to_binary(Why)}
+           || #{cur := Cur} = W <- Work],
+    {Res, Ctx};
+undone(Work, {error, Undo}, Why, LoadMs, Changes, Ctx0) ->
+    {Res, Ctx} = finish_ok(Work, Changes, [], LoadMs, Ctx0),
+    {[warn(R, [Why, "; ", Undo, "; the new version stays current, and those "
+               "processes keep their state unmigrated"]) || R <- Res], Ctx}.
+
+%% The fields every result of a loaded module has.
+base(#{name := Name, mod := Mod}, LoadMs, Changes) ->
+    State = case lists:keyfind(Mod, 1, Changes) of
+                {Mod, #{ms := Ms}} -> Ms;
+                false -> undefined
+            end,
+    #{name => Name, load => LoadMs, state => State}.
+
+%% The code is current and every migration went through: purge the old
+%% code softly, run the tests, and keep the new code for later rollbacks.
+finish_ok(Work, Changes, Warns, LoadMs, Ctx0) ->
+    Now = now_ms(),
+    {Res, Ctx} =
+        lists:mapfoldl(
+          fun(#{mod := Mod, new := New, cur := Cur, bin := Bin, dir := Dir} = W,
+              C0) ->
+                  {Purge, C1} = postpurge(Mod, Cur, Now, C0),
+                  C2 = case Dir of
+                           up -> keep(Mod, {New, Bin}, C1);
+                           down -> back(Mod, {New, Bin}, C1)
+                       end,
+                  R0 = (base(W, LoadMs, Changes))#{status => ok, stamp => New,
+                                                   bin => Bin},
+                  R1 = case Purge of
+                           {ok, Ms} -> R0#{purge => Ms};
+                           {lingering, Why} -> warn(R0, Why)
+                       end,
+                  R2 = case lists:keyfind(Mod, 1, Warns) of
+                           {Mod, Warn} -> warn(R1, Warn);
+                           false -> R1
+                       end,
+                  test(W, R2, C2)
+          end, Ctx0, Work),
+    {Res, Ctx}.
+
+%% After a rollback, the code now current was the previous one, and the
+%% one left becomes the previous.
+back(Mod, {_, _} = Now, #{kept := Kept} = Ctx) ->
+    Left = case Kept of
+               #{Mod := #{cur := C}} -> C;
+               _ -> undefined
+           end,
+    Ctx#{kept := Kept#{Mod => #{cur => Now, prev => Left}}}.
+
+%% Adds a warning to a result's reason.
+warn(#{reason := Old} = R, Why) ->
+    R#{reason => iolist_to_binary([Old, "; ", Why])};
+warn(R, Why) ->
+    R#{reason => iolist_to_binary(Why)}.
+
+%% Soft purges the version a reload made old; if some process still runs
+%% it, names them and keeps it for a later retry.
+postpurge(Mod, OldStamp, Loaded, #{lingering := L} = Ctx) ->
+    T0 = now_ms(),
+    case code:soft_purge(Mod) of
+        true ->
+            {{ok, now_ms() - T0}, Ctx};
+        false ->
+            Why = iolist_to_binary(["old code kept: ",
+                                    procs_text(old_code_procs(Mod),
+                                               "still runs it")]),
+            {{lingering, Why},
+             Ctx#{lingering := L#{Mod => #{stamp => OldStamp, since => Loaded,
+                                           why => Why}}}}
+    end.
+
+%% Runs a module's test/0 after an upgrade, when it exports one, and
+%% rolls the module back on failure when the policy says so.
+test(#{dir := up, mod := Mod, file := File} = W, R, Ctx) ->
+    case erlang:function_exported(Mod, test, 0) of
+        false ->
+            {R, Ctx};
+        true ->
+            T0 = now_ms(),
+            Out = run_test(Mod),
+            R1 = R#{test => now_ms() - T0},
+            case Out of
+                ok ->
+                    {R1, Ctx};
+                {failed, Why} ->
+                    Back = reloader_client_config:rollback_on_test_failure(
+                             Mod, File),
+                    case Back of
+                        true -> test_rollback(W, R1, Why, Ctx);
+                        false -> {warn(R1#{status => 'test-failed'}, Why), Ctx}
+                    end
+            end
+    end;
+test(_W, R, Ctx) ->
+    {R, Ctx}.
+
+%% Loads back the version before a module whose test failed.
+test_rollback(#{mod := Mod, name := Name, path := Path, cur := Cur} = W, R,
+              Why, Ctx) ->
+    #{kept := #{Mod := #{cur := {New, _}}}} = Ctx,
+    Item = #{name => Name, path => Path, stamp => Cur, was => New,
+             action => rollback},
+    case run([Item], Ctx) of
+        {[#{status := ok} = Back], _, Ctx1} ->
+            {R#{status => 'rolled-back', stamp => Cur,
+                reason => iolist_to_binary([Why, "; rolled back in ",
+                                            fmt_ms(maps:get(load, Back, 0.0)),
+                                            " ms"])}, Ctx1};
+        {[#{reason := Undo}], _, Ctx1} ->
+            _ = W,
+            {warn(R#{status => 'test-failed'}, [Why, "; could not roll back: ",
+                                                Undo]), Ctx1}
+    end.
+
+%% Calls Mod:test() in a process of its own, with a time limit: it
+%% passes when it returns ok, as mochiweb's reloader has it.
+run_test(Mod) ->
+    Timeout = reloader_client_config:test_timeout(),
+    {Pid, Ref} = spawn_monitor(
+                   fun() ->
+                           exit({test_result,
+                                 try Mod:test() of
+                                     Value -> {returned, Value}
+                                 catch Class:Why:Stack ->
+                                         {raised, Class, Why, Stack}
+                                 end})
+                   end),
+    receive
+        {'DOWN', Ref, process, Pid, {test_result, {returned, ok}}} ->
+            ok;
+        {'DOWN', Ref, process, Pid, {test_result, {returned, Other}}} ->
+            {failed, io_lib:format("~s:test() returned ~s, not ok",
+                                   [Mod, fmt(Other)])};
+        {'DOWN', Ref, process, Pid, {test_result, {raised, C, W, St}}} ->
+            {failed, io_lib:format("~s:test() raised ~s:~s~s",
+                                   [Mod, C, fmt(W), where(St)])};
+        {'DOWN', Ref, process, Pid, Why} ->
+            {failed, io_lib:format("~s:test() died: ~s", [Mod, fmt(Why)])}
+    after Timeout ->
+            exit(Pid, kill),
+            receive {'DOWN', Ref, process, Pid, _} -> ok end,
+            {failed, io_lib:format("~s:test() did not return within ~b ms",
+                                   [Mod, Timeout])}
+    end.
+
+%% Where an exception was raised: its top stack frame.
+where([{M, F, A, Loc} | _]) ->
+    Arity = if is_list(A) -> length(A); true -> A end,
+    case proplists:get_value(line, Loc) of
+        undefined -> io_lib:format(" in ~s:~s/~b", [M, F, Arity]);
+        Line -> io_lib:format(" in ~s:~s/~b line ~b", [M, F, Arity, Line])
+    end;
+where(_) -> "".
+
+%% @doc Retries the soft purge of old code that processes still ran;
+%% returns a `{purged, Module, OldStamp, AfterMs}' event for each that
+%% went away.
+-spec retry_purges(ctx()) -> {[tuple()], ctx()}.
+retry_purges(#{lingering := L} = Ctx) ->
+    Now = now_ms(),
+    Gone = [{purged, Mod, S, Now - Since}
+            || {Mod, #{stamp := S, since := Since}} <- maps:to_list(L),
+               not erlang:check_old_code(Mod) orelse code:soft_purge(Mod)],
+    {Gone, Ctx#{lingering := maps:without([M || {_, M, _, _} <- Gone], L)}}.
+
+%% The processes that still run a module's old code.
+old_code_procs(Mod) ->
+    [P || P <- processes(), erlang:check_process_code(P, Mod)].
+
+%% Names processes and what each is running: "1 process still runs it:
+%% <0.90.0> (m:loop/1)".
+procs_text(Procs, What) ->
+    N = length(Procs),
+    Shown = lists:sublist(Procs, 10),
+    [integer_to_list(N), if N =:= 1 -> " process "; true -> " processes " end,
+     What, ": ",
+     lists:join(", ", [[pid_to_list(P), " (", current(P), ")"] || P <- Shown]),
+     if N > 10 -> ", ..."; true -> "" end].
+
+%% What a process is running, as M:F/A.
+current(P) ->
+    case erlang:process_info(P, current_function) of
+        {current_function, {M, F, A}} -> io_lib:format("~s:~s/~b", [M, F, A]);
+        _ -> "gone"
+    end.
+
+%% A load-failed result.
+failed(Name, Stamp, Why) ->
+    #{name => Name, status => 'load-failed', stamp => Stamp,
+      reason => iolist_to_binary(Why)}.
+
+%% A path from the daemon as a file name the code server keeps.
+to_file(Path) when is_binary(Path) ->
+    case unicode:characters_to_list(Path) of
+        L when is_list(L) -> L;
+        _ -> binary_to_list(Path)
+    end;
+to_file(Path) when is_list(Path) ->
+    Path.
+
+%% @doc Any term on one line, cut at 400 characters.
+-spec fmt(term()) -> string().
+fmt(Term) when is_binary(Term) ->
+    fmt(binary_to_list(Term));
+fmt(Term) ->
+    S = case io_lib:deep_char_list(Term) of
+            true -> lists:flatten(Term);
+            false -> lists:flatten(io_lib:format("~0tp", [Term]))
+        end,
+    One = [if C =:= $\n -> $\s; true -> C end || C <- S],
+    case length(One) > 400 of
+        true -> lists:sublist(One, 400) ++ "...";
+        false -> One
+    end.
+
+%% Milliseconds with two decimals.
+fmt_ms(Ms) -> io_lib:format("~.2f", [Ms]).
+
+%% The monotonic clock in ms, as a float.
+now_ms() ->
+    erlang:monotonic_time(microsecond) / 1000.

@@ -1,0 +1,160 @@
+#!/bin/sh
+# The Erlang client against a fake daemon (clients/erlang/test/rc_fake.erl)
+# that sends what the real one never would: a rollback to the previous
+# version, with the gen_server state migrated down; a rollback with no
+# previous version kept; reloads of a module the node has not loaded, of
+# the client's own modules, of a beam that vanished; a batch where one
+# module fails (none is loaded); and lines the client does not
+# understand: each gets a clear error back and a log line, an error
+# from the daemon is never answered, and the client carries on.
+. tests/e2e/lib.sh
+erl_init
+
+# Sends lines from the fake daemon to the client.
+fake_send() {
+	for l in "$@"; do
+		erl_expect n1 ok "rc_fake:send(\"$l\")."
+	done
+}
+
+# Prints the stamp of a beam as the daemon would send it.
+stamp_of() {
+	erl_cmd n1 "rc_fake:stamp(\"$1\")." | sed 's/^= "\(.*\)"$/\1/'
+}
+
+# Sends a batch of one module line and waits for its done.
+fake_batch() {
+	b=$1
+	shift
+	fake_send "reload batch=$b count=1" "module batch=$b $*" "end batch=$b"
+	erl_expect n1 "<<\"done batch=$b\">>" "rc_fake:wait(\"^done batch=$b\$\")."
+}
+
+erl_fixture "$ROOT" greet
+erl_fixture "$ROOT" counter
+FAKE=$T/fake.sock
+erl_start n1 "{socket, \"$FAKE\"}, {poll_interval, 200}"
+erl_expect n1 ok "rc_fake:start(\"$FAKE\")."
+erl_expect n1 1 'greet:value().'
+erl_has n1 '= {ok,<' 'counter:start().'
+erl_cmd n1 '[counter:bump() || _ <- [1,2,3]].' >/dev/null
+erl_expect n1 3 'counter:get().'
+erl_has n1 '= {ok,' 'reloader_client:start().'
+erl_has n1 "lib=reloader_client/0.1.0" 'rc_fake:wait("^hello proto=1 pid=[0-9]+ name=nonode@nohost ").'
+erl_has n1 "stamp=md5:" 'rc_fake:wait("^register module=counter ").'
+erl_expect n1 "\"$ROOT/greet.beam\"" 'rc_fake:field("^register module=greet ", "path").'
+erl_expect n1 0 'rc_fake:count("^register module=reloader_client").'
+
+# An upgrade: the record gains a field, the count is kept.
+v1=$(stamp_of "$ROOT/counter.beam")
+erl_fixture "$ROOT" counter -DV2
+v2=$(stamp_of "$ROOT/counter.beam")
+fake_batch 1 "module=counter path=$ROOT/counter.beam stamp=$v2 was=$v1"
+erl_has n1 "module=counter status=ok stamp=$v2 load=" 'rc_fake:wait("^result batch=1 ").'
+erl_has n1 " state=" 'rc_fake:wait("^result batch=1 ").'
+erl_expect n1 '{3,upgraded}' 'counter:get().'
+
+# A rollback: back to version 1, its state migrated down first.
+fake_batch 2 "module=counter path=$ROOT/counter.beam stamp=$v1 was=$v2 action=rollback"
+erl_has n1 "module=counter status=ok stamp=$v1 " 'rc_fake:wait("^result batch=2 ").'
+erl_expect n1 3 'counter:get().'
+erl_expect n1 4 'counter:bump().'
+
+# Nothing kept to roll back to: greet was never reloaded.
+g1=$(stamp_of "$ROOT/greet.beam")
+fake_batch 3 "module=greet path=$ROOT/greet.beam stamp=md5:00112233445566778899aabbccddeeff was=$g1 action=rollback"
+erl_expect n1 "<<\"result batch=3 module=greet status=load-failed stamp=$g1 reason=no\\\\x20previous\\\\x20version\\\\x20kept\">>" \
+    'rc_fake:wait("^result batch=3 ").'
+
+# A module this node has not loaded, one of the client's own, a beam
+# that vanished: each refused with its reason, the batch still done.
+fake_send "reload batch=4 count=3" \
+    "module batch=4 module=nosuch path=/nowhere/nosuch.beam stamp=md5:00112233445566778899aabbccddeeff was=md5:ffeeddccbbaa99887766554433221100" \
+    "module batch=4 module=reloader_client path=$ERL_EBIN/reloader_client.beam stamp=md5:00112233445566778899aabbccddeeff was=none:" \
+    "module batch=4 module=greet path=$T/gone/greet.beam stamp=md5:00112233445566778899aabbccddeeff was=$g1" \
+    "end batch=4"
+erl_expect n1 '<<"done batch=4">>' 'rc_fake:wait("^done batch=4").'
+erl_expect n1 '"load-failed"' 'rc_fake:field("^result batch=4 module=nosuch ", "status").'
+erl_expect n1 '"module nosuch is not loaded in this node; nothing to reload"' \
+    'rc_fake:field("^result batch=4 module=nosuch ", "reason").'
+erl_expect n1 '"reloader_client never reloads its own modules"' \
+    'rc_fake:field("^result batch=4 module=reloader_client ", "reason").'
+erl_expect n1 "\"$g1\"" 'rc_fake:field("^result batch=4 module=greet ", "stamp").'
+erl_has n1 "\"beam vanished: $T/gone/greet.beam no longer exists" \
+    'rc_fake:field("^result batch=4 module=greet ", "reason").'
+erl_expect n1 1 'greet:value().'
+
+# One bad module fails the whole batch: greet is not loaded either.
+erl_fixture "$ROOT" greet -DVALUE=5
+g5=$(stamp_of "$ROOT/greet.beam")
+erl_fixture "$T/other" greet not_counter -DVALUE=6
+cp "$T/other/not_counter.beam" "$ROOT/counter.beam"
+fake_send "reload batch=5 count=2" \
+    "module batch=5 module=greet path=$ROOT/greet.beam stamp=$g5 was=$g1" \
+    "module batch=5 module=counter path=$ROOT/counter.beam stamp=md5:00112233445566778899aabbccddeeff was=$v1" \
+    "end batch=5"
+erl_expect n1 '<<"done batch=5">>' 'rc_fake:wait("^done batch=5").'
+erl_expect n1 "\"wrong module name inside: $ROOT/counter.beam holds module not_counter, not counter\"" \
+    'rc_fake:field("^result batch=5 module=counter ", "reason").'
+erl_expect n1 '"not loaded: the batch loads all or nothing, and counter failed"' \
+    'rc_fake:field("^result batch=5 module=greet ", "reason").'
+erl_expect n1 "\"$g1\"" 'rc_fake:field("^result batch=5 module=greet ", "stamp").'
+erl_expect n1 1 'greet:value().'
+erl_expect n1 4 'counter:get().'
+
+# Lines the client does not understand: an error back naming what was
+# wrong and which line it was, a log line, and the client carries on.
+n=$(erl_cmd n1 'length(rc_fake:lines()).')
+fake_send "frobnicate x=1"
+erl_expect n1 '"unknown verb \"frobnicate\""' 'rc_fake:field("^error code=unknown-verb ", "msg").'
+erl_log_wait n1 'warning .*does not understand.*unknown verb "frobnicate"'
+fake_send "Reload batch=1"
+erl_has n1 'a line must start with a verb' 'rc_fake:field("^error code=syntax ", "msg").'
+fake_send 'ping id=a\\q'
+erl_has n1 'field \"id\": bad escape' 'rc_fake:field("^error code=bad-field ", "msg").'
+fake_send "reload count=1"
+erl_expect n1 '"\"reload\" needs a field \"batch\""' 'rc_fake:field("^error code=missing-field ", "msg").'
+fake_send "module batch=99 module=greet path=/x stamp=none: was=none:"
+erl_has n1 'msg=batch\\x2099\\x20is\\x20not\\x20open' 'rc_fake:wait("^error code=bad-field msg=batch").'
+erl_log_wait n1 'warning .*cannot parse.*Reload batch=1'
+
+# A line longer than the protocol allows is dropped and answered
+# too-long; one of exactly 16384 bytes is taken.
+erl_expect n1 ok 'rc_fake:send(rc_fake:long_line(20000)).'
+erl_has n1 'line longer than 16384 bytes' 'rc_fake:field("^error code=too-long ", "msg").'
+erl_expect n1 ok 'rc_fake:send(rc_fake:long_line(16384)).'
+erl_has n1 '= <<"pong id=xxxx' 'rc_fake:wait("^pong id=xxxx").'
+
+# An error from the daemon is logged, never answered.
+errs=$(erl_cmd n1 'rc_fake:count("^error ").')
+fake_send 'error code=bad-result msg=done\\x20too\\x20early line=3' 'ping id=after'
+erl_expect n1 '<<"pong id=after">>' 'rc_fake:wait("^pong id=after").'
+[ "$(erl_cmd n1 'rc_fake:count("^error ").')" = "$errs" ] ||
+    erl_fail n1 "the client answered an error with an error"
+erl_log_wait n1 'warning .*reloaderd reports an error about line 3: bad-result: done too early'
+
+# Paths are escaped: a module loaded from a directory whose name has a
+# space and a backslash is registered under its exact path.
+odd="$T/odd dir\\x"
+erl_fixture "$odd" greet spacey
+erl_expect n1 '{module,spacey}' "code:load_abs(\"$T/odd dir\\\\x/spacey\")."
+erl_has n1 'path=/' 'rc_fake:wait("^register module=spacey ").'
+erl_has n1 'odd\\x20dir\\\\x/spacey.beam ' 'rc_fake:wait("^register module=spacey ").'
+erl_expect n1 "\"$T/odd dir\\\\x/spacey.beam\"" 'rc_fake:field("^register module=spacey ", "path").'
+
+# The socket path when none is set: $RELOADER_SOCKET, then
+# $XDG_RUNTIME_DIR, then by uid, as the daemon and libreloader have it.
+erl_expect n1 ok 'application:unset_env(reloader_client, socket).'
+erl_expect n1 '"/r/s.sock"' 'os:putenv("RELOADER_SOCKET", "/r/s.sock"), reloader_client_config:socket_path().'
+erl_expect n1 '"/x/y/reloader.sock"' 'os:unsetenv("RELOADER_SOCKET"), os:putenv("XDG_RUNTIME_DIR", "/x/y"), reloader_client_config:socket_path().'
+uid=$(id -u)
+if [ "$uid" -eq 0 ]; then want=/run/reloader/reloader.sock; else want=/tmp/reloader-$uid.sock; fi
+erl_expect n1 "\"$want\"" 'os:unsetenv("XDG_RUNTIME_DIR"), reloader_client_config:socket_path().'
+
+# Still attached and working: a last reload goes through.
+erl_fixture "$ROOT" greet -DVALUE=7
+g7=$(stamp_of "$ROOT/greet.beam")
+fake_batch 6 "module=greet path=$ROOT/greet.beam stamp=$g7 was=$g1"
+erl_expect n1 7 'greet:value().'
+erl_expect n1 0 'rc_fake:count("closed").'
+erl_stop n1
