@@ -244,6 +244,10 @@ client() {
 count_recv() {
 	name=$1
 	shift
+	if [ ! -f "$T/$name.out" ]; then
+		echo 0
+		return
+	fi
 	WANT="$*" awk '
 	BEGIN { n = split(ENVIRON["WANT"], w, " ") }
 	$1 == "<" && $2 == w[1] {
@@ -282,6 +286,8 @@ expect_recv() {
 # FIFO on file descriptor FD; its received lines go to $T/NAME.out.
 open_client() {
 	mkfifo "$T/$1.in"
+	# There before the client opens it (after its FIFO), for count_recv.
+	: >"$T/$1.out"
 	# Without the other clients' FIFOs, which would keep them open.
 	"$RLCLIENT" -w -t 10000 "$SOCK" <"$T/$1.in" >"$T/$1.out" \
 	    2>"$T/$1.err" 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
