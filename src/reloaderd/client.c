@@ -393,18 +393,29 @@ reg_compare(struct reg *r, struct file *f)
 	r->c->dirty = 1;
 }
 
+/* Reads the stamp of a registration's file as the tree knows it; -1 (and
+ * kind STAMP_NONE) when it is gone or not a complete module. */
+static int
+reg_disk(const struct reg *r, struct stamp *disk)
+{
+	struct file *f = file_lookup(r->wp->path);
+
+	if (f == NULL || f->state != FILE_OK) {
+		memset(disk, 0, sizeof(*disk));
+		return -1;
+	}
+	return file_stamp(f, disk);
+}
+
 /* Says what a registration is waiting for, as `list` shows it; fills in
  * the stamp on disk (kind STAMP_NONE if unreadable) and returns whether it
  * differs from what the client runs. */
 int
 reg_state(const struct reg *r, struct stamp *disk, const char **state)
 {
-	struct file *f = file_lookup(r->wp->path);
 	int stale;
 
-	memset(disk, 0, sizeof(*disk));
-	if (f == NULL || f->state != FILE_OK || file_stamp(f, disk) == -1)
-		memset(disk, 0, sizeof(*disk));
+	reg_disk(r, disk);
 	stale = !stamp_equal(disk, &r->have);
 	if (r->inflight)
 		*state = "reloading";
@@ -427,12 +438,11 @@ reg_state(const struct reg *r, struct stamp *disk, const char **state)
 int
 reg_discard(struct reg *r)
 {
-	struct file *f = file_lookup(r->wp->path);
 	struct stamp disk;
 
 	if (r->inflight || !(r->pending || r->forced || r->rollback))
 		return 0;
-	if (f != NULL && f->state == FILE_OK && file_stamp(f, &disk) == 0)
+	if (reg_disk(r, &disk) == 0)
 		r->failed = disk;
 	r->pending = r->forced = r->rollback = 0;
 	r->rolledback = 0;
@@ -444,10 +454,9 @@ reg_discard(struct reg *r)
 static void
 reg_hold_back(struct reg *r)
 {
-	struct file *f = file_lookup(r->wp->path);
 	struct stamp disk;
 
-	if (f == NULL || f->state != FILE_OK || file_stamp(f, &disk) == -1)
+	if (reg_disk(r, &disk) == -1)
 		return;
 	r->failed = disk;
 	r->rolledback = 1;
