@@ -11,6 +11,7 @@ port=${PORT:-8080}
 url=http://127.0.0.1:$port
 reloaderd=$O/reloaderd
 devserver=$O/examples/devserver
+ctl=$O/reloaderctl
 # Says what went wrong and exits; the trap stops what was started.
 die() {
 	echo "run: $*" >&2
@@ -81,6 +82,13 @@ and the count carries on where it was, moved to the new version by its
 reloader_code_change hook:
 
     curl $url/count
+
+reloaderctl shows what the daemon knows and did, and holds reloads for a
+build (the socket is in a temporary directory, so name it):
+
+    $ctl -s $sock list
+    $ctl -s $sock tail -f
+    $ctl -s $sock build -- make -C examples/devserver
 
 Ctrl-C stops both.
 
