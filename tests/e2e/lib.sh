@@ -74,6 +74,18 @@ stop() {
 	DPID=
 }
 
+# Waits (up to 10 s) for a path to exist, or with a second argument to
+# pass that test(1) operator (-s: exist and not be empty); WHAT names it
+# in the failure.
+wait_path() {
+	tries=1000
+	while ! test "${2:--e}" "$1"; do
+		tries=$((tries - 1))
+		[ "$tries" -gt 0 ] || fail "timed out waiting for ${3:-$1}"
+		sleep 0.01
+	done
+}
+
 # Counts log lines matching a basic regular expression; 0 while the log
 # does not exist yet (the daemon's shell may not have opened it).
 count_log() {

@@ -156,12 +156,7 @@ fake() {
 	perl "$T/fake.pl" "$T/fake.sock" "$mode" &
 	fpid=$!
 	CTL_PIDS="$CTL_PIDS $fpid"
-	tries=1000
-	until [ -e "$T/fake.sock.ready" ]; do
-		tries=$((tries - 1))
-		[ "$tries" -gt 0 ] || fail "the fake daemon did not start"
-		sleep 0.01
-	done
+	wait_path "$T/fake.sock.ready" -e "the fake daemon to start"
 	ctl_rc=0
 	"$CTL" -s "$T/fake.sock" "$@" >"$T/ctl.out" 2>"$T/ctl.err" ||
 	    ctl_rc=$?

@@ -134,12 +134,7 @@ ctl_status 126 "a command that is not executable"
     sleep 30 & echo \$\$ >'$T/started'; wait" >"$T/bt.out" 2>"$T/bt.err" &
 bpid=$!
 CTL_PIDS="$CTL_PIDS $bpid"
-tries=1000
-until [ -s "$T/started" ]; do
-	tries=$((tries - 1))
-	[ "$tries" -gt 0 ] || fail "the interrupted build never started"
-	sleep 0.01
-done
+wait_path "$T/started" -s "the interrupted build to start"
 kill -TERM "$bpid"
 rc=0
 wait "$bpid" || rc=$?

@@ -19,16 +19,6 @@ SDPID=
 trap 'for p in $NPID $SDPID $SPID; do kill "$p" 2>/dev/null || true
 	wait "$p" 2>/dev/null || true; done; cleanup' EXIT
 
-# Waits (up to 10 s) for a path to exist.
-wait_path() {
-	tries=1000
-	while [ ! -e "$1" ]; do
-		tries=$((tries - 1))
-		[ "$tries" -gt 0 ] || fail "timed out waiting for $1"
-		sleep 0.01
-	done
-}
-
 # Counts the notify messages matching a basic regular expression.
 count_notify() {
 	c=$(grep -c -- "$1" "$T/notify.out" 2>/dev/null || true)
