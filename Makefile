@@ -54,6 +54,7 @@ DAEMON_SRCS = src/reloaderd/config.c src/reloaderd/log.c \
 	src/reloaderd/inotify.c src/reloaderd/poll.c \
 	src/reloaderd/control.c src/reloaderd/client.c \
 	src/reloaderd/cred.c src/reloaderd/notify.c src/reloaderd/ctl.c \
+	src/reloaderd/reg.c src/reloaderd/wanted.c src/reloaderd/path.c \
 	$(PROTO_SRCS)
 MAIN_SRCS = src/reloaderd/reloaderd.c
 

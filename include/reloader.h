@@ -164,6 +164,11 @@ struct reloader_event {
 	int forced;                 /* PURGE: 1 if a hard purge at the deadline */
 	unsigned int calls;         /* PURGE: calls still inside when forced */
 	int rollback;               /* RELOAD: 1 if back to the kept version */
+	const char *failed;         /* RELOAD: the step that failed, "" if
+				       none: "load", "purge" (the old version
+				       still has calls inside; the daemon
+				       offers the change again once it is
+				       purged), "code-change" or "test" */
 };
 
 typedef void reloader_event_fn(reloader_t *, const struct reloader_event *,

@@ -385,6 +385,8 @@ conn_result(reloader_t *r, unsigned long long batch, const char *module,
 		proto_addf(&o, "test", "%.2f", res->test_ms);
 	if (res->purge_ms >= 0)
 		proto_addf(&o, "purge", "%.2f", res->purge_ms);
+	if (res->failed != NULL && res->failed[0] != '\0')
+		proto_add(&o, "failed", res->failed);
 	if (res->reason[0] != '\0')
 		proto_add(&o, "reason", res->reason);
 	conn_send(r, &o);

@@ -242,29 +242,6 @@ copy_write(reloader_t *r, const char *path, const unsigned char *buf,
 	return 0;
 }
 
-/* Names a module: from its note, else its file name without ".so". */
-void
-copy_module_name(const char *path, const struct stamp *st, char *buf,
-    size_t len)
-{
-	const char *base;
-	size_t n;
-
-	if (st->module[0] != '\0') {
-		snprintf(buf, len, "%s", st->module);
-		return;
-	}
-	base = strrchr(path, '/');
-	base = base != NULL ? base + 1 : path;
-	n = strlen(base);
-	if (n > 3 && strcmp(base + n - 3, ".so") == 0)
-		n -= 3;
-	if (n >= len)
-		n = len - 1;
-	memcpy(buf, base, n);
-	buf[n] = '\0';
-}
-
 /*
  * Copies the module file at path to a fresh file <name>.<gen>.so in the
  * private directory and reads the stamp of the bytes copied.  name may
@@ -301,7 +278,7 @@ copy_make(reloader_t *r, const char *path, const char *name,
 		goto fail;
 	}
 	if (name == NULL) {
-		copy_module_name(path, st, modname, sizeof(modname));
+		stamp_module_name(path, st, modname, sizeof(modname));
 		name = modname;
 	} else
 		snprintf(modname, sizeof(modname), "%s", name);

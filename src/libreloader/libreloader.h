@@ -68,7 +68,6 @@ struct reloader_module {
 	int held;                   /* calls held for a state migration */
 	pthread_t holder;           /* the thread holding them */
 	unsigned long gen;
-	int reregister;             /* refused as not purged: register after */
 	char *kept;                 /* the replaced version's copy: rollback */
 	char kept_stamp[PROTO_STAMP_MAX]; /* its stamp */
 	char stamp[PROTO_STAMP_MAX];/* the current version's, for the host */
@@ -86,6 +85,8 @@ struct rl_result {
 	enum reloader_status status;
 	int changed;                /* a new version was tried */
 	int rollback;               /* it was a rollback */
+	const char *failed;         /* the step that failed: "load", "purge",
+				       "code-change", "test"; "" if none */
 	char stamp[PROTO_STAMP_MAX];/* what runs now */
 	char was[PROTO_STAMP_MAX];  /* what ran before */
 	char reason[RL_ERR_MAX];
@@ -200,7 +201,6 @@ int copy_dir(reloader_t *);
 int copy_make(reloader_t *, const char *, const char *, unsigned long,
     char **, struct stamp *, double *);
 void copy_remove(char **);
-void copy_module_name(const char *, const struct stamp *, char *, size_t);
 void copy_dir_remove(reloader_t *);
 
 /* hook.c */

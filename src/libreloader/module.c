@@ -284,11 +284,18 @@ module_purge(reloader_module_t *m)
 		snprintf(reason, sizeof(reason), "%s", img->nodelete ?
 		    "RTLD_NODELETE" : "still mapped after dlclose (a unique "
 		    "symbol or a thread-local destructor keeps it)");
-	/* Its copy stays, for a rollback; the commit dropped the last one. */
-	copy_remove(&m->kept);
-	m->kept = img->copy;
-	snprintf(m->kept_stamp, sizeof(m->kept_stamp), "%s", img->stamp);
-	img->copy = NULL;
+	/* Its copy stays, for a rollback, unless it is the very version
+	 * that runs now (a forced reload): then the one kept before stays
+	 * the one to go back to. */
+	if (stamp_equal(&img->st, &m->cur->st))
+		copy_remove(&img->copy);
+	else {
+		copy_remove(&m->kept);
+		m->kept = img->copy;
+		snprintf(m->kept_stamp, sizeof(m->kept_stamp), "%s",
+		    img->stamp);
+		img->copy = NULL;
+	}
 
 	memset(&ev, 0, sizeof(ev));
 	ev.type = RELOADER_EV_PURGE;
@@ -314,10 +321,6 @@ module_purge(reloader_module_t *m)
 	if (!keep)
 		free(img);
 
-	if (m->reregister) {
-		m->reregister = 0;
-		conn_register(r, m);
-	}
 	return reloader_now() - t0;
 }
 
@@ -402,6 +405,7 @@ module_result_event(reloader_module_t *m, const struct rl_result *res)
 	ev.state_ms = res->state_ms > 0 ? res->state_ms : 0;
 	ev.test_ms = res->test_ms > 0 ? res->test_ms : 0;
 	ev.rollback = res->rollback;
+	ev.failed = res->failed != NULL ? res->failed : "";
 	reloader_queue(m->r, &ev);
 }
 
@@ -450,6 +454,7 @@ module_need_purged(reloader_module_t *m, struct rl_result *res, double now)
 	left = m->old->pins;
 	pthread_mutex_unlock(&m->lock);
 	res->status = RELOADER_LOAD_FAILED;
+	res->failed = "purge";
 	module_reason(res, "old version of %s still has %u call%s inside "
 	    "(not purged)", m->name, left, left == 1 ? "" : "s");
 	return -1;
@@ -474,6 +479,7 @@ module_switch(reloader_module_t *m, struct reloader_image *img,
 
 	if (module_image_load(r, img, m->path, m->required) == -1) {
 		res->status = RELOADER_LOAD_FAILED;
+		res->failed = "load";
 		module_reason(res, "%s", r->err);
 		module_image_free(img);
 		return;
@@ -482,6 +488,7 @@ module_switch(reloader_module_t *m, struct reloader_image *img,
 	res->load_ms = reloader_now() - t0;
 
 	if (img->code_change != NULL) {
+		res->failed = "code-change";
 		if ((left = module_hold(m, r->drain_timeout)) > 0) {
 			module_reason(res, "%u call%s stayed inside %s past "
 			    "the drain timeout of %u ms", left,
@@ -506,6 +513,7 @@ module_switch(reloader_module_t *m, struct reloader_image *img,
 		}
 	}
 	if (img->test != NULL) {
+		res->failed = "test";
 		t1 = reloader_now();
 		sig = hook_test(img->test, new_state, &rc);
 		res->test_ms = reloader_now() - t1;
@@ -520,15 +528,18 @@ module_switch(reloader_module_t *m, struct reloader_image *img,
 			if (r->test_policy != RELOADER_TEST_KEEP)
 				goto rollback;
 			res->status = RELOADER_TEST_FAILED;
-		}
-	}
+		} else
+			res->failed = "";
+	} else
+		res->failed = "";
 	if (cur->code_change != NULL && img->code_change == NULL)
 		module_reason(res, "new version has no reloader_code_change "
 		    "(the old one had); state passed on unchanged");
 
 	/* Commit: the new version is current, the old one waits to go.
 	 * The copy kept from the switch before is no longer wanted: the
-	 * old version's takes its place when it is purged. */
+	 * old version's takes its place when it is purged, unless the new
+	 * version is the same code (a forced reload). */
 	img->state = new_state;
 	pthread_mutex_lock(&m->lock);
 	cur->replaced = reloader_now();
@@ -538,7 +549,8 @@ module_switch(reloader_module_t *m, struct reloader_image *img,
 	m->held = 0;
 	pthread_cond_broadcast(&m->cond);
 	pthread_mutex_unlock(&m->lock);
-	copy_remove(&m->kept);
+	if (!stamp_equal(&img->st, &cur->st))
+		copy_remove(&m->kept);
 	snprintf(res->stamp, sizeof(res->stamp), "%s", img->stamp);
 	t1 = reloader_now();
 	if (module_purge_if(m, t1) == 0)
@@ -574,6 +586,7 @@ module_reload(reloader_module_t *m, struct rl_result *res, int force)
 	if (img == NULL) {
 		res->changed = 1;
 		res->status = RELOADER_LOAD_FAILED;
+		res->failed = "load";
 		module_reason(res, "%s", r->err);
 		return;
 	}
@@ -583,9 +596,9 @@ module_reload(reloader_module_t *m, struct rl_result *res, int force)
 	}
 	res->changed = 1;
 
-	/* At most two versions: the old one must go first. */
+	/* At most two versions: the old one must go first.  The daemon
+	 * offers the newest version again once the purge is reported. */
 	if (module_need_purged(m, res, t0) == -1) {
-		m->reregister = 1;
 		module_image_free(img);
 		return;
 	}
@@ -595,9 +608,10 @@ module_reload(reloader_module_t *m, struct rl_result *res, int force)
 /*
  * Takes m back to the version the last switch replaced, from the copy
  * kept of it, as a reload does: the same two-version rule, hooks and
- * failures.  want is the stamp the daemon believes that version has (or
- * NULL); the kept copy decides, and a difference is told in the reason.
- * Called with r->lock held.
+ * failures.  want is the stamp the daemon asks for (or NULL); a kept
+ * version that is not that one, or is the one running, is refused, since
+ * a rollback that changes nothing, or changes to something else, must
+ * not look like one that worked.  Called with r->lock held.
  */
 void
 module_rollback(reloader_module_t *m, const char *want, struct rl_result *res)
@@ -609,24 +623,33 @@ module_rollback(reloader_module_t *m, const char *want, struct rl_result *res)
 	module_result_init(m, res);
 	res->changed = 1;
 	res->rollback = 1;
-	/* Not re-registered afterwards: a rollback is asked for, not owed. */
+	/* Not offered again after the purge: a rollback is asked for. */
 	if (module_need_purged(m, res, t0) == -1)
 		return;
+	res->failed = "load";
+	res->status = RELOADER_LOAD_FAILED;
 	if (m->kept == NULL) {
-		res->status = RELOADER_LOAD_FAILED;
 		module_reason(res, "no previous version kept");
+		return;
+	}
+	if (strcmp(m->kept_stamp, m->stamp) == 0) {
+		module_reason(res, "the previous version kept is %s, the one "
+		    "running: nothing to go back to", m->kept_stamp);
+		return;
+	}
+	if (want != NULL && strcmp(want, m->kept_stamp) != 0) {
+		module_reason(res, "the previous version kept is %s, not %s",
+		    m->kept_stamp, want);
 		return;
 	}
 	img = module_image_new(r, m->kept, m->name, ++m->gen,
 	    &res->copied_ms);
 	if (img == NULL) {
-		res->status = RELOADER_LOAD_FAILED;
 		module_reason(res, "%s", r->err);
 		return;
 	}
-	if (want != NULL && strcmp(want, img->stamp) != 0)
-		module_reason(res, "the previous version kept is %s, not %s",
-		    img->stamp, want);
+	res->status = RELOADER_OK;
+	res->failed = "";
 	module_switch(m, img, res, t0);
 }
 
@@ -742,7 +765,7 @@ reloader_open(reloader_t *r, const char *path, const char *const *required)
 	if ((img = module_image_new(r, m->path, NULL, m->gen, &ms)) == NULL)
 		goto fail;
 	img->m = m;
-	copy_module_name(m->path, &img->st, name, sizeof(name));
+	stamp_module_name(m->path, &img->st, name, sizeof(name));
 	if ((other = module_find(r, name)) != NULL) {
 		reloader_set_error(r, "%s: a module named %s is already open "
 		    "(from %s)", path, name, other->path);

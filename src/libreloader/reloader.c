@@ -229,6 +229,8 @@ reloader_queue(reloader_t *r, const struct reloader_event *ev)
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return;
 	e->ev = *ev;
+	if (e->ev.failed == NULL)
+		e->ev.failed = "";
 	e->ev.name = e->name = reloader_strdup(ev->name);
 	e->ev.path = e->path = reloader_strdup(ev->path);
 	e->ev.stamp = e->stamp = reloader_strdup(ev->stamp);

@@ -207,9 +207,34 @@ list_state(const struct proto_msg *m, char *buf, size_t len,
 	*color = NULL;
 	if (stale == NULL || strcmp(stale, "yes") != 0)
 		return state;
-	*color = strcmp(state, "failed") == 0 ? "bad" : "warn";
+	*color = strcmp(state, "failed") == 0 ||
+	    strcmp(state, "invalid") == 0 ? "bad" : "warn";
 	snprintf(buf, len, "stale (%s)", state);
 	return buf;
+}
+
+/* Adds to a list of notes the reason a registration is not current. */
+static void
+list_note(char **notes, size_t *len, const char *label,
+    const struct proto_msg *m)
+{
+	const char *reason = proto_get(m, "reason"), *state = cmd_get(m,
+	    "state");
+	char esc[2048], line[4096];
+	char *nn;
+	int n;
+
+	if (strcmp(state, "current") == 0 || reason == NULL || *reason == '\0')
+		return;
+	n = snprintf(line, sizeof(line), "  %s %s: %s: %s\n", label,
+	    cmd_get(m, "module"), state, out_vis(reason, esc, sizeof(esc)));
+	if (n < 0)
+		return;
+	if ((nn = realloc(*notes, *len + (size_t)n + 1)) == NULL)
+		return;
+	*notes = nn;
+	memcpy(*notes + *len, line, (size_t)n + 1);
+	*len += (size_t)n;
 }
 
 /* "list [client]": every attached client and each of its modules with
@@ -217,12 +242,13 @@ list_state(const struct proto_msg *m, char *buf, size_t len,
 int
 cmd_list(struct conn *c, int argc, char **argv)
 {
-	char label[512], have[512], disk[512], sbuf[64];
+	char label[512], have[512], disk[512], sbuf[64], *notes = NULL;
 	const char *color, *state;
 	struct table *t;
 	struct proto_msg m;
 	struct proto_out o;
 	unsigned long id, stale = 0;
+	size_t nlen = 0;
 	int i, rc, cols, rows = 0, nclients = 0;
 
 	i = cmd_print_opts(argc, argv);
@@ -282,10 +308,12 @@ cmd_list(struct conn *c, int argc, char **argv)
 				table_add(t, "%s", cmd_get(&m, "path"));
 			if (color != NULL)
 				stale++;
+			list_note(&notes, &nlen, label, &m);
 		}
 	}
 	if (rc == ANS_ERROR) {
 		table_free(t);
+		free(notes);
 		conn_error_die(c, &m, argc - i == 1 ? argv[i] : "list");
 	}
 	if (!opts.json) {
@@ -298,7 +326,11 @@ cmd_list(struct conn *c, int argc, char **argv)
 		printf("%s client%s, %s module%s, %lu stale\n",
 		    cmd_get(&m, "clients"), cmd_plural(&m, "clients"),
 		    cmd_get(&m, "modules"), cmd_plural(&m, "modules"), stale);
+		/* Why each one is not current, and what ends it. */
+		if (notes != NULL)
+			printf("%s", notes);
 	}
+	free(notes);
 	table_free(t);
 	return 0;
 }

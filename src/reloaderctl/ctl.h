@@ -123,6 +123,7 @@ void out_init(void);
 const char *out_color(const char *);
 const char *out_reset(void);
 void out_safe(FILE *, const char *);
+char *out_vis(const char *, char *, size_t);
 void out_json(FILE *, const char *, const struct proto_msg *);
 void out_json_string(FILE *, const char *);
 const char *out_stamp(const char *, char *, size_t);

@@ -70,7 +70,7 @@ out_reset(void)
 
 /* Writes s into buf with control bytes and DEL as \xHH, so that no value
  * can move the cursor or fake a line; returns buf. */
-static char *
+char *
 out_vis(const char *s, char *buf, size_t len)
 {
 	size_t o = 0;

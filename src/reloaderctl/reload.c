@@ -85,11 +85,17 @@ names_label(const char *id, const char *name, char *buf, size_t len)
 	return buf;
 }
 
-/* Returns a status for humans and its colour kind. */
+/* Returns a result's status for humans, with the step that failed, and
+ * its colour kind: the same words as the daemon's log. */
 static const char *
-result_status(const char *status, const char **color)
+result_status(const struct proto_msg *m, const char **color)
 {
+	const char *status = proto_get(m, "status");
+	const char *failed = proto_get(m, "failed");
+
 	*color = "bad";
+	if (failed == NULL)
+		failed = "";
 	if (status == NULL)
 		return "?";
 	if (strcmp(status, "ok") == 0) {
@@ -97,11 +103,15 @@ result_status(const char *status, const char **color)
 		return "ok";
 	}
 	if (strcmp(status, "load-failed") == 0)
-		return "load failed";
+		return strcmp(failed, "purge") == 0 ? "not loaded: old code "
+		    "still runs (offered again once it is purged)" :
+		    "load failed";
 	if (strcmp(status, "test-failed") == 0)
-		return "test failed";
+		return "test failed (kept)";
 	if (strcmp(status, "rolled-back") == 0)
-		return "rolled back";
+		return strcmp(failed, "test") == 0 ? "test failed (rolled "
+		    "back)" : strcmp(failed, "code-change") == 0 ?
+		    "code_change failed (rolled back)" : "rolled back";
 	return status;
 }
 
@@ -135,7 +145,7 @@ result_print(FILE *fp, const char *prefix, const struct proto_msg *m)
 {
 	static char line[2 * PROTO_MAX_LINE];
 	char label[512];
-	const char *color, *text, *reason, *node, *status;
+	const char *color, *text, *reason, *node;
 	size_t o;
 
 	if (opts.json) {
@@ -143,8 +153,7 @@ result_print(FILE *fp, const char *prefix, const struct proto_msg *m)
 		out_flush(fp);
 		return;
 	}
-	status = proto_get(m, "status");
-	text = result_status(status, &color);
+	text = result_status(m, &color);
 	node = proto_get(m, "node");
 	if (node != NULL)
 		o = (size_t)snprintf(line, sizeof(line), "%s in %s via %s: ",

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "proto.h"
@@ -20,14 +21,21 @@
 
 #define BATCH_HOLD 10
 
+/* Files and directories that could not be read are tried again after
+ * these many seconds at first, doubling up to the second. */
+#define BATCH_RETRY_MIN 0.05
+#define BATCH_RETRY_MAX 5.0
+
 /* How long a vanished module may stay away and still count as changed
  * rather than removed; it is reported between one and two of these
  * after it vanished. */
 #define GONE_GRACE 0.5
 
 static void batch_timer_cb(struct ev_loop *, ev_timer *, int);
-static void batch_read(void);
+static size_t batch_read(void);
 static void batch_gone_cb(struct ev_loop *, ev_timer *, int);
+static void batch_retry_arm(void);
+static void batch_retry_cb(struct ev_loop *, ev_timer *, int);
 
 /* Sets up the empty queue and the settle timer. */
 void
@@ -38,6 +46,8 @@ batch_init(void)
 	rd->nqueued = 0;
 	ev_init(&rd->settle_ev, batch_timer_cb);
 	ev_init(&rd->gone_ev, batch_gone_cb);
+	ev_init(&rd->retry_ev, batch_retry_cb);
+	rd->retry_wait = BATCH_RETRY_MIN;
 }
 
 /* Starts the grace period of a module that vanished. */
@@ -91,20 +101,12 @@ batch_hold(void)
 	return hold;
 }
 
-/* Queues a file to be read when the batch settles. */
+/* Starts the settle timer at the first change of a batch, or restarts it
+ * at a later one, but never past the batch's longest hold. */
 void
-batch_queue(struct file *f)
+batch_arm(void)
 {
 	ev_tstamp now = ev_now(rd->loop), left;
-
-	if (f->queued)
-		return;
-	f->queued = 1;
-	f->qnext = NULL;
-	f->qprev = rd->queue_tail;
-	*rd->queue_tail = f;
-	rd->queue_tail = &f->qnext;
-	rd->nqueued++;
 
 	if (!ev_is_active(&rd->settle_ev)) {
 		rd->batch_start = now;
@@ -121,6 +123,21 @@ batch_queue(struct file *f)
 	ev_timer_start(rd->loop, &rd->settle_ev);
 }
 
+/* Queues a file to be read when the batch settles. */
+void
+batch_queue(struct file *f)
+{
+	if (f->queued)
+		return;
+	f->queued = 1;
+	f->qnext = NULL;
+	f->qprev = rd->queue_tail;
+	*rd->queue_tail = f;
+	rd->queue_tail = &f->qnext;
+	rd->nqueued++;
+	batch_arm();
+}
+
 /* Takes a file out of the queue, if it is there. */
 void
 batch_unqueue(struct file *f)
@@ -135,7 +152,7 @@ batch_unqueue(struct file *f)
 	f->queued = 0;
 	f->qnext = NULL;
 	f->qprev = NULL;
-	if (--rd->nqueued == 0 && rd->loop != NULL)
+	if (--rd->nqueued == 0 && rd->loop != NULL && rd->requeue == NULL)
 		ev_timer_stop(rd->loop, &rd->settle_ev);
 }
 
@@ -143,15 +160,12 @@ batch_unqueue(struct file *f)
 static void
 batch_module_name(const struct file *f, char *buf, size_t len)
 {
-	const char *base = strrchr(f->path, '/'), *dot;
+	struct stamp st;
 
-	if (f->stamp != NULL && f->stamp->module != NULL) {
-		snprintf(buf, len, "%s", f->stamp->module);
-		return;
-	}
-	base = base ? base + 1 : f->path;
-	dot = strchr(base, '.');
-	snprintf(buf, len, "%.*s", dot ? (int)(dot - base) : (int)len, base);
+	memset(&st, 0, sizeof(st));
+	if (f->stamp != NULL && f->stamp->module != NULL)
+		snprintf(st.module, sizeof(st.module), "%s", f->stamp->module);
+	stamp_module_name(f->path, &st, buf, len);
 }
 
 /* Tells subscribers that a module was added, changed or removed. */
@@ -193,31 +207,36 @@ batch_catch_up(void)
 	for (r = rd->roots; r != NULL; r = r->next)
 		if (!r->shadowed && r->backend == BACKEND_POLL)
 			poll_root(r);
+	wanted_poll_sites();
 	batch_read();
 	/* No clients_reap: the caller is handling a client's line. */
 	clients_flush();
 }
 
-/* Reads every queued file and reports what really changed. */
-static void
+/* Reads every queued file and reports what really changed; first the
+ * registered paths whose symlinks moved are resolved again.  Returns how
+ * many changes it found. */
+static size_t
 batch_read(void)
 {
 	struct file *f;
 	struct stamp was;
-	size_t seen = 0, counts[4] = { 0, 0, 0, 0 };
+	size_t seen = 0, changes, counts[5] = { 0, 0, 0, 0, 0 };
 	int rc;
 
 	ev_timer_stop(rd->loop, &rd->settle_ev);
+	changes = wanted_run();
 	while ((f = rd->queue) != NULL) {
 		batch_unqueue(f);
 		memset(&was, 0, sizeof(was));
 		if (f->stamp != NULL)
 			file_stamp(f, &was);
 		rc = file_check(f, 0);
-		if (rc == CHECK_ADDED || rc == CHECK_CHANGED)
-			client_file_changed(f);
-		if (rc != CHECK_NOTHING) {
+		if (rc != CHECK_REMOVED && rc != CHECK_FORGOTTEN)
+			client_file_checked(f, rc != CHECK_NOTHING);
+		if (rc != CHECK_NOTHING && rc != CHECK_FORGOTTEN) {
 			rd->stats.changes++;
+			changes++;
 			batch_event(f, rc, &was);
 		}
 		counts[rc]++;
@@ -227,15 +246,111 @@ batch_read(void)
 		log_debug("batch: %zu files looked at, %zu added, %zu "
 		    "changed, %zu removed", seen, counts[CHECK_ADDED],
 		    counts[CHECK_CHANGED], counts[CHECK_REMOVED]);
+	return changes;
 }
 
-/* Reads the queued files and sends clients what changed for them. */
+/* Reads the queued files and sends clients what changed for them.  With
+ * no hold, changes that settled are a build that ended. */
 void
 batch_run(void)
 {
-	batch_read();
+	if (batch_read() > 0 && rd->holds == 0)
+		clients_build_ended();
 	clients_flush();
 	clients_reap();
+}
+
+/* Adds p to a set kept as an array, unless it is there. */
+static void
+batch_set_add(void ***v, size_t *n, void *p)
+{
+	void **nv;
+	size_t i;
+
+	for (i = 0; i < *n; i++)
+		if ((*v)[i] == p)
+			return;
+	if ((nv = reallocarray(*v, *n + 1, sizeof(*nv))) == NULL)
+		fatal("batch_set_add");
+	*v = nv;
+	(*v)[(*n)++] = p;
+}
+
+/* Takes p out of a set kept as an array, if it is there. */
+static void
+batch_set_del(void **v, size_t *n, void *p)
+{
+	size_t i;
+
+	for (i = 0; i < *n; i++)
+		if (v[i] == p) {
+			v[i] = v[--*n];
+			return;
+		}
+}
+
+/* Reads a file again later, after it could not be read for now; the delay
+ * doubles each round that something still fails, up to a limit. */
+void
+batch_retry(struct file *f)
+{
+	batch_set_add(&rd->retry, &rd->nretry, f);
+	batch_retry_arm();
+}
+
+/* Forgets a file that is read again later. */
+void
+batch_unretry(struct file *f)
+{
+	batch_set_del(rd->retry, &rd->nretry, f);
+}
+
+/* Lists a directory again later, after it could not be read for now. */
+void
+batch_retry_dir(struct dir *d)
+{
+	batch_set_add(&rd->retry_dirs, &rd->nretry_dirs, d);
+	batch_retry_arm();
+}
+
+/* Forgets a directory that is listed again later. */
+void
+batch_unretry_dir(struct dir *d)
+{
+	batch_set_del(rd->retry_dirs, &rd->nretry_dirs, d);
+}
+
+/* Starts the retry timer, unless it runs. */
+static void
+batch_retry_arm(void)
+{
+	if (rd->loop == NULL || ev_is_active(&rd->retry_ev))
+		return;
+	if (rd->retry_wait < BATCH_RETRY_MIN)
+		rd->retry_wait = BATCH_RETRY_MIN;
+	ev_timer_set(&rd->retry_ev, rd->retry_wait, 0.);
+	ev_timer_start(rd->loop, &rd->retry_ev);
+}
+
+/* Reads again what could not be read: directories are listed, files
+ * queued and the batch run at once.  What fails again waits longer. */
+static void
+batch_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct dir *d;
+
+	while (rd->nretry_dirs > 0) {
+		d = rd->retry_dirs[--rd->nretry_dirs];
+		dir_scan(d, 1, 0);
+	}
+	while (rd->nretry > 0)
+		batch_queue(rd->retry[--rd->nretry]);
+	rd->retry_wait *= 2;
+	if (rd->retry_wait > BATCH_RETRY_MAX)
+		rd->retry_wait = BATCH_RETRY_MAX;
+	batch_run();
+	if (rd->nretry == 0 && rd->nretry_dirs == 0)
+		rd->retry_wait = BATCH_RETRY_MIN;
 }
 
 /* Runs the batch when the settle window closes. */

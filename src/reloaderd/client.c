@@ -3,12 +3,12 @@
  * (docs/PROTOCOL.md).
  *
  * A client registers the modules it has loaded with the stamp of what it
- * loaded.  The daemon watches each registered file, and whenever the
- * stamp on disk differs from the client's (at registration already, or
- * after a build), it sends the client a reload batch, one at a time per
- * client, and logs the client's answer for each module.  A stamp that
- * failed is not offered again until the file changes again or the client
- * registers the module anew.
+ * loaded.  The daemon watches each registered path (wanted.c), and
+ * whenever the stamp on disk differs from the client's (at registration
+ * already, or after a build), it sends the client a reload batch, one at
+ * a time per client, and logs the client's answer for each module.  What
+ * each registration waits for is its state (reg.c); this file feeds the
+ * state machine what clients say and what the disk shows.
  */
 #include <sys/types.h>
 
@@ -55,68 +55,19 @@ static const struct verb verbs[] = {
 	{ "error", client_peer_error, 1 },
 };
 
-/* Returns the hash of a wanted path's key. */
-static uint64_t
-wanted_hash(const void *n)
-{
-	return hash_str(((const struct wpath *)n)->path);
-}
-
-/* Sets up the table of paths clients have loaded. */
+/* Sets up the tables of registered paths. */
 void
 clients_init(void)
 {
-	htab_init(&rd->wanted, offsetof(struct wpath, hnext), wanted_hash);
+	wanted_init();
 	rd->started = ev_time();
 }
 
-/* Finds the wanted path entry for path. */
-static struct wpath *
-wanted_lookup(const char *path)
+/* Says whether reloads are held now. */
+static int
+client_held(void)
 {
-	struct wpath *wp;
-
-	wp = htab_first(&rd->wanted, hash_str(path));
-	for (; wp != NULL; wp = htab_next(&rd->wanted, wp))
-		if (strcmp(wp->path, path) == 0)
-			return wp;
-	return NULL;
-}
-
-/* Returns the wanted path entry for path, making it if new. */
-static struct wpath *
-wanted_get(const char *path)
-{
-	struct wpath *wp;
-	size_t n;
-
-	if ((wp = wanted_lookup(path)) != NULL)
-		return wp;
-	n = strlen(path);
-	if ((wp = calloc(1, sizeof(*wp) + n + 1)) == NULL)
-		fatal("wanted_get");
-	memcpy(wp->path, path, n + 1);
-	htab_insert(&rd->wanted, wp);
-	return wp;
-}
-
-/* Drops a wanted path no registration holds any more, and stops watching
- * it unless the configuration asks for it. */
-static void
-wanted_put(struct wpath *wp)
-{
-	if (wp->regs != NULL)
-		return;
-	htab_remove(&rd->wanted, wp);
-	tree_untrack(wp->path);
-	free(wp);
-}
-
-/* Says whether some client has a module loaded from path. */
-int
-client_wants(const char *path)
-{
-	return rd->wanted.count > 0 && wanted_lookup(path) != NULL;
+	return rd->holds > 0;
 }
 
 /* Sends a client one line built with proto_out; -1 if it is dropped. */
@@ -340,9 +291,12 @@ wanted_count(const struct wpath *wp)
 static const char *
 reg_display(const struct reg *r)
 {
-	struct file *f = file_lookup(r->wp->path);
+	struct file *f;
 
-	return f != NULL ? root_display(f->root, f->path) : r->given;
+	if (r->wp->target != NULL && strcmp(r->wp->target->path,
+	    r->wp->path) == 0 && (f = file_lookup(r->wp->path)) != NULL)
+		return root_display(f->root, f->path);
+	return r->wp->path;
 }
 
 /* Takes a registration out of its client's list and its path's, and
@@ -363,116 +317,72 @@ reg_free(struct reg *r)
 			*pp = r->pnext;
 			break;
 		}
-	if (r->inflight && r->c->inbatch > 0)
+	if (r->state == REG_OFFERED && r->c->inbatch > 0)
 		r->c->inbatch--;
 	wanted_put(wp);
+	reg_clear(r);
 	free(r->module);
 	free(r->given);
 	free(r);
 }
 
-/* Marks a registration pending if the file on disk is not what its client
- * runs, and has not already failed for it. */
-static void
-reg_compare(struct reg *r, struct file *f)
+/* Gives the stamp of the module a registration's path leads to now, or
+ * NULL when no complete module is there. */
+static const struct stamp *
+reg_disk(const struct reg *r, struct stamp *buf)
 {
-	struct stamp disk;
-
-	if (f == NULL || f->state != FILE_OK || file_stamp(f, &disk) == -1)
-		return;
-	if (!r->forced && !r->rollback) {
-		if (stamp_equal(&disk, &r->have)) {
-			r->pending = 0;
-			return;
-		}
-		if (r->failed.kind != STAMP_NONE &&
-		    stamp_equal(&disk, &r->failed))
-			return;
-	}
-	r->pending = 1;
-	r->c->dirty = 1;
+	return wanted_disk(r->wp, buf);
 }
 
-/* Reads the stamp of a registration's file as the tree knows it; -1 (and
- * kind STAMP_NONE) when it is gone or not a complete module. */
-static int
-reg_disk(const struct reg *r, struct stamp *disk)
+/* Marks a registration's client to be sent a batch if it waits for one. */
+static void
+reg_touch(struct reg *r)
 {
-	struct file *f = file_lookup(r->wp->path);
+	if (r->state == REG_PENDING)
+		r->c->dirty = 1;
+}
 
-	if (f == NULL || f->state != FILE_OK) {
+/*
+ * Says what a registration is waiting for, as `list` shows it: its state,
+ * or, when no complete module is on disk now, why not.  Fills in the
+ * stamp on disk (kind STAMP_NONE if there is none) and a reason that
+ * says what ends the state.
+ */
+const char *
+client_reg_view(const struct reg *r, struct stamp *disk, char *reason,
+    size_t len)
+{
+	const char *cond;
+
+	memset(disk, 0, sizeof(*disk));
+	if (reg_disk(r, disk) == NULL)
 		memset(disk, 0, sizeof(*disk));
-		return -1;
+	reason[0] = '\0';
+	if (r->state == REG_OFFERED) {
+		snprintf(reason, len, "in batch %lu", r->batch);
+		return reg_state_name(r->state);
 	}
-	return file_stamp(f, disk);
-}
-
-/* Says what a registration is waiting for, as `list` shows it; fills in
- * the stamp on disk (kind STAMP_NONE if unreadable) and returns whether it
- * differs from what the client runs. */
-int
-reg_state(const struct reg *r, struct stamp *disk, const char **state)
-{
-	int stale;
-
-	reg_disk(r, disk);
-	stale = !stamp_equal(disk, &r->have);
-	if (r->inflight)
-		*state = "reloading";
-	else if (disk->kind == STAMP_NONE)
-		*state = "missing";
-	else if (r->pending || r->forced || r->rollback)
-		*state = rd->holds > 0 ? "held" : "pending";
-	else if (!stale)
-		*state = "current";
-	else if (r->failed.kind != STAMP_NONE &&
-	    stamp_equal(disk, &r->failed))
-		*state = r->rolledback ? "rolled-back" : "failed";
+	if ((cond = wanted_condition(r->wp, reason, len)) != NULL)
+		return cond;
+	if (r->reason != NULL)
+		snprintf(reason, len, "%s; %s", r->reason,
+		    reg_state_ends(r->state));
 	else
-		*state = "pending";
-	return stale;
+		snprintf(reason, len, "%s", reg_state_ends(r->state));
+	return reg_state_name(r->state);
 }
 
-/* Drops a registration's pending change, as a failed build's: it is not
- * offered until its file changes again. */
-int
-reg_discard(struct reg *r)
-{
-	struct stamp disk;
-
-	if (r->inflight || !(r->pending || r->forced || r->rollback))
-		return 0;
-	if (reg_disk(r, &disk) == 0)
-		r->failed = disk;
-	r->pending = r->forced = r->rollback = 0;
-	r->rolledback = 0;
-	return 1;
-}
-
-/* Keeps the file on disk from being offered to a registration until it
- * changes, after the client rolled back from it. */
-static void
-reg_hold_back(struct reg *r)
-{
-	struct stamp disk;
-
-	if (reg_disk(r, &disk) == -1)
-		return;
-	r->failed = disk;
-	r->rolledback = 1;
-}
-
-/* Handles "register": checks the client may read the file, watches it,
- * and compares stamps at once. */
+/* Handles "register": checks the client may read the file, watches the
+ * path, and compares stamps at once. */
 static int
 client_register(struct client *c, struct proto_msg *m)
 {
-	const char *module, *path, *stamp, *prevs;
-	char err[PROTO_ERR_MAX + PATH_MAX], real[PATH_MAX], buf[PROTO_MAX_LINE];
+	const char *module, *path, *stamp, *prevs, *cond;
+	char err[PROTO_ERR_MAX + PATH_MAX], clean[PATH_MAX];
+	char buf[PROTO_MAX_LINE];
 	struct proto_out o;
-	struct stamp have, prev;
-	struct wpath *wp, *alias;
-	struct file *f;
+	struct stamp have, prev, dbuf;
+	struct wpath *wp;
 	struct reg *r;
 	size_t n;
 
@@ -488,6 +398,11 @@ client_register(struct client *c, struct proto_msg *m)
 	if (path[0] != '/') {
 		client_error(c, "bad-field", "path must be absolute: %s",
 		    path);
+		return -1;
+	}
+	if (strlen(path) >= PATH_MAX) {
+		client_error(c, "bad-field", "path longer than %d bytes",
+		    PATH_MAX - 1);
 		return -1;
 	}
 	if (proto_stamp_parse(stamp, &have) == -1) {
@@ -517,29 +432,21 @@ client_register(struct client *c, struct proto_msg *m)
 			client_error(c, "not-a-module", "%s: %s", path, err);
 		return -1;
 	}
-	if (realpath(path, real) == NULL) {
-		client_error(c, "no-such-file", "%s: %s", path,
-		    strerror(errno));
-		return -1;
-	}
 
 	if ((r = client_reg(c, module)) != NULL) {
 		log_info("%s registers %s again (was %s)", c->label,
 		    log_esc(module), log_esc(r->given));
 		reg_free(r);
 	}
-	/* Wanted before it is tracked, so that a new watch selects it. */
-	wp = wanted_get(real);
-	if ((f = tree_track(real)) != NULL && strcmp(f->path, real) != 0) {
-		/* Its directory is watched under another name: use that. */
-		alias = wp;
-		wp = wanted_get(f->path);
-		wanted_put(alias);
-	}
-	if (f == NULL || f->state == FILE_BAD) {
-		client_error(c, f ? "not-a-module" : "no-such-file", "%s: %s",
-		    path, f ? "not an ELF shared object or BEAM file the "
-		    "daemon can read" : "gone before it could be read");
+	wanted_clean(path, clean, sizeof(clean));
+	wp = wanted_get(clean);
+	cond = wanted_condition(wp, err, sizeof(err));
+	if (wp->target == NULL || (cond != NULL &&
+	    strcmp(cond, "invalid") == 0)) {
+		client_error(c, wp->target ? "not-a-module" : "no-such-file",
+		    "%s: %s", path, wp->target ? "not an ELF shared object "
+		    "or BEAM file the daemon can read" : "gone before it could "
+		    "be read");
 		wanted_put(wp);
 		return -1;
 	}
@@ -550,12 +457,13 @@ client_register(struct client *c, struct proto_msg *m)
 		fatal("client_register");
 	r->c = c;
 	r->wp = wp;
-	r->have = have;
-	r->prev = prev;
 	r->next = c->regs;
 	c->regs = r;
 	r->pnext = wp->regs;
 	wp->regs = r;
+	/* Rebuilt while the client or the daemon was away? */
+	reg_init(r, &have, &prev, reg_disk(r, &dbuf), client_held());
+	reg_touch(r);
 
 	n = wanted_count(wp);
 	log_info("%s registered %s (%s)%s", c->label, log_esc(module),
@@ -563,11 +471,7 @@ client_register(struct client *c, struct proto_msg *m)
 	    "");
 	proto_start(&o, buf, sizeof(buf), "registered");
 	proto_add(&o, "module", module);
-	if (client_send(c, &o) == -1)
-		return 0;
-	/* Rebuilt while the client or the daemon was away? */
-	if (f != NULL)
-		reg_compare(r, f);
+	client_send(c, &o);
 	return 0;
 }
 
@@ -595,26 +499,49 @@ client_unregister(struct client *c, struct proto_msg *m)
 	return 0;
 }
 
-/* Appends " - STAGE ... ok N ms" for a stage the client timed. */
+/* Appends text to a log line being built. */
 static void
-result_stage(char *buf, size_t len, struct proto_msg *m, const char *key,
-    const char *stage, const char *outcome)
-{
-	double ms;
-	size_t used = strlen(buf);
+result_add(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-	if (proto_get_ms(m, key, &ms) == -1 || used >= len)
+static void
+result_add(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t used = strlen(buf);
+	va_list ap;
+
+	if (used >= len)
 		return;
-	snprintf(buf + used, len - used, " - %s ... %s %.2f ms", stage,
-	    outcome, ms);
+	va_start(ap, fmt);
+	vsnprintf(buf + used, len - used, fmt, ap);
+	va_end(ap);
 }
 
-/* Sends subscribers a "result" event: the client's result line, as is. */
+/* Appends " - STAGE ... OUTCOME N ms" for a stage the client timed, or
+ * that failed. */
 static void
-result_event(struct client *c, struct proto_msg *m)
+result_stage(char *buf, size_t len, struct proto_msg *m, const char *key,
+    const char *stage, const char *failed)
 {
-	static const char *const keys[] = { "batch", "module", "status",
-	    "stamp", "reason", "load", "state", "test", "node" };
+	int bad = failed != NULL && strcmp(failed, key) == 0;
+	double ms;
+
+	if (proto_get_ms(m, key, &ms) == 0)
+		result_add(buf, len, " - %s ... %s %.2f ms", stage,
+		    bad ? "failed" : "ok", ms);
+	else if (bad)
+		result_add(buf, len, " - %s ... failed", stage);
+}
+
+/* Sends subscribers a "result" event: the client's result line, with
+ * the status as the daemon reads it (a rollback that changed nothing is
+ * not ok). */
+static void
+result_event(struct client *c, struct proto_msg *m, const char *status,
+    const char *reason)
+{
+	static const char *const keys[] = { "batch", "module", "stamp",
+	    "load", "state", "test", "node", "failed" };
 	char buf[PROTO_MAX_LINE];
 	struct proto_out o;
 	const char *v;
@@ -626,16 +553,19 @@ result_event(struct client *c, struct proto_msg *m)
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if ((v = proto_get(m, keys[i])) != NULL)
 			proto_add(&o, keys[i], v);
+	proto_add(&o, "status", status);
+	if (reason != NULL)
+		proto_add(&o, "reason", reason);
 	ctl_event(&o);
 }
 
 /* Counts a result by its status. */
 static void
-result_count(int ok, int testfailed, const char *status)
+result_count(const char *status)
 {
-	if (ok)
+	if (strcmp(status, "ok") == 0)
 		rd->stats.ok++;
-	else if (testfailed)
+	else if (strcmp(status, "test-failed") == 0)
 		rd->stats.testfailed++;
 	else if (strcmp(status, "load-failed") == 0)
 		rd->stats.loadfailed++;
@@ -643,19 +573,30 @@ result_count(int ok, int testfailed, const char *status)
 		rd->stats.rolledback++;
 }
 
-/* Handles "result": logs how one module's reload ended and takes the
- * stamp the client now runs.  A result with node= is another node's,
- * which the client pushed the module to: logged and counted only. */
+/* The steps a result's failed= may name. */
+static int
+result_step_known(const char *step)
+{
+	return strcmp(step, "load") == 0 || strcmp(step, "purge") == 0 ||
+	    strcmp(step, "code-change") == 0 || strcmp(step, "test") == 0;
+}
+
+/*
+ * Handles "result": logs how one module's reload ended and feeds it to
+ * the registration's state.  A result with node= is another node's,
+ * which the client pushed the module to: logged and counted only.
+ */
 static int
 client_result(struct client *c, struct proto_msg *m)
 {
-	const char *module, *status, *stamp, *reason, *node;
+	const char *module, *status, *stamp, *reason, *node, *failed;
 	unsigned long long batch;
-	struct stamp now;
+	struct stamp now, dbuf;
+	enum reg_outcome out;
 	struct reg *r;
-	char line[1024], where[256];
+	char line[1536], where[256];
 	double load = 0;
-	int ok, testfailed, rollback;
+	int ok, kept, rollback, switched;
 
 	if (client_need(c, m, "batch") == NULL ||
 	    (module = client_need(c, m, "module")) == NULL ||
@@ -674,14 +615,15 @@ client_result(struct client *c, struct proto_msg *m)
 		node = NULL;
 	/* Another node's result may come after the client's own. */
 	if ((r = client_reg(c, module)) == NULL ||
-	    (!r->inflight && (node == NULL || r->batch != c->batch))) {
+	    (r->state != REG_OFFERED && (node == NULL ||
+	    r->batch != c->batch))) {
 		client_error(c, "bad-result", "%s is not in batch %lu",
 		    module, c->batch);
 		return -1;
 	}
 	ok = strcmp(status, "ok") == 0;
-	testfailed = strcmp(status, "test-failed") == 0;
-	if (!ok && !testfailed && strcmp(status, "load-failed") != 0 &&
+	kept = strcmp(status, "test-failed") == 0;
+	if (!ok && !kept && strcmp(status, "load-failed") != 0 &&
 	    strcmp(status, "rolled-back") != 0) {
 		client_error(c, "bad-field", "status \"%s\" is not ok, "
 		    "load-failed, test-failed or rolled-back", status);
@@ -692,79 +634,105 @@ client_result(struct client *c, struct proto_msg *m)
 		    stamp);
 		return -1;
 	}
+	failed = proto_get(m, "failed");
+	if (failed != NULL && !result_step_known(failed)) {
+		client_error(c, "bad-field", "failed \"%s\" is not load, "
+		    "purge, code-change or test", failed);
+		return -1;
+	}
+	if (failed == NULL && kept)
+		failed = "test";
 	reason = proto_get(m, "reason");
 	if (reason != NULL && *reason == '\0')
 		reason = NULL;
 	proto_get_ms(m, "load", &load);
-	rollback = r->rollback;
+	rollback = r->state == REG_OFFERED && r->action == REG_ROLLBACK;
 
 	if (node != NULL) {
 		rd->stats.remote++;
 		snprintf(where, sizeof(where), "node %s via %s",
 		    log_esc(node), c->label);
+		switched = ok || kept;
 	} else {
 		snprintf(where, sizeof(where), "%s", c->label);
-		result_count(ok, testfailed, status);
-		r->inflight = 0;
-		r->rollback = 0;
+		if (ok || kept)
+			out = REG_OK;
+		else if (failed != NULL && strcmp(failed, "purge") == 0)
+			out = REG_NOT_PURGED;
+		else
+			out = REG_REFUSED;
 		c->inbatch--;
-		if ((ok || testfailed) && !stamp_equal(&now, &r->have)) {
-			r->prev = r->have;
-			r->have = now;
-		} else
-			r->have = now;
-		memset(&r->failed, 0, sizeof(r->failed));
-		r->rolledback = 0;
-		if (!ok && !testfailed && !rollback)
-			r->failed = r->offered;
-		else if (rollback && (ok || testfailed)) {
-			/* Back on the older version: hold the newer back. */
-			rd->stats.rollbacks++;
-			reg_hold_back(r);
+		switched = reg_result(r, out, &now, reg_disk(r, &dbuf),
+		    client_held(), reason);
+		reg_touch(r);
+		/* A rollback that left the same version running failed. */
+		if (rollback && (ok || kept) && !switched) {
+			status = "load-failed";
+			ok = kept = 0;
+			if (reason == NULL)
+				reason = "nothing changed";
 		}
+		result_count(status);
+		if (rollback && switched)
+			rd->stats.rollbacks++;
 	}
 
 	snprintf(line, sizeof(line), "%s %s (%s) in %s ... ", rollback ?
 	    "rolling back" : "reloading", log_esc(module),
 	    log_esc(reg_display(r)), where);
-	if (ok || testfailed) {
-		snprintf(line + strlen(line), sizeof(line) - strlen(line),
-		    "ok %.2f ms", load);
+	if (ok || kept) {
+		result_add(line, sizeof(line), "ok %.2f ms", load);
 		result_stage(line, sizeof(line), m, "state", "code_change",
-		    "ok");
+		    failed != NULL && strcmp(failed, "code-change") == 0 ?
+		    "state" : NULL);
 		result_stage(line, sizeof(line), m, "test", "test",
-		    ok ? "ok" : "failed");
-		if (testfailed)
-			snprintf(line + strlen(line), sizeof(line) -
-			    strlen(line), " (kept)");
-	} else {
-		snprintf(line + strlen(line), sizeof(line) - strlen(line),
-		    "%s", strcmp(status, "load-failed") == 0 ? "load failed" :
-		    "rolled back");
+		    kept ? "test" : NULL);
+		if (kept)
+			result_add(line, sizeof(line), " (kept)");
+	} else if (rollback) {
+		result_add(line, sizeof(line), "failed");
 		if (proto_get(m, "load") != NULL)
-			snprintf(line + strlen(line), sizeof(line) -
-			    strlen(line), " %.2f ms", load);
+			result_add(line, sizeof(line), " %.2f ms", load);
+	} else if (failed != NULL && strcmp(failed, "purge") == 0) {
+		result_add(line, sizeof(line), "not loaded: old code still "
+		    "runs; offered again once it is purged");
+	} else if (strcmp(status, "load-failed") == 0) {
+		result_add(line, sizeof(line), "load failed");
+		if (proto_get(m, "load") != NULL)
+			result_add(line, sizeof(line), " %.2f ms", load);
+	} else {
+		result_add(line, sizeof(line), "rolled back %.2f ms", load);
+		/* Which stage failed is known only from failed=. */
+		if (failed != NULL && strcmp(failed, "code-change") == 0)
+			result_stage(line, sizeof(line), m, "state",
+			    "code_change", "state");
+		else if (failed != NULL && strcmp(failed, "test") == 0) {
+			result_stage(line, sizeof(line), m, "state",
+			    "code_change", NULL);
+			result_stage(line, sizeof(line), m, "test", "test",
+			    "test");
+		}
 	}
 	if (reason != NULL)
-		snprintf(line + strlen(line), sizeof(line) - strlen(line),
-		    ": %s", log_esc(reason));
-	if (ok)
+		result_add(line, sizeof(line), ": %s", log_esc(reason));
+	if (rollback && !ok && !kept && node == NULL)
+		result_add(line, sizeof(line), " (still on %s)", stamp);
+	if (ok && !kept)
 		log_info("%s", line);
 	else
 		log_warnx("%s", line);
 	notify_last_reload("%s in %s %s %.2f ms", module, where, status, load);
-	result_event(c, m);
-	/* Changed again while it was being reloaded? */
-	if (node == NULL)
-		reg_compare(r, file_lookup(r->wp->path));
+	result_event(c, m, status, reason);
 	return 0;
 }
 
-/* Handles "done": ends the batch out, and sends the next if one waits. */
+/* Handles "done": ends the batch out, and sends the next if one waits.
+ * A module left unanswered failed. */
 static int
 client_done(struct client *c, struct proto_msg *m)
 {
 	unsigned long long batch;
+	struct stamp dbuf, have;
 	struct reg *r;
 	int missing = 0;
 
@@ -777,14 +745,15 @@ client_done(struct client *c, struct proto_msg *m)
 		return -1;
 	}
 	for (r = c->regs; r != NULL; r = r->next) {
-		if (!r->inflight)
+		if (r->state != REG_OFFERED)
 			continue;
-		log_warnx("reloading %s (%s) in %s ... no result",
+		log_warnx("%s %s (%s) in %s ... no result", r->action ==
+		    REG_ROLLBACK ? "rolling back" : "reloading",
 		    log_esc(r->module), log_esc(reg_display(r)), c->label);
-		r->inflight = 0;
-		if (!r->rollback)
-			r->failed = r->offered;
-		r->rollback = 0;
+		have = r->have;
+		reg_result(r, REG_REFUSED, &have, reg_disk(r, &dbuf),
+		    client_held(), "no result");
+		reg_touch(r);
 		missing++;
 	}
 	c->batch = 0;
@@ -798,11 +767,14 @@ client_done(struct client *c, struct proto_msg *m)
 	return 0;
 }
 
-/* Handles "purged": logs that an old version left (or stayed). */
+/* Handles "purged": logs that an old version left (or stayed), and offers
+ * what its presence held up. */
 static int
 client_purged(struct client *c, struct proto_msg *m)
 {
 	const char *module, *stamp, *unmapped, *reason;
+	struct stamp dbuf;
+	struct reg *r;
 	double after = 0;
 
 	if ((module = client_need(c, m, "module")) == NULL ||
@@ -819,6 +791,10 @@ client_purged(struct client *c, struct proto_msg *m)
 		    "image stays mapped%s%s", log_esc(module), log_esc(stamp),
 		    c->label, after, reason ? ": " : "",
 		    reason ? log_esc(reason) : "");
+	if ((r = client_reg(c, module)) != NULL) {
+		reg_purged(r, reg_disk(r, &dbuf), client_held());
+		reg_touch(r);
+	}
 	return 0;
 }
 
@@ -857,46 +833,15 @@ client_peer_error(struct client *c, struct proto_msg *m)
 	return 0;
 }
 
-/* Picks what a registration's offer is, or says it has none: a rollback
- * to its previous stamp, or the stamp on disk. */
-static int
-reg_offer(struct reg *r, int rollbacks)
-{
-	char err[512];
-	struct stamp disk;
-	struct file *f;
-
-	if (r->inflight || !(r->pending || r->forced || r->rollback) ||
-	    (rollbacks != 0) != (r->rollback != 0))
-		return 0;
-	f = file_lookup(r->wp->path);
-	if (f == NULL || f->state != FILE_OK ||
-	    file_stamp(f, &disk) == -1) {
-		r->pending = r->forced = r->rollback = 0;
-		return 0;
-	}
-	/* Permissions may have changed since it registered. */
-	if (cred_can_read(&r->c->cred, f->path, err, sizeof(err)) == -1) {
-		log_warnx("not offering %s to %s: %s", log_esc(r->module),
-		    r->c->label, err);
-		r->pending = r->forced = r->rollback = 0;
-		return 0;
-	}
-	r->offered = rollbacks ? r->prev : disk;
-	r->inflight = 1;
-	/* Forced, and the same stamp: the client must load it anyway. */
-	r->force = !rollbacks && r->forced && stamp_equal(&disk, &r->have);
-	r->pending = r->forced = 0;
-	return 1;
-}
-
 /* Sends a client the batch of its pending modules, if none is out.
  * Rollbacks go in a batch of their own, before any load. */
 static size_t
 client_send_batch(struct client *c)
 {
-	char buf[PROTO_MAX_LINE], stamp[PROTO_STAMP_MAX];
+	char buf[PROTO_MAX_LINE], stamp[PROTO_STAMP_MAX], err[512];
 	struct proto_out o;
+	struct stamp dbuf;
+	const struct stamp *disk;
 	struct reg *r;
 	size_t count = 0;
 	unsigned long id;
@@ -904,9 +849,23 @@ client_send_batch(struct client *c)
 
 	c->dirty = 0;
 	for (r = c->regs; r != NULL && !rollbacks; r = r->next)
-		rollbacks = r->rollback && !r->inflight;
-	for (r = c->regs; r != NULL; r = r->next)
-		count += reg_offer(r, rollbacks);
+		rollbacks = r->state == REG_PENDING &&
+		    r->action == REG_ROLLBACK;
+	for (r = c->regs; r != NULL; r = r->next) {
+		if (r->state != REG_PENDING)
+			continue;
+		disk = reg_disk(r, &dbuf);
+		/* Permissions may have changed since it registered. */
+		if (disk != NULL && !rollbacks &&
+		    cred_can_read(&r->c->cred, r->wp->path, err,
+		    sizeof(err)) == -1) {
+			log_warnx("not offering %s to %s: %s",
+			    log_esc(r->module), r->c->label, err);
+			reg_denied(r, disk, err);
+			continue;
+		}
+		count += (size_t)reg_offer(r, disk, rollbacks);
+	}
 	if (rollbacks)
 		c->dirty = 1;     /* loads may wait behind them */
 	if (count == 0)
@@ -931,7 +890,7 @@ client_send_batch(struct client *c)
 	if (client_send(c, &o) == -1)
 		return count;
 	for (r = c->regs; r != NULL; r = r->next) {
-		if (!r->inflight)
+		if (r->state != REG_OFFERED || r->batch == id)
 			continue;
 		r->batch = id;
 		log_debug("offering %s (%s) to %s in batch %lu",
@@ -946,7 +905,7 @@ client_send_batch(struct client *c)
 		proto_add(&o, "was", stamp);
 		if (rollbacks)
 			proto_add(&o, "action", "rollback");
-		else if (r->force)
+		else if (reg_offer_forced(r))
 			proto_add(&o, "force", "yes");
 		if (client_send(c, &o) == -1)
 			return count;
@@ -957,22 +916,156 @@ client_send_batch(struct client *c)
 	return count;
 }
 
-/* Notes that a watched file changed; the clients that have it loaded get
- * it in their next batch. */
+/* Notes that a watched file was read: where it changed, the registrations
+ * of every path leading to it compare the new stamp; where only its
+ * condition changed (complete now, readable again), those waiting are
+ * offered. */
 void
-client_file_changed(struct file *f)
+client_file_checked(struct file *f, int changed)
 {
+	struct wtarget *t;
 	struct wpath *wp;
+	struct stamp dbuf;
 	struct reg *r;
 
-	if (rd->wanted.count == 0 || (wp = wanted_lookup(f->path)) == NULL)
+	if (rd->targets.count == 0)
 		return;
-	for (r = wp->regs; r != NULL; r = r->pnext) {
-		/* A newer build clears an old failure or rollback. */
-		memset(&r->failed, 0, sizeof(r->failed));
-		r->rolledback = 0;
-		reg_compare(r, f);
+	t = htab_first(&rd->targets, hash_str(f->path));
+	for (; t != NULL; t = htab_next(&rd->targets, t)) {
+		if (strcmp(t->path, f->path) != 0)
+			continue;
+		for (wp = t->paths; wp != NULL; wp = wp->tnext)
+			for (r = wp->regs; r != NULL; r = r->pnext) {
+				if (changed)
+					reg_changed(r, reg_disk(r, &dbuf),
+					    client_held());
+				reg_touch(r);
+			}
 	}
+}
+
+/* Notes that a registered path now leads to another file (from was the
+ * old one, "" if none): for its registrations that is a change when the
+ * stamps differ, and nothing when the new file holds the same code. */
+void
+client_path_changed(struct wpath *wp, const char *from)
+{
+	char buf[PROTO_MAX_LINE], stamp[PROTO_STAMP_MAX];
+	const struct stamp *disk;
+	struct stamp dbuf, was;
+	struct proto_out o;
+	struct reg *r;
+	int differs = 0;
+
+	disk = wanted_disk(wp, &dbuf);
+	for (r = wp->regs; r != NULL; r = r->pnext) {
+		was = r->have;
+		reg_changed(r, disk, client_held());
+		reg_touch(r);
+		if (disk == NULL || stamp_equal(disk, &was))
+			continue;
+		differs = 1;
+		proto_stamp_format(disk, stamp, sizeof(stamp));
+		log_info("changed %s module=%s %s (through %s) for %s",
+		    log_esc(wp->path), log_esc(r->module), stamp,
+		    wp->target ? log_esc(wp->target->path) : "?", r->c->label);
+	}
+	if (!differs)
+		return;
+	rd->stats.changes++;
+	if (!ctl_subscribers())
+		return;
+	proto_start(&o, buf, sizeof(buf), "event");
+	proto_add(&o, "type", "change");
+	proto_add(&o, "how", "changed");
+	proto_add(&o, "path", wp->path);
+	proto_add(&o, "module", wp->regs->module);
+	proto_stamp_format(disk, stamp, sizeof(stamp));
+	proto_add(&o, "stamp", stamp);
+	proto_add(&o, "target", wp->target ? wp->target->path : "");
+	proto_add(&o, "was-target", from);
+	ctl_event(&o);
+}
+
+/* Applies f to every registration of every attached client. */
+static void
+clients_each(void (*f)(struct reg *, const struct stamp *, int), int arg)
+{
+	struct client *c;
+	struct stamp dbuf;
+	struct reg *r;
+
+	for (c = rd->clients; c != NULL; c = c->next) {
+		if (c->dead || c->name == NULL || c->control)
+			continue;
+		for (r = c->regs; r != NULL; r = r->next) {
+			f(r, reg_disk(r, &dbuf), arg);
+			reg_touch(r);
+		}
+	}
+}
+
+/* Holds what waits to be offered, when reloads become held. */
+static void
+clients_hold_one(struct reg *r, const struct stamp *disk, int arg)
+{
+	reg_hold(r);
+}
+
+/* Reloads are now held. */
+void
+clients_hold(void)
+{
+	clients_each(clients_hold_one, 0);
+}
+
+/* Counts the held loads a failed build discards. */
+static size_t ndiscarded;
+
+/* Discards one registration's held load. */
+static void
+clients_discard_one(struct reg *r, const struct stamp *disk, int arg)
+{
+	ndiscarded += (size_t)reg_discard(r, disk);
+}
+
+/* Discards every held load, as after a failed build; returns how many. */
+size_t
+clients_discard(void)
+{
+	ndiscarded = 0;
+	clients_each(clients_discard_one, 0);
+	return ndiscarded;
+}
+
+/* Releases one registration at the end of the last hold. */
+static void
+clients_release_one(struct reg *r, const struct stamp *disk, int deliver)
+{
+	reg_release(r, disk, deliver);
+}
+
+/* The last hold ended (a good build if deliver): what it held, and what
+ * an earlier failed build discarded, is offered. */
+void
+clients_release(int deliver)
+{
+	clients_each(clients_release_one, deliver);
+}
+
+/* Ends a failed build's discard for one registration. */
+static void
+clients_build_ended_one(struct reg *r, const struct stamp *disk, int held)
+{
+	reg_build_ended(r, disk, held);
+}
+
+/* A batch settled with no hold: a build ended, so what a failed build
+ * discarded is compared with the disk again. */
+void
+clients_build_ended(void)
+{
+	clients_each(clients_build_ended_one, 0);
 }
 
 /* Sends every client with changes waiting and no batch out its batch,
@@ -1020,5 +1113,5 @@ clients_free(void)
 		if (!c->dead)
 			control_drop(c, "dropped: the daemon is stopping");
 	clients_reap();
-	htab_free(&rd->wanted);
+	wanted_free();
 }

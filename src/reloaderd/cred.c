@@ -106,7 +106,7 @@ cred_allowed(const struct cred *c)
 
 /* Says whether the permission bits of sb grant the peer every access in
  * want (R_OK, X_OK). */
-static int
+int
 cred_may(const struct cred *c, const struct stat *sb, int want)
 {
 	mode_t bits;
@@ -125,60 +125,24 @@ cred_may(const struct cred *c, const struct stat *sb, int want)
 
 /*
  * Checks that the peer could read the file at an absolute path itself:
- * search permission on every directory on the way, read permission on the
- * file.  Returns 0; or -1 with errno ENOENT (a component is missing, and
- * the peer could have seen that), EACCES (it could not), ENOTDIR or
- * EINVAL (not a regular file), and a message.
+ * search permission on every directory on the way, those that symlinks
+ * lead through included, and read permission on the file.  Returns 0; or
+ * -1 with errno ENOENT (a component is missing, and the peer could have
+ * seen that), EACCES (it could not), ENOTDIR or EINVAL (not a regular
+ * file), and a message.
  */
 int
 cred_can_read(const struct cred *c, const char *path, char *err,
     size_t errlen)
 {
-	char buf[PATH_MAX];
-	struct stat sb;
-	size_t len = strlen(path), i;
+	struct path_res res;
+	int rc, e;
 
-	if (path[0] != '/' || len >= sizeof(buf)) {
-		snprintf(err, errlen, "not an absolute path");
-		errno = EINVAL;
-		return -1;
-	}
-	memcpy(buf, path, len + 1);
-	/* Each directory on the way: "/", "/a", "/a/b". */
-	for (i = 1; i <= len; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		buf[i] = '\0';
-		if (stat(i == 1 && path[1] == '\0' ? "/" : buf, &sb) == -1) {
-			snprintf(err, errlen, "%s: %s", buf, strerror(errno));
-			return -1;
-		}
-		if (i == len)
-			break;
-		if (!S_ISDIR(sb.st_mode)) {
-			snprintf(err, errlen, "%s: not a directory", buf);
-			errno = ENOTDIR;
-			return -1;
-		}
-		if (!cred_may(c, &sb, X_OK)) {
-			snprintf(err, errlen, "uid %lu may not search %s",
-			    (unsigned long)c->uid, buf);
-			errno = EACCES;
-			return -1;
-		}
-		buf[i] = '/';
-		/* The root directory has checked itself; go on past it. */
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		snprintf(err, errlen, "not a regular file");
-		errno = EINVAL;
-		return -1;
-	}
-	if (!cred_may(c, &sb, R_OK)) {
-		snprintf(err, errlen, "uid %lu may not read it",
-		    (unsigned long)c->uid);
-		errno = EACCES;
-		return -1;
-	}
-	return 0;
+	rc = path_resolve(path, c, &res);
+	e = res.err;
+	if (rc == -1)
+		snprintf(err, errlen, "%s", res.msg);
+	path_res_free(&res);
+	errno = e;
+	return rc;
 }

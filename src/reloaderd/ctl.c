@@ -218,13 +218,12 @@ ctl_client_matches(const struct client *k, const char *which)
 static int
 ctl_list_reg(struct client *c, const struct reg *g)
 {
-	char buf[PROTO_MAX_LINE], stamp[PROTO_STAMP_MAX];
+	char buf[PROTO_MAX_LINE], stamp[PROTO_STAMP_MAX], reason[1024];
 	struct proto_out o;
 	struct stamp disk;
 	const char *state;
-	int stale;
 
-	stale = reg_state(g, &disk, &state);
+	state = client_reg_view(g, &disk, reason, sizeof(reason));
 	ctl_start(c, &o, buf, sizeof(buf), "loaded");
 	proto_addf(&o, "client", "%u", g->c->id);
 	proto_add(&o, "module", g->module);
@@ -233,8 +232,12 @@ ctl_list_reg(struct client *c, const struct reg *g)
 	proto_add(&o, "have", stamp);
 	proto_stamp_format(&disk, stamp, sizeof(stamp));
 	proto_add(&o, "disk", stamp);
-	proto_add(&o, "stale", stale ? "yes" : "no");
+	proto_add(&o, "stale", stamp_equal(&disk, &g->have) ? "no" : "yes");
 	proto_add(&o, "state", state);
+	proto_add(&o, "reason", reason);
+	if (g->wp->target != NULL && strcmp(g->wp->target->path,
+	    g->wp->path) != 0)
+		proto_add(&o, "target", g->wp->target->path);
 	return client_send(c, &o);
 }
 
@@ -284,16 +287,18 @@ ctl_list(struct client *c, struct proto_msg *m)
 }
 
 /* Handles "reload module=M" or "reload all=yes": offers modules again
- * even where the stamps match. */
+ * even where the stamps match.  Registrations with a reload already out
+ * or no complete file on disk are skipped and counted. */
 static int
 ctl_reload(struct client *c, struct proto_msg *m)
 {
 	const char *module = proto_get(m, "module"), *all = proto_get(m, "all");
 	char buf[PROTO_MAX_LINE];
 	struct proto_out o;
+	struct stamp dbuf;
 	struct client *k;
 	struct reg *g;
-	size_t clients = 0, modules = 0, mine;
+	size_t clients = 0, modules = 0, skipped = 0, mine;
 
 	if ((module == NULL) == (all == NULL || strcmp(all, "yes") != 0)) {
 		client_error(c, module ? "bad-field" : "missing-field",
@@ -306,30 +311,35 @@ ctl_reload(struct client *c, struct proto_msg *m)
 		for (mine = 0, g = k->regs; g != NULL; g = g->next) {
 			if (module != NULL && strcmp(g->module, module) != 0)
 				continue;
-			memset(&g->failed, 0, sizeof(g->failed));
-			g->rolledback = 0;
-			g->forced = 1;
+			if (!reg_force(g, wanted_disk(g->wp, &dbuf),
+			    rd->holds > 0)) {
+				skipped++;
+				continue;
+			}
+			if (g->state == REG_PENDING)
+				k->dirty = 1;
 			mine++;
 		}
 		if (mine > 0) {
-			k->dirty = 1;
 			clients++;
 			modules += mine;
 		}
 	}
-	if (modules == 0 && module != NULL) {
+	if (modules == 0 && skipped == 0 && module != NULL) {
 		client_error(c, "not-loaded", "%s is not loaded in any "
 		    "attached process", module);
 		return -1;
 	}
-	log_info("%s: reload of %s forced in %zu client%s", c->label,
+	log_info("%s: reload of %s forced in %zu client%s%s", c->label,
 	    module ? log_esc(module) : "every module", clients,
-	    clients == 1 ? "" : "s");
+	    clients == 1 ? "" : "s", skipped ? " (some skipped: reloading "
+	    "already, or no complete file)" : "");
 	ctl_ok(c, &o, buf, sizeof(buf), "reload");
 	if (module != NULL)
 		proto_add(&o, "module", module);
 	proto_addf(&o, "clients", "%zu", clients);
 	proto_addf(&o, "modules", "%zu", modules);
+	proto_addf(&o, "skipped", "%zu", skipped);
 	proto_add(&o, "held", rd->holds > 0 ? "yes" : "no");
 	client_send(c, &o);
 	return 0;
@@ -357,13 +367,12 @@ ctl_rollback(struct client *c, struct proto_msg *m)
 		for (g = k->regs; g != NULL; g = g->next) {
 			if (strcmp(g->module, module) != 0)
 				continue;
-			if (g->prev.kind == STAMP_NONE) {
+			if (!reg_rollback(g, rd->holds > 0)) {
 				skipped++;
 				continue;
 			}
-			g->rollback = 1;
-			g->forced = 0;
-			k->dirty = 1;
+			if (g->state == REG_PENDING)
+				k->dirty = 1;
 			clients++;
 		}
 	}
@@ -374,8 +383,8 @@ ctl_rollback(struct client *c, struct proto_msg *m)
 	}
 	if (clients == 0) {
 		client_error(c, "no-previous", "no attached process has a "
-		    "previous version of %s: it has not been reloaded since "
-		    "they registered it", module);
+		    "previous version of %s to go back to (none kept, or a "
+		    "reload of it is under way)", module);
 		return -1;
 	}
 	log_info("%s: rollback of %s asked of %zu client%s", c->label,
@@ -533,7 +542,8 @@ ctl_hold(struct client *c, struct proto_msg *m)
 		    "\"%s\"", scope);
 		return -1;
 	}
-	rd->holds++;
+	if (rd->holds++ == 0)
+		clients_hold();
 	if (scope != NULL)
 		c->holds++;
 	log_info("reloads held by %s%s (%d hold%s)", c->label,
@@ -544,22 +554,6 @@ ctl_hold(struct client *c, struct proto_msg *m)
 	proto_addf(&o, "held", "%d", rd->holds);
 	client_send(c, &o);
 	return 0;
-}
-
-/* Drops every pending change, as after a failed build; returns how many
- * registrations had one. */
-static size_t
-ctl_discard(void)
-{
-	struct client *k;
-	struct reg *g;
-	size_t n = 0;
-
-	for (k = rd->clients; k != NULL; k = k->next)
-		if (ctl_is_client(k))
-			for (g = k->regs; g != NULL; g = g->next)
-				n += (size_t)reg_discard(g);
-	return n;
 }
 
 /* Counts the holds that no connection owns. */
@@ -602,18 +596,19 @@ ctl_release(struct client *c, struct proto_msg *m)
 		    "other connections, which release them themselves");
 		return -1;
 	}
-	if (!keep) {
-		/* Read what the build wrote, so that it is dropped too. */
+	/* Read what the build wrote: to deliver it, or to drop it too. */
+	if (!keep || rd->holds == 1)
 		batch_catch_up();
-		discarded = ctl_discard();
-	}
+	if (!keep)
+		discarded = clients_discard();
 	if (c->holds > 0)
 		c->holds--;
 	rd->holds--;
-	if (rd->holds == 0 && keep) {
+	if (rd->holds == 0) {
 		offered = rd->stats.offered;
 		batches = rd->stats.batches;
-		batch_catch_up();
+		clients_release(keep);
+		clients_flush();
 		delivered = rd->stats.offered - offered;
 		clients = rd->stats.batches - batches;
 	}
@@ -657,9 +652,15 @@ ctl_forget(struct client *c)
 	}
 	if (c->holds == 0)
 		return;
-	discarded = ctl_discard();
+	discarded = clients_discard();
 	rd->holds -= c->holds;
 	c->holds = 0;
+	if (rd->holds == 0) {
+		/* What stays held (forced reloads, rollbacks) goes out with
+		 * the next batch, run at once. */
+		clients_release(0);
+		batch_arm();
+	}
 	log_warnx("%s went away holding reloads: %zu change%s discarded%s",
 	    c->label, discarded, discarded == 1 ? "" : "s",
 	    rd->holds ? " (still held by others)" : "");

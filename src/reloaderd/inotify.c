@@ -22,7 +22,8 @@
 #include "reloaderd.h"
 
 #define DIR_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | \
-	IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW)
+	IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ATTRIB | IN_ONLYDIR | \
+	IN_DONT_FOLLOW)
 #define ANCESTOR_MASK (IN_CREATE | IN_MOVED_TO | IN_DELETE_SELF | \
 	IN_MOVE_SELF | IN_ONLYDIR | IN_MASK_ADD)
 
@@ -248,6 +249,7 @@ inotify_rescan(void)
 	for (r = rd->roots; r != NULL; r = r->next)
 		if (r->backend == BACKEND_INOTIFY && r->top != NULL)
 			dir_scan(r->top, 1, 1);
+	wanted_refresh_linked();
 	roots_retry();
 }
 
@@ -311,6 +313,8 @@ inotify_event(struct dir *d, const struct inotify_event *ev)
 	if (asprintf(&path, "%s%s%s", d->path, strcmp(d->path, "/") ? "/" :
 	    "", ev->name) == -1)
 		fatal("inotify_event");
+	/* A symlink a registered path goes through, or a name it waits for. */
+	wanted_site_event(path);
 	if (ev->mask & IN_ISDIR) {
 		if (ev->mask & (IN_DELETE | IN_MOVED_FROM)) {
 			if ((sub = dir_child(d, ev->name)) != NULL)
@@ -329,8 +333,21 @@ inotify_event(struct dir *d, const struct inotify_event *ev)
 	} else if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) {
 		if (root_matches(r, path))
 			batch_queue(file_get(r, d, path));
+	} else if (ev->mask & IN_CREATE) {
+		/* A symlink or a hard link is whole as it appears, and no
+		 * close-after-write follows (cargo links its output into
+		 * place); a file being written is read when it is closed. */
+		if (lstat(path, &sb) == 0 && (S_ISLNK(sb.st_mode) ||
+		    (S_ISREG(sb.st_mode) && sb.st_nlink > 1)) &&
+		    root_matches(r, path))
+			batch_queue(file_get(r, d, path));
 	} else if (ev->mask & (IN_DELETE | IN_MOVED_FROM)) {
 		if ((f = file_lookup(path)) != NULL)
+			batch_queue(f);
+	} else if (ev->mask & IN_ATTRIB) {
+		/* A chmod may let the daemon read what it could not. */
+		if ((f = file_lookup(path)) != NULL && f->state == FILE_BAD &&
+		    f->err != 0)
 			batch_queue(f);
 	}
 	free(path);

@@ -130,5 +130,6 @@ poll_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		    (r->backend == BACKEND_POLL || rd->ifd == -1))
 			root_arm(r, 1);
 	}
+	wanted_poll_sites();
 	poll_update();
 }

@@ -242,6 +242,8 @@ reload_config(void)
 	old = rd->conf;
 	rd->conf = nc;
 	roots_apply(&rd->conf);
+	/* Registered files under a root that went are watched anew. */
+	wanted_refresh();
 	config_free(&old);
 	log_info("configuration reloaded from %s", opts.conffile);
 }

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 #include <sys/stat.h>
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -75,6 +76,7 @@ enum file_state {
 	FILE_OK,            /* stamp read from a complete file */
 	FILE_INCOMPLETE,    /* still being written when last read */
 	FILE_BAD,           /* not a module we can read */
+	FILE_RETRY,         /* could not be read for now; tried again */
 	FILE_GONE           /* vanished; removed unless it soon comes back */
 };
 
@@ -92,6 +94,8 @@ struct file {
 	unsigned char queued;            /* in the batch queue */
 	unsigned char racy;              /* changed too recently to trust stat */
 	unsigned char gonegen;           /* grace period it vanished in */
+	unsigned char err;               /* FILE_RETRY, FILE_BAD: errno, or 0 */
+	unsigned char tries;             /* FILE_RETRY: reads failed so far */
 	unsigned int seen;               /* scan generation that saw it */
 	ino_t ino;                       /* the stat seen last, for polling */
 	off_t size;
@@ -130,6 +134,7 @@ struct root {
 	int implicit;                    /* made for clients' modules: one
 					    directory, no subdirectories */
 	size_t nfiles;
+	size_t nsites;                   /* implicit: wsites it is kept for */
 };
 
 /* What the kernel says about the peer of a client connection. */
@@ -142,12 +147,67 @@ struct cred {
 };
 
 struct client;
+struct wpath;
 
-/* A path that clients have loaded modules from. */
-struct wpath {
-	struct wpath *hnext;             /* in rd->wanted */
-	struct reg *regs;                /* registrations, via pnext */
+/* A symlink, or a name not there yet, that a registered path's
+ * resolution goes through: a change of it may send the path elsewhere. */
+struct wsite {
+	struct wsite *hnext;             /* in rd->sites, by path */
+	struct wsite *next;              /* among its wpath's */
+	struct wpath *wp;
+	struct root *root;               /* implicit root it keeps, or NULL */
+	dev_t dev;                       /* lstat when resolved; ino 0: */
+	ino_t ino;                       /* nothing there */
+	struct timespec ctime;
+	char path[];                     /* real directory + "/" + name */
+};
+
+/* A file that registered paths resolve to now. */
+struct wtarget {
+	struct wtarget *hnext;           /* in rd->targets, by path */
+	struct wpath *paths;             /* via tnext */
 	char path[];                     /* absolute, as the tree knows it */
+};
+
+/* A path that clients have loaded modules from, as they named it: the
+ * registration's identity, symlinks included. */
+struct wpath {
+	struct wpath *hnext;             /* in rd->wanted, by path */
+	struct wpath *tnext;             /* among its target's */
+	struct wpath *qnext;             /* in the re-resolution queue */
+	struct wpath *lnext, **lprev;    /* in rd->linked, with sites */
+	struct wtarget *target;          /* what it resolves to; NULL: none */
+	struct wsite *sites;
+	struct reg *regs;                /* registrations, via pnext */
+	int queued;                      /* in the re-resolution queue */
+	int err;                         /* why it does not resolve */
+	char path[];                     /* absolute, lexically cleaned */
+};
+
+/* What a registration is waiting for (reg.c has what ends each). */
+enum reg_state {
+	REG_CURRENT = 0,                 /* runs what is on disk */
+	REG_PENDING,                     /* disk differs: offered now */
+	REG_HELD,                        /* disk differs: offered at release */
+	REG_OFFERED,                     /* in the batch out */
+	REG_FAILED,                      /* the disk's version failed */
+	REG_DISCARDED,                   /* a failed build wrote it */
+	REG_WAIT_PURGE,                  /* refused while old code runs */
+	REG_ROLLED_BACK                  /* went back on request */
+};
+
+/* What an offer asks of the client. */
+enum reg_action {
+	REG_LOAD = 0,                    /* load the file on disk */
+	REG_FORCE,                       /* load it even if the client runs it */
+	REG_ROLLBACK                     /* go back to the previous version */
+};
+
+/* How a client's result ended, as the state machine needs it. */
+enum reg_outcome {
+	REG_OK = 0,                      /* ok, or test-failed and kept */
+	REG_NOT_PURGED,                  /* load-failed failed=purge */
+	REG_REFUSED                      /* load-failed, rolled-back, none */
 };
 
 /* One client's statement "I have module M from path P at stamp S". */
@@ -158,16 +218,14 @@ struct reg {
 	struct wpath *wp;
 	char *module;
 	char *given;                     /* the path as the client sent it */
+	enum reg_state state;
+	enum reg_action action;          /* pending, held, offered: what */
+	enum reg_state before;           /* where a rollback started */
 	struct stamp have;               /* what the client runs */
 	struct stamp prev;               /* what it ran before, for rollback */
 	struct stamp offered;            /* what the batch out offers */
-	struct stamp failed;             /* a stamp that failed for it */
-	int pending;                     /* to be offered */
-	int forced;                      /* offer even if the stamps match */
-	int force;                       /* the offer out says force=yes */
-	int rollback;                    /* the offer is a rollback to prev */
-	int rolledback;                  /* failed is held back by a rollback */
-	int inflight;                    /* in the batch out */
+	struct stamp blocked;            /* the disk stamp held back */
+	char *reason;                    /* the client's, for failed states */
 	unsigned long batch;             /* the batch it was last offered in */
 };
 
@@ -240,6 +298,16 @@ struct daemon {
 	gid_t group;                     /* its gid */
 	struct client *clients;
 	struct htab wanted;              /* registered paths, by path */
+	struct htab targets;             /* files they resolve to, by path */
+	struct htab sites;               /* symlinks they go through */
+	struct wpath *linked;            /* wanted paths with sites */
+	struct wpath *requeue;           /* wanted paths to resolve again */
+	void **retry;                    /* files to read again, and */
+	size_t nretry;                   /* how many */
+	void **retry_dirs;               /* directories to list again */
+	size_t nretry_dirs;
+	ev_timer retry_ev;
+	double retry_wait;               /* seconds, doubled per round */
 	unsigned int nextclient;         /* id of the next client */
 	unsigned long nextbatch;         /* id of the next reload batch */
 	ev_tstamp started;               /* for uptime */
@@ -264,6 +332,7 @@ void htab_free(struct htab *);
 #define CHECK_ADDED   1
 #define CHECK_CHANGED 2
 #define CHECK_REMOVED 3
+#define CHECK_FORGOTTEN 4             /* freed: it never held a module */
 
 /* tree.c */
 struct root *root_new(const struct root_conf *);
@@ -294,15 +363,72 @@ struct dir *dir_by_ino(dev_t, ino_t);
 
 struct file *tree_track(const char *);
 void tree_untrack(const char *);
+struct root *tree_site_watch(const char *);
+void tree_site_unwatch(struct root *);
 int file_stamp(const struct file *, struct stamp *);
 
 /* batch.c */
 void batch_init(void);
+void batch_arm(void);
 void batch_queue(struct file *);
 void batch_unqueue(struct file *);
 void batch_run(void);
 void batch_catch_up(void);
 void batch_gone(struct file *);
+void batch_retry(struct file *);
+void batch_unretry(struct file *);
+void batch_retry_dir(struct dir *);
+void batch_unretry_dir(struct dir *);
+
+/* A path followed to its file (path.c). */
+struct path_res {
+	char real[PATH_MAX];             /* the file it names */
+	char **sites;                    /* symlinks on the way, and the */
+	size_t nsites;                   /* name found missing */
+	int err;                         /* errno of a failure */
+	char msg[PATH_MAX + 64];         /* what failed */
+};
+
+/* path.c */
+int path_resolve(const char *, const struct cred *, struct path_res *);
+void path_res_free(struct path_res *);
+
+/* wanted.c */
+void wanted_init(void);
+void wanted_free(void);
+void wanted_clean(const char *, char *, size_t);
+struct wpath *wanted_lookup(const char *);
+struct wpath *wanted_get(const char *);
+void wanted_put(struct wpath *);
+int wanted_resolve(struct wpath *);
+int wanted_file(const char *);
+const struct stamp *wanted_disk(const struct wpath *, struct stamp *);
+const char *wanted_condition(const struct wpath *, char *, size_t);
+void wanted_site_event(const char *);
+void wanted_poll_sites(void);
+void wanted_refresh(void);
+void wanted_refresh_linked(void);
+size_t wanted_run(void);
+
+/* reg.c */
+const char *reg_state_name(enum reg_state);
+const char *reg_state_ends(enum reg_state);
+void reg_init(struct reg *, const struct stamp *, const struct stamp *,
+    const struct stamp *, int);
+void reg_clear(struct reg *);
+void reg_changed(struct reg *, const struct stamp *, int);
+int reg_offer(struct reg *, const struct stamp *, int);
+int reg_offer_forced(const struct reg *);
+void reg_denied(struct reg *, const struct stamp *, const char *);
+int reg_result(struct reg *, enum reg_outcome, const struct stamp *,
+    const struct stamp *, int, const char *);
+void reg_purged(struct reg *, const struct stamp *, int);
+int reg_force(struct reg *, const struct stamp *, int);
+int reg_rollback(struct reg *, int);
+void reg_hold(struct reg *);
+int reg_discard(struct reg *, const struct stamp *);
+void reg_release(struct reg *, const struct stamp *, int);
+void reg_build_ended(struct reg *, const struct stamp *, int);
 
 /* inotify.c */
 int inotify_start(void);
@@ -340,6 +466,7 @@ void notify_config_failed(const char *);
 int cred_peer(int, struct cred *);
 void cred_free(struct cred *);
 int cred_allowed(const struct cred *);
+int cred_may(const struct cred *, const struct stat *, int);
 int cred_can_read(const struct cred *, const char *, char *, size_t);
 
 /* control.c */
@@ -356,11 +483,15 @@ void client_too_long(struct client *);
 void client_error(struct client *, const char *, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 void client_forget(struct client *);
-int client_wants(const char *);
-void client_file_changed(struct file *);
+void client_file_checked(struct file *, int);
+void client_path_changed(struct wpath *, const char *);
 int client_send(struct client *, struct proto_out *);
-int reg_state(const struct reg *, struct stamp *, const char **);
-int reg_discard(struct reg *);
+const char *client_reg_view(const struct reg *, struct stamp *, char *,
+    size_t);
+void clients_hold(void);
+size_t clients_discard(void);
+void clients_release(int);
+void clients_build_ended(void);
 void clients_flush(void);
 void clients_free(void);
 void clients_init(void);

@@ -182,7 +182,7 @@ root_matches(const struct root *r, const char *path)
 	if (strncmp(path, r->conf.path, plen) != 0 ||
 	    (path[plen] != '/' && plen > 1))
 		return 0;
-	return client_wants(path) || root_globs(r, path);
+	return wanted_file(path) || root_globs(r, path);
 }
 
 /* Joins a directory and a name into a malloc'd path. */
@@ -253,6 +253,7 @@ dir_remove(struct dir *d)
 		batch_queue(f);
 	}
 	inotify_disarm_dir(d);
+	batch_unretry_dir(d);
 	htab_remove(&rd->dirs_ino, d);
 	if (d->sprev != NULL) {
 		*d->sprev = d->snext;
@@ -348,6 +349,8 @@ void
 file_free(struct file *f)
 {
 	batch_unqueue(f);
+	if (f->state == FILE_RETRY)
+		batch_unretry(f);
 	if (f->state == FILE_GONE)
 		rd->ngone--;
 	file_detach(f);
@@ -359,25 +362,17 @@ file_free(struct file *f)
 	free(f);
 }
 
-/* Returns the module name a file goes by: its own, or its file name
- * without the .so or .beam suffix. */
+/* Returns the module name a file goes by (stamp_module_name's rule). */
 static const char *
 file_module(const struct file *f, const char *own)
 {
 	static char buf[STAMP_MODULE_MAX];
-	const char *base = strrchr(f->path, '/'), *so;
-	size_t len;
+	struct stamp st;
 
-	if (own != NULL && *own != '\0')
-		return own;
-	base = base ? base + 1 : f->path;
-	len = strlen(base);
-	if (len > 5 && strcmp(base + len - 5, ".beam") == 0)
-		len -= 5;
-	else if ((so = strstr(base, ".so")) != NULL &&
-	    (so[3] == '\0' || so[3] == '.') && so > base)
-		len = (size_t)(so - base);
-	snprintf(buf, sizeof(buf), "%.*s", (int)len, base);
+	memset(&st, 0, sizeof(st));
+	if (own != NULL)
+		snprintf(st.module, sizeof(st.module), "%s", own);
+	stamp_module_name(f->path, &st, buf, sizeof(buf));
 	return buf;
 }
 
@@ -484,12 +479,65 @@ file_gone(struct file *f)
 static int
 file_missing(struct file *f)
 {
-	if (f->stamp == NULL)
-		return file_gone(f);
+	if (f->stamp == NULL) {
+		file_gone(f);
+		return CHECK_FORGOTTEN;
+	}
 	if (f->state != FILE_GONE) {
 		f->state = FILE_GONE;
 		batch_gone(f);
 	}
+	return CHECK_NOTHING;
+}
+
+/* Says whether a failure to open or read a file may pass by itself:
+ * out of descriptors or memory, or an I/O error of a network filesystem. */
+static int
+file_transient(int e)
+{
+	switch (e) {
+	case EMFILE:
+	case ENFILE:
+	case ENOMEM:
+	case ENOBUFS:
+	case EAGAIN:
+	case EINTR:
+	case EIO:
+	case ETIMEDOUT:
+	case ESTALE:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Handles a file that is there but could not be read: read again with a
+ * growing delay if that may pass, else left until it changes (a chmod
+ * included).  Either is logged once, not per try. */
+static int
+file_unreadable(struct file *f, int e, const char *err)
+{
+	const char *path = root_display(f->root, f->path);
+
+	if (file_transient(e)) {
+		if (f->state != FILE_RETRY) {
+			log_warnx("cannot read %s: %s; trying again",
+			    log_esc(path), err);
+			f->state = FILE_RETRY;
+			f->tries = 0;
+		}
+		if (f->tries < 255)
+			f->tries++;
+		f->err = (unsigned char)e;
+		batch_retry(f);
+		return CHECK_NOTHING;
+	}
+	if (f->state == FILE_RETRY)
+		batch_unretry(f);
+	if (f->state != FILE_BAD || f->err != e)
+		log_warnx("cannot read %s: %s", log_esc(path), err);
+	f->state = FILE_BAD;
+	f->err = (unsigned char)e;
 	return CHECK_NOTHING;
 }
 
@@ -505,7 +553,7 @@ file_check(struct file *f, int initial)
 	char err[STAMP_ERR_MAX], now[2 * STAMP_MAX + 32];
 	char was[2 * STAMP_MAX + 32];
 	const char *path = root_display(f->root, f->path), *mod;
-	int rc;
+	int rc, e;
 
 	if (stat(f->path, &sb) == -1) {
 		if (errno == ENOENT || errno == ENOTDIR)
@@ -523,7 +571,18 @@ file_check(struct file *f, int initial)
 	file_note_stat(f, &sb);
 
 	rc = stamp_read_file(f->path, &st, err, sizeof(err));
+	e = errno;
 	path = root_display(f->root, f->path);
+	if (rc == STAMP_UNREADABLE && (e == ENOENT || e == ENOTDIR))
+		return file_missing(f);
+	if (rc == STAMP_UNREADABLE)
+		return file_unreadable(f, e, err);
+	if (f->state == FILE_RETRY) {
+		batch_unretry(f);
+		log_info("read %s again, after %u failed tr%s", log_esc(path),
+		    f->tries, f->tries == 1 ? "y" : "ies");
+	}
+	f->err = 0;
 	if (rc == STAMP_INCOMPLETE) {
 		f->state = FILE_INCOMPLETE;
 		log_debug("incomplete %s: %s; waiting for the rest",
@@ -531,9 +590,6 @@ file_check(struct file *f, int initial)
 		return CHECK_NOTHING;
 	}
 	if (rc != STAMP_OK) {
-		/* Deleted between the stat and the read. */
-		if (stat(f->path, &sb) == -1 && errno == ENOENT)
-			return file_missing(f);
 		f->state = FILE_BAD;
 		log_warnx("%s: %s", log_esc(path), err);
 		return CHECK_NOTHING;
@@ -593,7 +649,11 @@ dir_scan(struct dir *d, int live, int recurse)
 	int isdir;
 
 	if ((dp = opendir(d->path)) == NULL) {
-		if (errno != ENOENT && errno != ENOTDIR)
+		if (file_transient(errno)) {
+			/* Listed again soon; until then polling looks too. */
+			d->racy = 1;
+			batch_retry_dir(d);
+		} else if (errno != ENOENT && errno != ENOTDIR)
 			log_warn("%s", log_esc(root_display(r, d->path)));
 		return;
 	}
@@ -771,6 +831,9 @@ root_arm(struct root *r, int live)
 		    log_esc(r->conf.display), config_backend_name(r->backend),
 		    r->nfiles, r->nfiles == 1 ? "" : "s");
 	r->missing_logged = 0;
+	/* Symlinks in it may lead elsewhere now. */
+	if (live)
+		wanted_refresh_linked();
 	poll_update();
 }
 
@@ -838,6 +901,71 @@ root_implicit(const char *path)
 	return NULL;
 }
 
+/* Returns the implicit root for directory dir, making and arming it if
+ * there is none: one directory, no subdirectories, watched for as long as
+ * a client needs a file or a site in it. */
+static struct root *
+root_implicit_get(const char *dir)
+{
+	static const char *const none[] = { NULL };
+	static char where[] = "a client";
+	struct root_conf rc;
+	struct root *r, **pp;
+
+	if ((r = root_implicit(dir)) != NULL) {
+		root_arm(r, 0);
+		return r;
+	}
+	memset(&rc, 0, sizeof(rc));
+	rc.path = (char *)dir;
+	rc.display = (char *)dir;
+	rc.include = (char **)none;
+	rc.exclude = (char **)none;
+	rc.backend = rd->conf.backend;
+	rc.where = where;
+	r = root_new(&rc);
+	r->implicit = 1;
+	for (pp = &rd->roots; *pp != NULL; pp = &(*pp)->next)
+		;
+	*pp = r;
+	root_arm(r, 0);
+	return r;
+}
+
+/* Stops watching an implicit root that no file or site needs any more. */
+static void
+root_implicit_put(struct root *r)
+{
+	struct root **pp;
+
+	if (!r->implicit || r->nfiles > 0 || r->nsites > 0)
+		return;
+	for (pp = &rd->roots; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	}
+	log_info("no longer watching %s: no client has a module there",
+	    log_esc(r->conf.display));
+	root_disarm(r);
+	root_free(r);
+	poll_update();
+}
+
+/* Returns a malloc'd copy of the directory part of an absolute path. */
+static char *
+path_dir(const char *path)
+{
+	char *dir, *slash;
+
+	if ((dir = strdup(path)) == NULL)
+		fatal("path_dir");
+	slash = strrchr(dir, '/');
+	*(slash == dir ? slash + 1 : slash) = '\0';
+	return dir;
+}
+
 /*
  * Makes sure the file at path (absolute, symlinks resolved), which a
  * client has loaded, is watched and its stamp known.  A file under a
@@ -848,21 +976,14 @@ root_implicit(const char *path)
 struct file *
 tree_track(const char *path)
 {
-	static const char *const none[] = { NULL };
-	static char where[] = "a client";
-	struct root_conf rc;
-	struct root *r, **pp;
 	struct stat sb;
 	struct dir *d;
 	struct file *f;
-	char *dir, *slash, *fpath;
+	char *dir, *fpath;
 
 	if ((f = file_lookup(path)) != NULL)
 		return f;
-	if ((dir = strdup(path)) == NULL)
-		fatal("tree_track");
-	slash = strrchr(dir, '/');
-	*(slash == dir ? slash + 1 : slash) = '\0';
+	dir = path_dir(path);
 	if (stat(dir, &sb) == -1) {
 		free(dir);
 		return NULL;
@@ -879,22 +1000,8 @@ tree_track(const char *path)
 		free(fpath);
 		return f;
 	}
-	if ((r = root_implicit(dir)) == NULL) {
-		memset(&rc, 0, sizeof(rc));
-		rc.path = dir;
-		rc.display = dir;
-		rc.include = (char **)none;
-		rc.exclude = (char **)none;
-		rc.backend = rd->conf.backend;
-		rc.where = where;
-		r = root_new(&rc);
-		r->implicit = 1;
-		for (pp = &rd->roots; *pp != NULL; pp = &(*pp)->next)
-			;
-		*pp = r;
-	}
+	root_implicit_get(dir);
 	free(dir);
-	root_arm(r, 0);
 	return file_lookup(path);
 }
 
@@ -904,7 +1011,7 @@ void
 tree_untrack(const char *path)
 {
 	struct file *f;
-	struct root *r, **pp;
+	struct root *r;
 
 	if ((f = file_lookup(path)) == NULL)
 		return;
@@ -912,19 +1019,42 @@ tree_untrack(const char *path)
 	if (root_globs(r, path))
 		return;
 	file_free(f);
-	if (!r->implicit || r->nfiles > 0)
-		return;
-	for (pp = &rd->roots; *pp != NULL; pp = &(*pp)->next) {
-		if (*pp == r) {
-			*pp = r->next;
-			break;
+	root_implicit_put(r);
+}
+
+/* Makes sure the directory holding a site (a symlink or a missing name a
+ * registered path goes through) is watched; returns the implicit root
+ * kept for it, or NULL where a configured root watches it. */
+struct root *
+tree_site_watch(const char *site)
+{
+	struct stat sb;
+	struct dir *d;
+	struct root *r;
+	char *dir = path_dir(site);
+
+	if (stat(dir, &sb) == 0 &&
+	    (d = dir_by_ino(sb.st_dev, sb.st_ino)) != NULL) {
+		r = d->root;
+		if (!r->implicit) {
+			free(dir);
+			return NULL;
 		}
-	}
-	log_info("no longer watching %s: no client has a module there",
-	    log_esc(r->conf.display));
-	root_disarm(r);
-	root_free(r);
-	poll_update();
+	} else
+		r = root_implicit_get(dir);
+	free(dir);
+	r->nsites++;
+	return r;
+}
+
+/* Lets a site's directory go, if nothing else needs it watched. */
+void
+tree_site_unwatch(struct root *r)
+{
+	if (r == NULL)
+		return;
+	r->nsites--;
+	root_implicit_put(r);
 }
 
 /* Gives a file's stamp as a struct stamp; -1 if none is known. */

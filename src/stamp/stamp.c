@@ -78,34 +78,40 @@ stamp_read_buf(const unsigned char *buf, size_t len, struct stamp *st,
 }
 
 /* Reads a whole regular file; never maps it, so a writer truncating it
- * under us cannot fault the reader. */
+ * under us cannot fault the reader.  Returns 0, STAMP_INVALID, or
+ * STAMP_UNREADABLE with errno set. */
 static int
 stamp_slurp(int fd, unsigned char **bufp, size_t *lenp, char *err,
     size_t errlen)
 {
+	int e;
+
 	struct stat sb;
 	unsigned char *buf, *nbuf;
 	size_t len = 0, cap;
 	ssize_t n;
 
 	if (fstat(fd, &sb) == -1) {
-		snprintf(err, errlen, "fstat: %s", strerror(errno));
-		return -1;
+		e = errno;
+		snprintf(err, errlen, "fstat: %s", strerror(e));
+		errno = e;
+		return STAMP_UNREADABLE;
 	}
 	if (!S_ISREG(sb.st_mode)) {
 		snprintf(err, errlen, "not a regular file");
-		return -1;
+		return STAMP_INVALID;
 	}
 	if ((unsigned long long)sb.st_size > STAMP_FILE_MAX) {
 		snprintf(err, errlen, "file of %lld bytes is larger than %lu",
 		    (long long)sb.st_size, STAMP_FILE_MAX);
-		return -1;
+		return STAMP_INVALID;
 	}
 	/* One byte spare, so that a file which grew shows it at once. */
 	cap = (size_t)sb.st_size + 1;
 	if ((buf = malloc(cap)) == NULL) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		errno = ENOMEM;
+		return STAMP_UNREADABLE;
 	}
 	for (;;) {
 		if (len == cap) {
@@ -113,13 +119,14 @@ stamp_slurp(int fd, unsigned char **bufp, size_t *lenp, char *err,
 				free(buf);
 				snprintf(err, errlen, "file grew past %lu bytes",
 				    STAMP_FILE_MAX);
-				return -1;
+				return STAMP_INVALID;
 			}
 			cap *= 2;
 			if ((nbuf = realloc(buf, cap)) == NULL) {
 				free(buf);
 				snprintf(err, errlen, "out of memory");
-				return -1;
+				errno = ENOMEM;
+				return STAMP_UNREADABLE;
 			}
 			buf = nbuf;
 		}
@@ -127,9 +134,11 @@ stamp_slurp(int fd, unsigned char **bufp, size_t *lenp, char *err,
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
+			e = errno;
 			free(buf);
-			snprintf(err, errlen, "read: %s", strerror(errno));
-			return -1;
+			snprintf(err, errlen, "read: %s", strerror(e));
+			errno = e;
+			return STAMP_UNREADABLE;
 		}
 		if (n == 0)
 			break;
@@ -140,26 +149,71 @@ stamp_slurp(int fd, unsigned char **bufp, size_t *lenp, char *err,
 	return 0;
 }
 
-/* Reads the stamp of the module file at path. */
+/* Reads the stamp of the module file at path.  A file that cannot be
+ * opened or read is STAMP_UNREADABLE, with errno saying why, so that the
+ * caller can tell a missing file from a transient failure. */
 int
 stamp_read_file(const char *path, struct stamp *st, char *err, size_t errlen)
 {
 	unsigned char *buf;
 	size_t len;
-	int fd, rc;
+	int fd, rc, e;
 
 	memset(st, 0, sizeof(*st));
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
-		snprintf(err, errlen, "%s", strerror(errno));
-		return STAMP_INVALID;
+		e = errno;
+		snprintf(err, errlen, "%s", strerror(e));
+		errno = e;
+		return STAMP_UNREADABLE;
 	}
 	rc = stamp_slurp(fd, &buf, &len, err, errlen);
+	e = errno;
 	close(fd);
-	if (rc == -1)
-		return STAMP_INVALID;
+	if (rc != 0) {
+		errno = e;
+		return rc;
+	}
 	rc = stamp_read_buf(buf, len, st, err, errlen);
 	free(buf);
 	return rc;
+}
+
+/*
+ * Names the module in the file at path: the name the file gives itself
+ * (an ELF note, a BEAM's module), else the file name without its suffix:
+ * ".beam", ".so", or ".so." and a version ("libfoo.so.1.2"), whichever
+ * ends the name; a name that would be empty keeps the whole file name.
+ * The daemon, its events and libreloader all name modules by this rule.
+ */
+void
+stamp_module_name(const char *path, const struct stamp *st, char *buf,
+    size_t len)
+{
+	const char *base, *so, *p;
+	size_t n;
+
+	if (len == 0)
+		return;
+	if (st != NULL && st->module[0] != '\0') {
+		snprintf(buf, len, "%s", st->module);
+		return;
+	}
+	base = strrchr(path, '/');
+	base = base != NULL ? base + 1 : path;
+	n = strlen(base);
+	if (n > 5 && strcmp(base + n - 5, ".beam") == 0)
+		n -= 5;
+	else if (n > 3 && strcmp(base + n - 3, ".so") == 0)
+		n -= 3;
+	else {
+		/* The last ".so." followed only by digits and dots. */
+		for (so = NULL, p = base; (p = strstr(p, ".so.")) != NULL; p++)
+			so = p;
+		if (so != NULL && so > base && so[4] != '\0' &&
+		    strspn(so + 4, "0123456789.") == strlen(so + 4))
+			n = (size_t)(so - base);
+	}
+	snprintf(buf, len, "%.*s", (int)n, base);
 }
 
 /* Says whether two stamps name the same code. */

@@ -35,6 +35,7 @@ enum stamp_format {
 #define STAMP_OK          0   /* complete file, stamp filled in */
 #define STAMP_INCOMPLETE  1   /* still being written: look again later */
 #define STAMP_INVALID    -1   /* corrupt, hostile, or not a module */
+#define STAMP_UNREADABLE -2   /* could not be opened or read; errno says why */
 
 #define STAMP_MAX        64   /* longest stamp kept, in bytes */
 #define STAMP_MODULE_MAX 256  /* longest module name kept, with its NUL */
@@ -56,6 +57,7 @@ int stamp_read_buf(const unsigned char *, size_t, struct stamp *, char *,
 int stamp_read_file(const char *, struct stamp *, char *, size_t);
 int stamp_equal(const struct stamp *, const struct stamp *);
 const char *stamp_kind_name(enum stamp_kind);
+void stamp_module_name(const char *, const struct stamp *, char *, size_t);
 void stamp_format_value(const struct stamp *, char *, size_t);
 
 /* stamp-elf.c */

@@ -20,8 +20,8 @@
  *
  *	event connected
  *	event disconnected
- *	event reload MOD STATUS stamp=S was=W reason=R
- *	event reload MOD STATUS stamp=S was=W action=rollback reason=R
+ *	event reload MOD STATUS stamp=S was=W [failed=STEP] reason=R
+ *	event reload MOD STATUS stamp=S was=W action=rollback [failed=STEP] reason=R
  *	event purge MOD unmapped=0|1 forced=0|1 calls=N
  *
  * where STATUS is ok, load-failed, test-failed or rolled-back, the
@@ -168,11 +168,13 @@ host_event(reloader_t *r, const struct reloader_event *ev, void *arg)
 		host_print("event disconnected");
 		break;
 	case RELOADER_EV_RELOAD:
-		host_print("event reload %s %s stamp=%s was=%s %sreason=%s",
+		host_print("event reload %s %s stamp=%s was=%s %s%s%s%sreason=%s",
 		    name, host_status(ev->status),
 		    host_clean(ev->stamp, stamp, sizeof(stamp)),
 		    host_clean(ev->was, was, sizeof(was)),
 		    ev->rollback ? "action=rollback " : "",
+		    *ev->failed ? "failed=" : "", *ev->failed ? ev->failed :
+		    "", *ev->failed ? " " : "",
 		    host_clean(ev->reason, reason, sizeof(reason)));
 		break;
 	case RELOADER_EV_PURGE:

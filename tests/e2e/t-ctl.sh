@@ -137,8 +137,8 @@ hst_wait alpha 'event reload greet rolled-back'
 hst_wait beta 'event reload greet rolled-back'
 ctl reload greet
 ctl_status 70 "a rolled-back reload is EX_SOFTWARE"
-ctl_has out "^greet in alpha\[$A\]: rolled back .*reloader_test"
-ctl_has out "^greet in beta\[$B\]: rolled back .*reloader_test"
+ctl_has out "^greet in alpha\[$A\]: test failed (rolled back) .*reloader_test"
+ctl_has out "^greet in beta\[$B\]: test failed (rolled back) .*reloader_test"
 
 # --- rollback: back to the version before the last reload.
 na=$(hst_count alpha 'event reload greet ok')

@@ -142,7 +142,7 @@ wait_log 'build\[[0-9]*\] went away holding reloads: 1 change discarded'
 wait_recv tail 1 log level=warn 'msg=build[*'
 to ctl "> list id=l4" "< ok id=l4 verb=list"
 wait_recv ctl 1 ok id=l4 verb=list
-expect_recv ctl 1 loaded id=l4 "have=$v3" "disk=$v4" stale=yes state=failed
+expect_recv ctl 1 loaded id=l4 "have=$v3" "disk=$v4" stale=yes state=discarded
 mkmod "$ROOT/greet.so" greet -DGREETING='"v5"'
 v5=build-id:$(buildid "$ROOT/greet.so")
 wait_recv app 1 module module=greet "stamp=$v5"
