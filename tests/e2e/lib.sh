@@ -36,6 +36,36 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Skips the whole test, saying why: tests/run.sh counts it as skipped
+# (status 77, as automake has it) and prints the reason.
+skip() {
+	echo "SKIP: $*"
+	exit 77
+}
+
+# Says why a part of the test cannot run here; the test goes on with the
+# rest, and end_test makes it count as skipped.
+SKIPPED=
+skip_part() {
+	echo "SKIP: $*"
+	SKIPPED=1
+}
+
+# Ends a test that ran through: status 77 if a part of it was skipped.
+end_test() {
+	[ -z "$SKIPPED" ] || exit 77
+	exit 0
+}
+
+# Stopped by tests/run.sh's time limit (or Ctrl-C): shows where the
+# daemon stood, then the EXIT trap cleans up.
+on_stop() {
+	echo "--- stopped by a signal; the daemon's log ends:" >&2
+	tail -n 30 "$LOG" >&2 2>/dev/null || true
+	exit 143
+}
+trap on_stop TERM INT
+
 # Fails the test, showing the daemon's log.
 fail() {
 	echo "FAIL: $*" >&2
