@@ -149,23 +149,34 @@ obj-fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(STAMP_SRCS) $(DAEMON_SRCS)
 	$(FUZZ_CC) -g -O1 $(ALL_CPPFLAGS) $(FUZZ_SANS) -o $@ $< \
 	    $(STAMP_SRCS) $(DAEMON_SRCS) $(LIBS)
 
+# The Debian packages `make check` needs (all of them), and those `make
+# run` needs (what the demo builds and runs).
 deps:
-	@sh scripts/deps.sh
+	@sh scripts/deps.sh check
+
+deps-run:
+	@sh scripts/deps.sh run
+
+# Under sudo, what builds and what the demo runs run as the user who
+# called sudo, so that the tree holds no root-owned file for their next
+# build; installing packages and the tests (parts need root) keep root.
+AS_USER = $(if $(SUDO_UID),$(if $(filter 0,$(shell id -u)),setpriv \
+	--reuid=$(SUDO_UID) --regid=$(SUDO_GID) --init-groups --))
 
 tests: $(ALL_TARGETS) $(TEST_TARGETS)
 
 check: deps
-	@$(MAKE) --no-print-directory tests
+	@$(AS_USER) $(MAKE) --no-print-directory tests
 	@O=$(O) sh tests/run.sh
 
 # The same suite again under AddressSanitizer and UBSan.
 check-sanitize: deps
-	@$(MAKE) --no-print-directory O=obj-san SANITIZE=1 tests
+	@$(AS_USER) $(MAKE) --no-print-directory O=obj-san SANITIZE=1 tests
 	@O=obj-san SANITIZE=1 sh tests/run.sh
 
-run: deps
-	@$(MAKE) --no-print-directory all
-	@sh examples/run.sh $(O)
+run: deps-run
+	@$(AS_USER) $(MAKE) --no-print-directory all
+	@$(AS_USER) sh examples/run.sh $(O)
 
 format:
 	clang-format -i $(STAMP_SRCS) $(DAEMON_SRCS) $(MAIN_SRCS) \
@@ -223,6 +234,6 @@ clean:
 # What each target included, as the compiler found it (DEPFLAGS).
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
 
-.PHONY: all deps tests check check-sanitize run format install uninstall \
+.PHONY: all deps deps-run tests check check-sanitize run format install uninstall \
 	clean fuzz
 .SECONDARY:
