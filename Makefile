@@ -106,7 +106,7 @@ ALL_TARGETS = $(O)/reloaderd
 INSTALL_TARGETS =
 UNINSTALL_TARGETS =
 include mk/libreloader.mk mk/examples.mk mk/bench.mk mk/reloaderctl.mk \
-	mk/erlang.mk
+	mk/erlang.mk mk/deb.mk
 
 all: $(ALL_TARGETS)
 

@@ -143,6 +143,27 @@ expect_count() {
 	[ "$c" -eq "$2" ] || fail "expected $2 x '$1', got $c"
 }
 
+# Prints a number of reloader's version from include/reloader.h: MAJOR,
+# MINOR or PATCH; with no argument, the whole version.
+hdr_version() {
+	if [ $# -eq 0 ]; then
+		echo "$(hdr_version MAJOR).$(hdr_version MINOR).$(hdr_version PATCH)"
+		return
+	fi
+	sed -n "s/^#define RELOADER_VERSION_$1 \\([0-9]*\\)$/\\1/p" \
+	    "$TOP/include/reloader.h"
+}
+
+# Prints the version of the reloader_client application that erl finds
+# with no -pa (ERL_LIBS may name more lib directories), and the path of
+# its reloader_client.beam.
+erl_find_client() {
+	erl -noshell -eval '
+	ok = application:load(reloader_client),
+	{ok, V} = application:get_key(reloader_client, vsn),
+	io:format("~s ~s~n", [V, code:which(reloader_client)]), halt().'
+}
+
 # Builds a shared object returning value; extra arguments go to gcc.
 mkso() {
 	out=$1

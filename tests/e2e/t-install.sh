@@ -38,10 +38,7 @@ app=$(cd "$erllib" && echo reloader_client-*)
     fail "make install did not install the Erlang client in $erllib: $app"
 [ -f "$erllib/$app/ebin/reloader_client.beam" ] ||
     fail "no reloader_client.beam in $erllib/$app/ebin"
-got=$(ERL_LIBS=$erllib erl -noshell -eval '
-	ok = application:load(reloader_client),
-	{ok, V} = application:get_key(reloader_client, vsn),
-	io:format("~s ~s~n", [V, code:which(reloader_client)]), halt().') ||
+got=$(ERL_LIBS=$erllib erl_find_client) ||
     fail "erl does not find reloader_client in $erllib: $got"
 [ "$got" = "${app#reloader_client-} $erllib/$app/ebin/reloader_client.beam" ] ||
     fail "erl loads reloader_client as: $got"
@@ -49,10 +46,7 @@ got=$(ERL_LIBS=$erllib erl -noshell -eval '
 # The version, in one place: reloader.h's three numbers.  The pkg-config
 # file, both programs, the library's reloader_version(), the library's
 # file name and soname, and the Erlang .app all say the same.
-hdr() {
-	sed -n "s/^#define RELOADER_VERSION_$1 \([0-9]*\)$/\1/p" include/reloader.h
-}
-v=$(hdr MAJOR).$(hdr MINOR).$(hdr PATCH)
+v=$(hdr_version)
 case $v in
 [0-9]*.[0-9]*.[0-9]*) ;;
 *) fail "cannot read the version from include/reloader.h: '$v'" ;;
@@ -64,11 +58,13 @@ ver libreloader.pc "$(sed -n 's/^Version: //p' "$p/lib/pkgconfig/libreloader.pc"
 ver "reloaderd -V" "$("$p/bin/reloaderd" -V | sed -n 's/^reloaderd //p')"
 ver "reloaderctl -V" "$("$p/bin/reloaderctl" -V | sed -n 's/^reloaderctl //p')"
 ver "the Erlang application's directory" "${app#reloader_client-}"
+ver "debian/changelog's last entry" \
+    "$(sed -n '1s/^reloader (\([^)]*\)) .*/\1/p' debian/changelog)"
 ver reloader_client.app "$(sed -n 's/.*{vsn, "\([^"]*\)"}.*/\1/p' \
     "$erllib/$app/ebin/reloader_client.app")"
 [ -f "$p/lib/libreloader.so.$v" ] || fail "no libreloader.so.$v installed"
 soname=$(readelf -d "$p/lib/libreloader.so.$v" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
-[ "$soname" = "libreloader.so.$(hdr MAJOR)" ] ||
+[ "$soname" = "libreloader.so.$(hdr_version MAJOR)" ] ||
     fail "libreloader.so.$v has soname '$soname'"
 
 # The units name the installed daemon, and no placeholder is left.
