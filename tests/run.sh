@@ -38,8 +38,8 @@ run() {
 		;;
 	77)
 		skip=$((skip + 1))
-		why=$(sed -n 's/^SKIP: //p' "$out" | paste -sd ';' - |
-		    sed 's/;/; /g')
+		why=$(awk 'sub(/^SKIP: /, "") {
+		    r = r (r == "" ? "" : "; ") $0 } END { print r }' "$out")
 		[ -n "$why" ] || why="no reason given"
 		skipped="$skipped
     $name: $why"
