@@ -1,12 +1,31 @@
 # reloader: a hot-code reloading daemon.  Plain GNU make.
 
-VERSION = 0.1.0
+# The version is include/reloader.h's, read here and nowhere else.
+hdr_version = $(shell sed -n \
+    's/^.define RELOADER_VERSION_$(1) \([0-9]*\)$$/\1/p' include/reloader.h)
+VERSION_MAJOR := $(call hdr_version,MAJOR)
+VERSION := $(VERSION_MAJOR).$(call hdr_version,MINOR).$(call hdr_version,PATCH)
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 INCLUDEDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
+# As a distribution's packages have it: PREFIX=/usr keeps its
+# configuration in /etc, any other prefix in PREFIX/etc.
+ifeq ($(PREFIX),/usr)
+SYSCONFDIR ?= /etc
+else
 SYSCONFDIR ?= $(PREFIX)/etc
+endif
+# The platform's library directory under /usr: Debian's multiarch one
+# (/usr/lib/x86_64-linux-gnu), where ld.so and pkg-config look first;
+# PREFIX/lib for any other prefix, and where the compiler names none.
+ifeq ($(PREFIX),/usr)
+LIBDIR ?= $(PREFIX)/lib$(patsubst %,/%,$(shell $(CC) -print-multiarch \
+    2>/dev/null))
+else
+LIBDIR ?= $(PREFIX)/lib
+endif
 DOCDIR ?= $(PREFIX)/share/doc/reloader
 MAN1DIR ?= $(MANDIR)/man1
 MAN3DIR ?= $(MANDIR)/man3
@@ -40,6 +59,9 @@ endif
 ALL_CPPFLAGS = -D_GNU_SOURCE -DRELOADER_VERSION='"$(VERSION)"' \
 	-Iinclude -Isrc/stamp -Isrc/proto -Isrc/reloaderd $(CPPFLAGS)
 ALL_CFLAGS = -std=c11 $(WARNINGS) $(SANFLAGS) $(CFLAGS)
+# Each compiler run writes what its target includes to TARGET.d, read
+# back below: a header's change rebuilds exactly what includes it.
+DEPFLAGS = -MMD -MP -MF $@.d -MT $@
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
 # libev ships no pkg-config file on Debian; the others do.
@@ -72,10 +94,6 @@ FUZZ_BINS = $(FUZZ_SRCS:tests/fuzz/%.c=$(O)/tests/%)
 HELPER_BINS = $(O)/tests/writehalves $(O)/tests/rlclient \
 	$(O)/tests/notifylisten
 
-# Headers every object depends on.
-HDRS = include/reloader.h src/stamp/stamp.h src/proto/proto.h \
-	src/reloaderd/reloaderd.h
-
 # Everything `make tests` builds besides the daemon; the fragments below
 # add to it.
 TEST_TARGETS = $(UNIT_BINS) $(FUZZ_BINS) $(HELPER_BINS)
@@ -89,34 +107,38 @@ ALL_TARGETS = $(O)/reloaderd
 INSTALL_TARGETS =
 UNINSTALL_TARGETS =
 include mk/libreloader.mk mk/examples.mk mk/bench.mk mk/reloaderctl.mk \
-	mk/erlang.mk
+	mk/erlang.mk mk/deb.mk
 
 all: $(ALL_TARGETS)
 
 $(O)/reloaderd: $(MAIN_OBJS) $(DAEMON_OBJS) $(STAMP_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-$(O)/%.o: %.c $(HDRS)
+# reloader.h besides what the .d file names: ALL_CPPFLAGS carries its
+# version into every object.
+$(O)/%.o: %.c include/reloader.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
-$(O)/tests/test-%: tests/unit/test-%.c tests/unit/testutil.h $(DAEMON_OBJS) $(STAMP_OBJS)
+$(O)/tests/test-%: tests/unit/test-%.c $(DAEMON_OBJS) $(STAMP_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(CHECK_CFLAGS) -Itests/unit $(ALL_CFLAGS) \
-	    $(ALL_LDFLAGS) -o $@ $< $(DAEMON_OBJS) $(STAMP_OBJS) $(CHECK_LIBS) $(LIBS)
+	    $(DEPFLAGS) $(ALL_LDFLAGS) -o $@ $< $(DAEMON_OBJS) $(STAMP_OBJS) \
+	    $(CHECK_LIBS) $(LIBS)
 
 # Fuzz targets built with the plain compiler and a file-replaying main, so
 # that `make check` runs every target over its corpus; `make fuzz` builds
 # the same targets with clang's libFuzzer for long runs.
-$(O)/tests/fuzz-%: tests/fuzz/fuzz-%.c tests/fuzz/replay.c $(DAEMON_OBJS) $(STAMP_OBJS)
+$(O)/tests/fuzz-%: tests/fuzz/fuzz-%.c $(O)/tests/fuzz/replay.o \
+    $(DAEMON_OBJS) $(STAMP_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< \
-	    tests/fuzz/replay.c $(DAEMON_OBJS) $(STAMP_OBJS) $(LIBS)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(DEPFLAGS) $(ALL_LDFLAGS) -o $@ \
+	    $< $(O)/tests/fuzz/replay.o $(DAEMON_OBJS) $(STAMP_OBJS) $(LIBS)
 
-$(O)/tests/%: tests/e2e/%.c $(HDRS) $(PROTO_OBJS) $(STAMP_OBJS)
+$(O)/tests/%: tests/e2e/%.c $(PROTO_OBJS) $(STAMP_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< \
-	    $(PROTO_OBJS) $(STAMP_OBJS) $(LIBS)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(DEPFLAGS) $(ALL_LDFLAGS) -o $@ \
+	    $< $(PROTO_OBJS) $(STAMP_OBJS) $(LIBS)
 
 FUZZ_CC ?= clang
 FUZZ_SANS = -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer
@@ -128,23 +150,34 @@ obj-fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(STAMP_SRCS) $(DAEMON_SRCS)
 	$(FUZZ_CC) -g -O1 $(ALL_CPPFLAGS) $(FUZZ_SANS) -o $@ $< \
 	    $(STAMP_SRCS) $(DAEMON_SRCS) $(LIBS)
 
+# The Debian packages `make check` needs (all of them), and those `make
+# run` needs (what the demo builds and runs).
 deps:
-	@sh scripts/deps.sh
+	@sh scripts/deps.sh check
+
+deps-run:
+	@sh scripts/deps.sh run
+
+# Under sudo, what builds and what the demo runs run as the user who
+# called sudo, so that the tree holds no root-owned file for their next
+# build; installing packages and the tests (parts need root) keep root.
+AS_USER = $(if $(SUDO_UID),$(if $(filter 0,$(shell id -u)),setpriv \
+	--reuid=$(SUDO_UID) --regid=$(SUDO_GID) --init-groups --))
 
 tests: $(ALL_TARGETS) $(TEST_TARGETS)
 
 check: deps
-	@$(MAKE) --no-print-directory tests
+	@$(AS_USER) $(MAKE) --no-print-directory tests
 	@O=$(O) sh tests/run.sh
 
 # The same suite again under AddressSanitizer and UBSan.
 check-sanitize: deps
-	@$(MAKE) --no-print-directory O=obj-san SANITIZE=1 tests
+	@$(AS_USER) $(MAKE) --no-print-directory O=obj-san SANITIZE=1 tests
 	@O=obj-san SANITIZE=1 sh tests/run.sh
 
-run: deps
-	@$(MAKE) --no-print-directory all
-	@sh examples/run.sh $(O)
+run: deps-run
+	@$(AS_USER) $(MAKE) --no-print-directory all
+	@$(AS_USER) sh examples/run.sh $(O)
 
 format:
 	clang-format -i $(STAMP_SRCS) $(DAEMON_SRCS) $(MAIN_SRCS) \
@@ -199,6 +232,9 @@ uninstall: $(UNINSTALL_TARGETS)
 clean:
 	rm -rf obj obj-san obj-fuzz obj-*
 
-.PHONY: all deps tests check check-sanitize run format install uninstall \
+# What each target included, as the compiler found it (DEPFLAGS).
+-include $(shell find $(O) -name '*.d' 2>/dev/null)
+
+.PHONY: all deps deps-run tests check check-sanitize run format install uninstall \
 	clean fuzz
 .SECONDARY:

@@ -18,10 +18,18 @@
 #ifndef RELOADER_H
 #define RELOADER_H
 
+/* The version of reloader, here and nowhere else: the Makefile, the
+ * pkg-config file, the daemon, reloaderctl and the Erlang client's .app
+ * all read it from these three lines. */
 #define RELOADER_VERSION_MAJOR 0
 #define RELOADER_VERSION_MINOR 1
 #define RELOADER_VERSION_PATCH 0
-#define RELOADER_VERSION_STRING "0.1.0"
+#define RELOADER_STR_(x) #x
+#define RELOADER_XSTR_(x) RELOADER_STR_(x)
+#define RELOADER_VERSION_STRING						\
+	RELOADER_XSTR_(RELOADER_VERSION_MAJOR) "."			\
+	RELOADER_XSTR_(RELOADER_VERSION_MINOR) "."			\
+	RELOADER_XSTR_(RELOADER_VERSION_PATCH)
 #define RELOADER_VERSION_NUMBER						\
 	(RELOADER_VERSION_MAJOR * 10000 + RELOADER_VERSION_MINOR * 100 +	\
 	    RELOADER_VERSION_PATCH)

@@ -14,15 +14,15 @@ bench: $(O)/reloaderd $(BENCH_LATENCY) $(BENCH_VARIANTS)
 	    $(BENCH_VARIANTS)
 
 # Linked like the examples (RELOADER_LINK, mk/examples.mk).
-$(BENCH_LATENCY): bench/latency.c include/reloader.h $(O)/libreloader.so
+$(BENCH_LATENCY): bench/latency.c $(O)/libreloader.so
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -pthread \
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(DEPFLAGS) $(ALL_LDFLAGS) -pthread \
 	    -o $@ $< $(RELOADER_LINK) -ldl
 
 # Four builds of one module, each with its own build-id.
-$(O)/bench/variant-%.so: bench/variant.c include/reloader.h
+$(O)/bench/variant-%.so: bench/variant.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -fPIC -shared -Wl,--build-id \
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(DEPFLAGS) -fPIC -shared -Wl,--build-id \
 	    -DVARIANT=$* -o $@ $<
 
 .PHONY: bench

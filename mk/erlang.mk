@@ -3,7 +3,7 @@
 #
 # `make` compiles the OTP application reloader_client with erlc into
 # $(O)/erlang/ebin (its .app generated from the .app.src with the module
-# list filled in, as rebar3 does); `make tests` adds the helpers of the
+# list filled in, as rebar3 does, and the version of reloader.h); `make tests` adds the helpers of the
 # end-to-end tests (tests/e2e/t-erlang*.sh) in $(O)/erlang/test;
 # `make bench` runs bench-erlang too (bench/README.md).
 #
@@ -34,9 +34,19 @@ ERL_COMMA := ,
 ERL_MODS = $(subst $(ERL_SPACE),$(ERL_COMMA),$(strip \
 	$(basename $(notdir $(ERL_SRCS)))))
 
+# `make install` puts the application where erl finds it with no -pa:
+# ERL_LIBDIR/reloader_client-VSN/ebin, ERL_LIBDIR being the Erlang lib
+# directory (code:lib_dir(), /usr/lib/erlang/lib on Debian), asked of
+# erl only when installing.
+ERL_LIBDIR ?= $(shell $(ERL) -noshell \
+    -eval 'io:format("~s", [code:lib_dir()]), halt().')
+ERL_APPDIR = $(ERL_LIBDIR)/reloader_client-$(VERSION)
+
 ifneq ($(shell command -v $(ERLC) 2>/dev/null),)
 ALL_TARGETS += $(ERL_BEAMS) $(ERL_APP)
 TEST_TARGETS += $(ERL_TEST_BEAMS)
+INSTALL_TARGETS += install-erlang
+UNINSTALL_TARGETS += uninstall-erlang
 else
 ALL_TARGETS += erlang-missing
 endif
@@ -45,9 +55,12 @@ $(ERL_EBIN)/%.beam: clients/erlang/src/%.erl
 	@mkdir -p $(@D)
 	$(ERLC) $(ERLC_FLAGS) $(ERL_WARNINGS) -o $(@D) $<
 
-$(ERL_APP): clients/erlang/src/reloader_client.app.src $(ERL_SRCS)
+# The version is reloader.h's (VERSION), whatever the .app.src says.
+$(ERL_APP): clients/erlang/src/reloader_client.app.src $(ERL_SRCS) \
+    include/reloader.h
 	@mkdir -p $(@D)
-	sed 's/{modules, \[\]}/{modules, [$(ERL_MODS)]}/' $< >$@
+	sed -e 's/{modules, \[\]}/{modules, [$(ERL_MODS)]}/' \
+	    -e 's/{vsn, "[^"]*"}/{vsn, "$(VERSION)"}/' $< >$@
 
 $(O)/erlang/test/%.beam: clients/erlang/test/%.erl
 	@mkdir -p $(@D)
@@ -61,6 +74,17 @@ erlang-missing:
 	@echo "note: $(ERLC) not found; the Erlang client is not built" \
 	    "(install erlang-base, or run make deps)"
 
+install-erlang: $(ERL_BEAMS) $(ERL_APP)
+	@[ -n "$(ERL_LIBDIR)" ] || { echo "install: $(ERL) cannot say its" \
+	    "lib directory (code:lib_dir()); set ERL_LIBDIR" >&2; exit 1; }
+	$(INSTALL) -d $(DESTDIR)$(ERL_APPDIR)/ebin
+	$(INSTALL) -m 644 $(ERL_BEAMS) $(ERL_APP) $(DESTDIR)$(ERL_APPDIR)/ebin
+
+uninstall-erlang:
+	rm -f $(ERL_BEAMS:$(ERL_EBIN)/%=$(DESTDIR)$(ERL_APPDIR)/ebin/%) \
+	    $(DESTDIR)$(ERL_APPDIR)/ebin/reloader_client.app
+	-rmdir $(DESTDIR)$(ERL_APPDIR)/ebin $(DESTDIR)$(ERL_APPDIR) 2>/dev/null
+
 # Reload latency of an Erlang node: reloader_client beside a one-second
 # mtime poller in the style of mochiweb's reloader, in the same run.
 bench-erlang: $(O)/reloaderd $(ERL_BEAMS) $(ERL_APP) $(ERL_BENCH_BEAMS)
@@ -68,4 +92,4 @@ bench-erlang: $(O)/reloaderd $(ERL_BEAMS) $(ERL_APP) $(ERL_BENCH_BEAMS)
 
 bench: bench-erlang
 
-.PHONY: erlang-missing bench-erlang
+.PHONY: erlang-missing install-erlang uninstall-erlang bench-erlang

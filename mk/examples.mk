@@ -18,13 +18,12 @@ TEST_HOST = $(O)/tests/host
 ALL_TARGETS += $(DEVSERVER)
 TEST_TARGETS += $(TEST_HOST)
 
-$(DEVSERVER): examples/devserver/devserver.c include/reloader.h \
-    include/reloader-ev.h $(O)/libreloader.so
+$(DEVSERVER): examples/devserver/devserver.c $(O)/libreloader.so
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CPPFLAGS) $(MHD_CFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) \
-	    -o $@ $< $(RELOADER_LINK) -lev $(MHD_LIBS)
+	$(CC) $(ALL_CPPFLAGS) $(MHD_CFLAGS) $(ALL_CFLAGS) $(DEPFLAGS) \
+	    $(ALL_LDFLAGS) -o $@ $< $(RELOADER_LINK) -lev $(MHD_LIBS)
 
-$(TEST_HOST): tests/e2e/host.c include/reloader.h $(O)/libreloader.so
+$(TEST_HOST): tests/e2e/host.c $(O)/libreloader.so
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -pthread \
-	    -o $@ $< $(RELOADER_LINK)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(DEPFLAGS) $(ALL_LDFLAGS) \
+	    -pthread -o $@ $< $(RELOADER_LINK)

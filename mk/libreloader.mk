@@ -8,24 +8,18 @@
 # shared one, through a partial link and --localize-hidden for the
 # static one.
 
-LIBDIR ?= $(PREFIX)/lib
 OBJCOPY ?= objcopy
 NM ?= nm
 
-# The version comes from the public header, and nowhere else.
-LIB_VERSION := $(shell sed -n \
-    's/^.define RELOADER_VERSION_STRING "\(.*\)"/\1/p' include/reloader.h)
-LIB_MAJOR := $(shell sed -n \
-    's/^.define RELOADER_VERSION_MAJOR \([0-9]*\).*/\1/p' include/reloader.h)
-LIB_SONAME = libreloader.so.$(LIB_MAJOR)
-LIB_REAL = libreloader.so.$(LIB_VERSION)
+# The version is the public header's (VERSION, in the top Makefile).
+LIB_SONAME = libreloader.so.$(VERSION_MAJOR)
+LIB_REAL = libreloader.so.$(VERSION)
 
 LIB_SRCS = src/libreloader/reloader.c src/libreloader/conn.c \
 	src/libreloader/module.c src/libreloader/copy.c \
 	src/libreloader/hook.c src/libreloader/thread.c
 LIB_PIC_OBJS = $(patsubst %.c,$(O)/pic/%.o,$(LIB_SRCS) $(PROTO_SRCS) \
 	$(STAMP_SRCS))
-LIB_HDRS = $(HDRS) src/libreloader/libreloader.h
 LIB_MAP = src/libreloader/libreloader.map
 LIB_LIBS = $(shell $(PKG_CONFIG) --libs libelf libmd zlib) -lpthread -ldl
 
@@ -39,12 +33,12 @@ INSTALL_TARGETS += install-lib
 UNINSTALL_TARGETS += uninstall-lib
 
 LIB_PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(LIB_VERSION)|'
+	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|'
 
-$(O)/pic/%.o: %.c $(LIB_HDRS)
+$(O)/pic/%.o: %.c include/reloader.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CPPFLAGS) -Isrc/libreloader $(ALL_CFLAGS) -fPIC \
-	    -fvisibility=hidden -c -o $@ $<
+	$(CC) $(ALL_CPPFLAGS) -Isrc/libreloader $(ALL_CFLAGS) $(DEPFLAGS) \
+	    -fPIC -fvisibility=hidden -c -o $@ $<
 
 $(O)/$(LIB_REAL): $(LIB_PIC_OBJS) $(LIB_MAP)
 	$(CC) $(ALL_LDFLAGS) -shared -Wl,-soname,$(LIB_SONAME) \
@@ -70,12 +64,10 @@ $(O)/libreloader.pc: src/libreloader/libreloader.pc.in include/reloader.h
 
 # The tests link the shared library, so that they see only what it
 # exports, exactly as a host does.
-$(O)/tests/test-libreloader: tests/lib/test-libreloader.c \
-    tests/unit/testutil.h include/reloader.h include/reloader-ev.h \
-    $(LIB_TARGETS)
+$(O)/tests/test-libreloader: tests/lib/test-libreloader.c $(LIB_TARGETS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(CHECK_CFLAGS) -Itests/unit $(ALL_CFLAGS) \
-	    $(ALL_LDFLAGS) -o $@ $< -L$(O) -lreloader \
+	    $(DEPFLAGS) $(ALL_LDFLAGS) -o $@ $< -L$(O) -lreloader \
 	    -Wl,-rpath,$(abspath $(O)) $(CHECK_LIBS) -lev -lpthread -ldl
 
 install-lib: $(LIB_TARGETS)

@@ -14,8 +14,6 @@ ALL_TARGETS += $(O)/reloaderctl
 INSTALL_TARGETS += install-ctl
 UNINSTALL_TARGETS += uninstall-ctl
 
-$(CTL_OBJS): src/reloaderctl/ctl.h
-
 $(O)/reloaderctl: $(CTL_OBJS) $(PROTO_OBJS) $(STAMP_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CTL_LIBS)
 

@@ -1,24 +1,47 @@
 #!/bin/sh
-# Installs the Debian packages that building and testing reloader need,
-# and only those that are missing.  Called by `make run` and `make check`.
+# Installs the Debian packages that reloader needs, and only those that
+# are missing: `run` what `make run` builds and runs, `check` those and
+# what the tests need besides.  `list` prints a set's packages.
+#
+#	sh scripts/deps.sh [run | check]	(default: check)
+#	sh scripts/deps.sh list run | check
 set -eu
 
-# Build: compiler, libev (event loop), elfutils' libelf (ELF notes),
-# libmd (MD5), zlib (compressed beams).  Test: Check (unit tests), the
-# Erlang VM and compiler (BEAM stamps checked against the real VM; erlc
-# also builds the Erlang client, clients/erlang, and erl and epmd run its
-# tests and benchmark),
-# binutils (readelf), clang (fuzz targets).  The example dev server:
-# libmicrohttpd (its HTTP server) and curl (to talk to it, in `make run`
-# and its test).
-# systemd: systemd-analyze (t-systemd verifies the units and rates their
-# sandbox) and systemd-socket-activate (socket activation); mandoc (the
-# man pages are linted, t-install); strace (t-systemd checks the daemon's
-# system calls against the system unit's filter); util-linux: unshare
-# and setpriv (the sandboxed run).
-PKGS="gcc make pkg-config libev-dev libelf-dev libmd-dev zlib1g-dev check
-erlang-base binutils procps libmicrohttpd-dev curl systemd mandoc strace
-util-linux"
+# make run: the compiler, libev (event loop), elfutils' libelf (ELF
+# notes), libmd (MD5), zlib (compressed beams); the example dev server's
+# libmicrohttpd (its HTTP server) and curl (to talk to it).
+RUN_PKGS="gcc make pkg-config libev-dev libelf-dev libmd-dev zlib1g-dev
+libmicrohttpd-dev curl"
+
+# make check, besides: Check (unit tests); the Erlang VM and compiler
+# (BEAM stamps checked against the real VM; erlc also builds the Erlang
+# client, clients/erlang, and erl and epmd run its tests and benchmark);
+# binutils (readelf) and procps (pgrep); systemd: systemd-analyze
+# (t-systemd verifies the units and rates their sandbox) and
+# systemd-socket-activate (socket activation); mandoc (the man pages are
+# linted, t-install) and man-db (rendered, t-man); strace (t-systemd
+# checks the daemon's system calls against the system unit's filter);
+# util-linux: unshare and setpriv (the sandboxed run); dpkg-dev,
+# debhelper and fakeroot (t-deb builds the Debian packages, make deb).
+CHECK_PKGS="$RUN_PKGS check erlang-base binutils procps systemd mandoc man-db
+strace util-linux dpkg-dev debhelper fakeroot"
+
+case ${1:-check} in
+run) PKGS=$RUN_PKGS ;;
+check) PKGS=$CHECK_PKGS ;;
+list)
+	case ${2:-} in
+	run) echo $RUN_PKGS ;;
+	check) echo $CHECK_PKGS ;;
+	*) echo "usage: deps.sh list run|check" >&2; exit 64 ;;
+	esac
+	exit 0
+	;;
+*)
+	echo "usage: deps.sh [run | check] | list run|check" >&2
+	exit 64
+	;;
+esac
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
 	echo "deps: not a Debian system; install these by hand:" $PKGS >&2

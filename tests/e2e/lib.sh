@@ -36,6 +36,36 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Skips the whole test, saying why: tests/run.sh counts it as skipped
+# (status 77, as automake has it) and prints the reason.
+skip() {
+	echo "SKIP: $*"
+	exit 77
+}
+
+# Says why a part of the test cannot run here; the test goes on with the
+# rest, and end_test makes it count as skipped.
+SKIPPED=
+skip_part() {
+	echo "SKIP: $*"
+	SKIPPED=1
+}
+
+# Ends a test that ran through: status 77 if a part of it was skipped.
+end_test() {
+	[ -z "$SKIPPED" ] || exit 77
+	exit 0
+}
+
+# Stopped by tests/run.sh's time limit (or Ctrl-C): shows where the
+# daemon stood, then the EXIT trap cleans up.
+on_stop() {
+	echo "--- stopped by a signal; the daemon's log ends:" >&2
+	tail -n 30 "$LOG" >&2 2>/dev/null || true
+	exit 143
+}
+trap on_stop TERM INT
+
 # Fails the test, showing the daemon's log.
 fail() {
 	echo "FAIL: $*" >&2
@@ -111,6 +141,27 @@ wait_log() {
 expect_count() {
 	c=$(count_log "$1")
 	[ "$c" -eq "$2" ] || fail "expected $2 x '$1', got $c"
+}
+
+# Prints a number of reloader's version from include/reloader.h: MAJOR,
+# MINOR or PATCH; with no argument, the whole version.
+hdr_version() {
+	if [ $# -eq 0 ]; then
+		echo "$(hdr_version MAJOR).$(hdr_version MINOR).$(hdr_version PATCH)"
+		return
+	fi
+	sed -n "s/^#define RELOADER_VERSION_$1 \\([0-9]*\\)$/\\1/p" \
+	    "$TOP/include/reloader.h"
+}
+
+# Prints the version of the reloader_client application that erl finds
+# with no -pa (ERL_LIBS may name more lib directories), and the path of
+# its reloader_client.beam.
+erl_find_client() {
+	erl -noshell -eval '
+	ok = application:load(reloader_client),
+	{ok, V} = application:get_key(reloader_client, vsn),
+	io:format("~s ~s~n", [V, code:which(reloader_client)]), halt().'
 }
 
 # Builds a shared object returning value; extra arguments go to gcc.

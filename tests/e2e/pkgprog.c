@@ -4,6 +4,7 @@
  * (t-install.sh).
  *
  *	pkgprog SOCKET MODULE.so
+ *	pkgprog -V
  *
  * Opens the module (every version must export "reply"), attaches to the
  * daemon at SOCKET, and prints, each line flushed:
@@ -14,7 +15,8 @@
  *	answer TEXT	what the version current then returns
  *
  * and exits 0 after the first reload that succeeded, or 1 with a message
- * on error or after 10 s without one.
+ * on error or after 10 s without one.  With -V it prints the library's
+ * reloader_version() and the header's RELOADER_VERSION_STRING.
  */
 #include <poll.h>
 #include <stdio.h>
@@ -61,8 +63,12 @@ main(int argc, char **argv)
 	reloader_t *r;
 	time_t end = time(NULL) + 10;
 
+	if (argc == 2 && strcmp(argv[1], "-V") == 0) {
+		printf("%s %s\n", reloader_version(), RELOADER_VERSION_STRING);
+		return 0;
+	}
 	if (argc != 3) {
-		fprintf(stderr, "usage: pkgprog SOCKET MODULE.so\n");
+		fprintf(stderr, "usage: pkgprog SOCKET MODULE.so | -V\n");
 		return 1;
 	}
 	if (strcmp(reloader_version(), RELOADER_VERSION_STRING) != 0) {

@@ -218,6 +218,8 @@ if command -v script >/dev/null 2>&1; then
 	NO_COLOR=1 TERM=xterm script -qec "$CTL -s $SOCK list" /dev/null \
 	    >"$T/tty.out" </dev/null
 	! grep -q "$(printf '\033')" "$T/tty.out" || fail "colour with NO_COLOR"
+else
+	skip_part "colour on a terminal: script(1) (bsdutils) is missing"
 fi
 ctl list
 ! grep -q "$(printf '\033')" "$T/ctl.out" || fail "colour in a pipe"
@@ -232,3 +234,4 @@ for f in sub tailf; do
 	    fail "$f: no message when the daemon stopped"
 done
 echo "ok"
+end_test

@@ -1,7 +1,10 @@
 # make install and uninstall honour PREFIX and DESTDIR: binaries, the
-# library with its headers and pkg-config file, the units with their
-# placeholders filled in, four man pages that lint clean (libreloader(3)'s
-# SYNOPSIS the header's prototypes), the example config.  A program built
+# library with its headers and pkg-config file, the Erlang client where
+# erl finds it, the units with their placeholders filled in (and for
+# PREFIX=/usr the configuration in /etc, the library in the platform's
+# directory), one version everywhere, four man pages that lint clean
+# (libreloader(3)'s SYNOPSIS the header's prototypes), the example
+# config.  A program built
 # with `pkg-config --cflags --libs libreloader` against the tree attaches
 # to the installed reloaderd and runs a module's new code after a rebuild;
 # uninstall leaves nothing.
@@ -25,6 +28,44 @@ for f in bin/reloaderd bin/reloaderctl include/reloader.h \
 done
 "$p/bin/reloaderd" -V | grep -q '^reloaderd ' ||
 	fail "the installed reloaderd does not run"
+
+# The Erlang client, as an OTP application in erl's lib directory: erl
+# finds it there with no -pa (ERL_LIBS stands for that directory under
+# DESTDIR).
+erllib=$dest$(erl -noshell -eval 'io:format("~s", [code:lib_dir()]), halt().')
+app=$(cd "$erllib" && echo reloader_client-*)
+[ -f "$erllib/$app/ebin/reloader_client.app" ] ||
+    fail "make install did not install the Erlang client in $erllib: $app"
+[ -f "$erllib/$app/ebin/reloader_client.beam" ] ||
+    fail "no reloader_client.beam in $erllib/$app/ebin"
+got=$(ERL_LIBS=$erllib erl_find_client) ||
+    fail "erl does not find reloader_client in $erllib: $got"
+[ "$got" = "${app#reloader_client-} $erllib/$app/ebin/reloader_client.beam" ] ||
+    fail "erl loads reloader_client as: $got"
+
+# The version, in one place: reloader.h's three numbers.  The pkg-config
+# file, both programs, the library's reloader_version(), the library's
+# file name and soname, and the Erlang .app all say the same.
+v=$(hdr_version)
+case $v in
+[0-9]*.[0-9]*.[0-9]*) ;;
+*) fail "cannot read the version from include/reloader.h: '$v'" ;;
+esac
+ver() {
+	[ "$2" = "$v" ] || fail "$1 says version '$2', reloader.h $v"
+}
+ver libreloader.pc "$(sed -n 's/^Version: //p' "$p/lib/pkgconfig/libreloader.pc")"
+ver "reloaderd -V" "$("$p/bin/reloaderd" -V | sed -n 's/^reloaderd //p')"
+ver "reloaderctl -V" "$("$p/bin/reloaderctl" -V | sed -n 's/^reloaderctl //p')"
+ver "the Erlang application's directory" "${app#reloader_client-}"
+ver "debian/changelog's last entry" \
+    "$(sed -n '1s/^reloader (\([^)]*\)) .*/\1/p' debian/changelog)"
+ver reloader_client.app "$(sed -n 's/.*{vsn, "\([^"]*\)"}.*/\1/p' \
+    "$erllib/$app/ebin/reloader_client.app")"
+[ -f "$p/lib/libreloader.so.$v" ] || fail "no libreloader.so.$v installed"
+soname=$(readelf -d "$p/lib/libreloader.so.$v" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
+[ "$soname" = "libreloader.so.$(hdr_version MAJOR)" ] ||
+    fail "libreloader.so.$v has soname '$soname'"
 
 # The units name the installed daemon, and no placeholder is left.
 ! grep -n '@[A-Z]*@' "$p"/lib/systemd/*/reloaderd.* ||
@@ -154,6 +195,8 @@ wait_log ' info pkgprog\[[0-9]*\] registered greet '
 mkmod "$ROOT/greet.so" greet -DGREETING='"v2"'
 wait "$HPID" || fail "pkgprog exited $?: $(cat "$T/pkgprog.out")"
 HPID=
+[ "$(LD_LIBRARY_PATH=$p/lib "$T/pkgprog" -V)" = "$v $v" ] ||
+    fail "reloader_version() and RELOADER_VERSION_STRING: $(LD_LIBRARY_PATH=$p/lib "$T/pkgprog" -V), not $v"
 [ "$(cat "$T/pkgprog.out")" = "answer greet v1
 connected
 reload ok
@@ -166,3 +209,26 @@ stop
 make -s uninstall O="$O" DESTDIR="$dest" PREFIX=/opt/rl >/dev/null
 left=$(find "$dest" ! -type d)
 [ -z "$left" ] || fail "make uninstall left: $left"
+[ ! -e "$erllib/$app" ] || fail "make uninstall left $erllib/$app"
+
+# PREFIX=/usr, as a distribution installs: the configuration in /etc
+# (what the units' comments name), the library in the platform's
+# directory (Debian's multiarch one), which pkg-config's libdir names.
+rm -rf "$dest"
+make -s install O="$O" DESTDIR="$dest" PREFIX=/usr >/dev/null
+ma=$(gcc -print-multiarch)
+libdir=/usr/lib${ma:+/$ma}
+for f in "$libdir/libreloader.so.$v" "$libdir/libreloader.so" \
+    "$libdir/libreloader.a" "$libdir/pkgconfig/libreloader.pc"; do
+	[ -e "$dest$f" ] || fail "PREFIX=/usr: no $f"
+done
+grep -qx "libdir=$libdir" "$dest$libdir/pkgconfig/libreloader.pc" ||
+    fail "PREFIX=/usr: libreloader.pc: $(grep libdir= "$dest$libdir/pkgconfig/libreloader.pc")"
+grep -q '^#.*reloaderd -f -c /etc/reloader.conf$' \
+    "$dest/usr/lib/systemd/system/reloaderd.service" ||
+    fail "PREFIX=/usr: the system unit's comment does not name /etc/reloader.conf"
+! grep -rn '/usr/etc\|/usr/local' "$dest/usr/lib/systemd" ||
+    fail "PREFIX=/usr: a unit names /usr/etc or /usr/local"
+make -s uninstall O="$O" DESTDIR="$dest" PREFIX=/usr >/dev/null
+left=$(find "$dest" ! -type d)
+[ -z "$left" ] || fail "make uninstall (PREFIX=/usr) left: $left"

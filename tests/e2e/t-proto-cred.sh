@@ -4,14 +4,8 @@
 # backends: any
 . tests/e2e/lib.sh
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "SKIP: t-proto-cred.sh runs clients as nobody: it needs root"
-	exit 0
-fi
-if ! command -v setpriv >/dev/null 2>&1; then
-	echo "SKIP: t-proto-cred.sh needs setpriv (util-linux)"
-	exit 0
-fi
+[ "$(id -u)" -eq 0 ] || skip "runs clients as nobody: it needs root"
+command -v setpriv >/dev/null 2>&1 || skip "needs setpriv (util-linux)"
 
 # Waits (up to 10 s) for a log line matching a basic regular expression,
 # in any case.
