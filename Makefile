@@ -69,7 +69,7 @@ FUZZ_SRCS = $(wildcard tests/fuzz/fuzz-*.c)
 FUZZ_BINS = $(FUZZ_SRCS:tests/fuzz/%.c=$(O)/tests/%)
 
 HELPER_BINS = $(O)/tests/writehalves $(O)/tests/rlclient \
-	$(O)/tests/notifylisten
+	$(O)/tests/notifylisten $(O)/tests/fdhog
 
 # Headers every object depends on.
 HDRS = include/reloader.h src/stamp/stamp.h src/proto/proto.h \

@@ -244,6 +244,7 @@ reload_config(void)
 	roots_apply(&rd->conf);
 	config_free(&old);
 	log_info("configuration reloaded from %s", opts.conffile);
+	control_limits();
 }
 
 /* Handles SIGHUP, SIGUSR1, SIGTERM and SIGINT inside the loop. */

@@ -46,6 +46,7 @@ struct config {
 	enum backend backend;  /* default for roots */
 	double interval;       /* poll interval, seconds, > 0 */
 	double settle;         /* settle window, seconds, >= 0 */
+	unsigned long max_clients;  /* connections attached at once */
 	char **include;        /* default include globs for roots */
 	char **exclude;        /* default exclude globs for roots */
 	struct root_conf *roots;
@@ -344,6 +345,7 @@ int cred_can_read(const struct cred *, const char *, char *, size_t);
 
 /* control.c */
 int control_open(char *, size_t);
+void control_limits(void);
 void control_close(void);
 int control_send(struct client *, const char *, size_t);
 void control_drop(struct client *, const char *, ...)
