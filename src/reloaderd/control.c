@@ -6,7 +6,8 @@
  * Lines out are written at once when the socket takes them, and queued
  * otherwise; the queue of one client is bounded, and a client that lets
  * it fill is dropped, so that no client can stall the daemon or the
- * others.
+ * others.  A client's buffers exist only while they hold something: a
+ * line that arrived in pieces, output the socket did not take.
  *
  * Connections are bounded too: beyond max-clients a new one is answered
  * "busy" and closed.  When descriptors run out all the same, the daemon
@@ -25,6 +26,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -42,6 +46,9 @@
  * busy at one try while descriptors are short. */
 #define CONTROL_BACKLOG 64
 
+/* The first size of a buffer for a line that arrived in pieces. */
+#define CONTROL_IN_MIN 256
+
 /* Descriptors the daemon uses besides its clients' (standard streams,
  * the socket, inotify, the event loop, the log, the reserve, module
  * files being read), with room to spare; max-clients beyond the limit
@@ -57,6 +64,7 @@ static struct {
 	int reserve;                     /* /dev/null held back, or -1 */
 	unsigned long long nofile;       /* the soft descriptor limit */
 	unsigned long attached;          /* connections, of every kind */
+	unsigned long peak;              /* the most since the last trim */
 	ev_timer retry;                  /* accepts again while starved */
 	ev_tstamp delay;                 /* before the next retry */
 	ev_tstamp since;                 /* when the starving began */
@@ -66,6 +74,9 @@ static struct {
 	int full;                        /* max-clients reached */
 	unsigned long fullbusy;          /* connections answered busy then */
 } acc = { .reserve = -1 };
+
+/* The bytes of one read; one client is read at a time, so all share it. */
+static char control_rbuf[PROTO_MAX_LINE];
 
 static void control_accept_cb(struct ev_loop *, ev_io *, int);
 static void control_retry_cb(struct ev_loop *, ev_timer *, int);
@@ -466,8 +477,7 @@ control_take(int fd)
 		log_info("taking connections again: %lu answered busy at "
 		    "max-clients (%lu)", acc.fullbusy, rd->conf.max_clients);
 	acc.full = 0;
-	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (c->in = malloc(PROTO_MAX_LINE + 1)) == NULL)
+	if ((c = calloc(1, sizeof(*c))) == NULL)
 		fatal("control_accept");
 	c->fd = fd;
 	c->cred = cr;
@@ -475,7 +485,8 @@ control_take(int fd)
 	snprintf(c->label, sizeof(c->label), "client %u", c->id);
 	c->next = rd->clients;
 	rd->clients = c;
-	acc.attached++;
+	if (++acc.attached > acc.peak)
+		acc.peak = acc.attached;
 	ev_io_init(&c->rio, control_read_cb, fd, EV_READ);
 	ev_io_init(&c->wio, control_write_cb, fd, EV_WRITE);
 	c->rio.data = c;
@@ -599,34 +610,92 @@ control_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	control_accept();
 }
 
-/* Cuts what is buffered for a client into lines and handles each. */
+/* Appends n bytes to a buffer that grows by doubling from min to at
+ * most max bytes, which the caller makes sure is enough. */
 static void
-control_lines(struct client *c)
+control_append(char **buf, size_t *len, size_t *cap, size_t min,
+    size_t max, const char *p, size_t n)
 {
-	char *nl, *start = c->in;
-	size_t left = c->inlen, len;
+	size_t ncap;
+	char *nbuf;
 
-	while (!c->dead && left > 0 &&
-	    (nl = memchr(start, '\n', left)) != NULL) {
-		len = (size_t)(nl - start);
-		c->lineno++;
+	if (*len + n > *cap) {
+		for (ncap = *cap ? *cap : min; ncap < *len + n;)
+			ncap *= 2;
+		if (ncap > max)
+			ncap = max;
+		if ((nbuf = realloc(*buf, ncap)) == NULL)
+			fatal("control_append");
+		*buf = nbuf;
+		*cap = ncap;
+	}
+	memcpy(*buf + *len, p, n);
+	*len += n;
+}
+
+/* Adds bytes to the piece of a line a client has sent so far. */
+static void
+control_keep(struct client *c, const char *p, size_t n)
+{
+	control_append(&c->in, &c->inlen, &c->incap, CONTROL_IN_MIN,
+	    PROTO_MAX_LINE, p, n);
+}
+
+/* Handles a line of len bytes, its LF at line[len]; NULL for a line
+ * too long to keep. */
+static void
+control_line(struct client *c, char *line, size_t len)
+{
+	c->lineno++;
+	if (line == NULL)
+		client_too_long(c);
+	else
+		client_line(c, line, len);
+}
+
+/* Cuts what a client sent into lines and handles each; a line that
+ * arrived in pieces is put together in the client's own buffer, which
+ * is freed once the line is whole. */
+static void
+control_lines(struct client *c, char *p, size_t n)
+{
+	char *nl;
+	size_t len;
+
+	while (!c->dead && n > 0) {
+		if ((nl = memchr(p, '\n', n)) == NULL) {
+			/* No LF yet: keep the piece, unless even an LF
+			 * right after it would make the line too long. */
+			if (!c->discarding && c->inlen + n >= PROTO_MAX_LINE) {
+				c->discarding = 1;
+				c->inlen = 0;
+			}
+			if (!c->discarding)
+				control_keep(c, p, n);
+			break;
+		}
+		len = (size_t)(nl - p);
 		if (c->discarding) {
 			c->discarding = 0;
-			client_too_long(c);
+			control_line(c, NULL, 0);
+		} else if (c->inlen > 0) {
+			if (c->inlen + len >= PROTO_MAX_LINE)
+				control_line(c, NULL, 0);
+			else {
+				control_keep(c, p, len + 1);
+				control_line(c, c->in, c->inlen - 1);
+			}
+			c->inlen = 0;
 		} else
-			client_line(c, start, len);
-		start = nl + 1;
-		left -= len + 1;
+			control_line(c, p, len);
+		p = nl + 1;
+		n -= len + 1;
 	}
-	if (c->dead)
-		return;
-	if (left == PROTO_MAX_LINE) {
-		/* A whole limit's worth and no LF: skip to the next LF. */
-		c->discarding = 1;
-		left = 0;
+	if (c->inlen == 0 && c->in != NULL) {
+		free(c->in);
+		c->in = NULL;
+		c->incap = 0;
 	}
-	memmove(c->in, start, left);
-	c->inlen = left;
 }
 
 /* Reads what a client sent. */
@@ -635,10 +704,9 @@ control_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct client *c = w->data;
 	ssize_t n;
-	char *nl;
 
-	for (;;) {
-		n = read(c->fd, c->in + c->inlen, PROTO_MAX_LINE - c->inlen);
+	while (!c->dead) {
+		n = read(c->fd, control_rbuf, PROTO_MAX_LINE);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -650,31 +718,21 @@ control_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 			control_drop(c, "disconnected");
 			break;
 		}
-		if (c->discarding) {
-			/* Keep only what follows the overlong line's LF. */
-			nl = memchr(c->in, '\n', (size_t)n);
-			if (nl == NULL)
-				continue;
-			n -= nl - c->in;
-			memmove(c->in, nl, (size_t)n);
-		}
-		c->inlen += (size_t)n;
-		control_lines(c);
-		if (c->dead)
-			break;
+		control_lines(c, control_rbuf, (size_t)n);
 	}
 	clients_reap();
 }
 
-/* Writes as much queued output as the socket takes. */
-static int
-control_flush(struct client *c)
+/* Writes what the socket takes of n bytes; returns how many, or -1 if
+ * the client is dropped. */
+static ssize_t
+control_write(struct client *c, const char *p, size_t n)
 {
-	ssize_t n;
+	size_t done = 0;
+	ssize_t w;
 
-	while (c->outoff < c->outlen) {
-		n = write(c->fd, c->out + c->outoff, c->outlen - c->outoff);
-		if (n == -1) {
+	while (done < n) {
+		if ((w = write(c->fd, p + done, n - done)) == -1) {
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -682,10 +740,26 @@ control_flush(struct client *c)
 			control_drop(c, "write: %s", strerror(errno));
 			return -1;
 		}
-		c->outoff += (size_t)n;
+		done += (size_t)w;
 	}
+	return (ssize_t)done;
+}
+
+/* Writes as much queued output as the socket takes; the queue's memory
+ * goes once it is empty. */
+static int
+control_flush(struct client *c)
+{
+	ssize_t n;
+
+	if ((n = control_write(c, c->out + c->outoff, c->outlen -
+	    c->outoff)) == -1)
+		return -1;
+	c->outoff += (size_t)n;
 	if (c->outoff == c->outlen) {
-		c->outoff = c->outlen = 0;
+		free(c->out);
+		c->out = NULL;
+		c->outoff = c->outlen = c->outcap = 0;
 		ev_io_stop(rd->loop, &c->wio);
 	} else
 		ev_io_start(rd->loop, &c->wio);
@@ -721,12 +795,21 @@ control_overload(struct client *c, size_t queued)
 int
 control_send(struct client *c, const char *line, size_t len)
 {
-	size_t queued, cap;
-	char *nout;
+	size_t queued;
+	ssize_t n;
 
 	if (c->dead)
 		return -1;
 	queued = c->outlen - c->outoff;
+	if (queued == 0) {
+		/* Nothing waits: straight to the socket, no queue at all. */
+		if ((n = control_write(c, line, len)) == -1)
+			return -1;
+		line += n;
+		len -= (size_t)n;
+	}
+	if (len == 0)
+		return 0;
 	if (queued + len > CONTROL_OUT_MAX) {
 		control_overload(c, queued);
 		return -1;
@@ -736,19 +819,11 @@ control_send(struct client *c, const char *line, size_t len)
 		c->outlen = queued;
 		c->outoff = 0;
 	}
-	if (c->outlen + len > c->outcap) {
-		for (cap = c->outcap ? c->outcap : 4096; cap < c->outlen + len;)
-			cap *= 2;
-		if ((nout = realloc(c->out, cap)) == NULL)
-			fatal("control_send");
-		c->out = nout;
-		c->outcap = cap;
-	}
-	memcpy(c->out + c->outlen, line, len);
-	c->outlen += len;
-	if (ev_is_active(&c->wio))
-		return 0;
-	return control_flush(c);
+	control_append(&c->out, &c->outlen, &c->outcap, 4096, CONTROL_OUT_MAX,
+	    line, len);
+	if (!ev_is_active(&c->wio))
+		ev_io_start(rd->loop, &c->wio);
+	return 0;
 }
 
 /* Stops a client's I/O and forgets what it registered; the struct stays
@@ -788,7 +863,8 @@ control_drop(struct client *c, const char *fmt, ...)
 	control_kill(c);
 }
 
-/* Frees the clients that were dropped. */
+/* Frees the clients that were dropped, and hands the memory of many
+ * back to the system. */
 void
 clients_reap(void)
 {
@@ -806,4 +882,17 @@ clients_reap(void)
 		free(c->out);
 		free(c);
 	}
+#ifdef __GLIBC__
+	/*
+	 * glibc keeps what is freed in its heap, and the small blocks of
+	 * thousands of clients, scattered among what stays, keep their pages
+	 * resident long after the clients left.  When half the connections
+	 * of the last peak are gone, malloc_trim gives the free pages back:
+	 * a few times for a burst of closes, never for a client or two.
+	 */
+	if (acc.peak >= 64 && acc.attached <= acc.peak / 2) {
+		malloc_trim(0);
+		acc.peak = acc.attached;
+	}
+#endif
 }

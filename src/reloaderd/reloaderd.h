@@ -182,12 +182,12 @@ struct client {
 	char *name;                      /* from hello; NULL before it */
 	long pid;                        /* from hello, for the log */
 	char label[96];                  /* "name[pid]" or "client 3" */
-	char *in;                        /* a partial line */
-	size_t inlen;
+	char *in;                        /* a partial line, or NULL */
+	size_t inlen, incap;
 	int discarding;                  /* skipping an overlong line */
 	unsigned long lineno;            /* lines received */
 	int errors;                      /* erroneous lines in a row */
-	char *out;                       /* queued output */
+	char *out;                       /* queued output, or NULL */
 	size_t outlen, outoff, outcap;
 	struct reg *regs;                /* its registrations */
 	unsigned long batch;             /* batch out, or 0 */
