@@ -15,8 +15,9 @@ set -eu
 # sandbox) and systemd-socket-activate (socket activation); mandoc (the
 # man pages are linted, t-install); strace (t-systemd checks the daemon's
 # system calls against the system unit's filter); util-linux: unshare
-# and setpriv (the sandboxed run).
-PKGS="gcc make pkg-config libev-dev libelf-dev libmd-dev zlib1g-dev check
+# and setpriv (the sandboxed run).  jq: t-terminal reads reloaderctl's
+# JSON output (python3 is not on every Debian machine).
+PKGS="gcc make pkg-config libev-dev libelf-dev libmd-dev zlib1g-dev check jq
 erlang-base binutils procps libmicrohttpd-dev curl systemd mandoc strace
 util-linux"
 
