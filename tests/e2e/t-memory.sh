@@ -12,6 +12,8 @@
 # log lines kept for `tail`, and the heap pages those lines, allocated
 # among the connections' memory, keep resident.  A leak of 100 bytes a
 # connection would add 2.5 MB over the five rounds after the first.
+# Of the 30000 lines and more logged meanwhile, `tail` finds the last 1000
+# kept.
 # backends: any
 . tests/e2e/lib.sh
 
@@ -58,5 +60,9 @@ while [ "$round" -le 6 ]; do
 	round=$((round + 1))
 done
 echo "resident: $rss0 kB at start, $peak kB with 5000 attached, $now kB after six rounds"
+# Of the 30000 lines and more logged, the daemon keeps the last 1000.
+"$CTL" -s "$SOCK" tail -n 5000 >"$T/tail.out" || fail "reloaderctl tail failed"
+[ "$(wc -l <"$T/tail.out")" -eq 1000 ] ||
+    fail "tail -n 5000 gave $(wc -l <"$T/tail.out") lines, not the 1000 kept"
 hog_stop
 stop
