@@ -46,9 +46,10 @@ first=$(grep -n ' warn cannot accept connections' "$LOG" | cut -d: -f1)
 
 # Idle while starved: the CPU the daemon used over 5 s.
 hz=$(getconf CLK_TCK)
-before=$(cpu_ticks)
+t0=$(cpu_ticks)
 sleep 5
-used=$(($(cpu_ticks) - before))
+used=$(($(cpu_ticks) - t0))
+echo "at the limit: $used of $((5 * hz)) clock ticks in 5 s"
 [ $((used * 100)) -lt $((5 * hz * 5)) ] ||
     fail "the daemon used $used ticks of $((5 * hz)) in 5 s at its limit"
 
@@ -69,6 +70,7 @@ hog_stop
 wait_log ' info accepting connections again after [0-9.]* s: [1-9][0-9]* accepts failed, [1-9][0-9]* connections answered busy$'
 lines=$(($(wc -l <"$LOG") - first + 1))
 [ "$lines" -lt 100 ] || fail "the episode took $lines log lines"
+echo "the episode: $lines log lines; $(tail -n 1 "$LOG" | sed 's/^[^ ]* //')"
 expect_count ' warn cannot accept connections' 1
 client late <<-'EOF'
 	> hello proto=1 pid=1 name=late
