@@ -25,3 +25,12 @@ uninstall-ctl:
 	rm -f $(DESTDIR)$(BINDIR)/reloaderctl
 
 .PHONY: install-ctl uninstall-ctl
+
+# The unit test of out.c links it alone, with stand-ins for what it takes
+# from reloaderctl.c, rather than the daemon's objects.
+$(O)/tests/test-ctl-out: tests/unit/test-ctl-out.c src/reloaderctl/ctl.h \
+    $(O)/src/reloaderctl/out.o $(PROTO_OBJS) $(STAMP_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(CHECK_CFLAGS) -Isrc/reloaderctl $(ALL_CFLAGS) \
+	    $(ALL_LDFLAGS) -o $@ $< $(O)/src/reloaderctl/out.o $(PROTO_OBJS) \
+	    $(STAMP_OBJS) $(CHECK_LIBS) $(LIBS)

@@ -22,9 +22,10 @@ libmicrohttpd-dev curl"
 # linted, t-install) and man-db (rendered, t-man); strace (t-systemd
 # checks the daemon's system calls against the system unit's filter);
 # util-linux: unshare and setpriv (the sandboxed run); dpkg-dev,
-# debhelper and fakeroot (t-deb builds the Debian packages, make deb).
+# debhelper and fakeroot (t-deb builds the Debian packages, make deb);
+# jq (t-terminal checks that reloaderctl's JSON parses).
 CHECK_PKGS="$RUN_PKGS check erlang-base binutils procps systemd mandoc man-db
-strace util-linux dpkg-dev debhelper fakeroot"
+strace util-linux dpkg-dev debhelper fakeroot jq"
 
 case ${1:-check} in
 run) PKGS=$RUN_PKGS ;;

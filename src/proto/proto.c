@@ -253,6 +253,102 @@ proto_get_ms(const struct proto_msg *m, const char *key, double *out)
 	return 0;
 }
 
+/* Returns the length of the well-formed UTF-8 sequence that starts at
+ * s (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF),
+ * or 0 if none does; s is NUL-terminated. */
+size_t
+proto_utf8_len(const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n, i;
+
+	if (u[0] < 0x80)
+		return 1;
+	if (u[0] >= 0xc2 && u[0] <= 0xdf)
+		n = 2;
+	else if (u[0] >= 0xe0 && u[0] <= 0xef) {
+		n = 3;
+		if (u[0] == 0xe0)
+			lo = 0xa0;
+		else if (u[0] == 0xed)
+			hi = 0x9f;
+	} else if (u[0] >= 0xf0 && u[0] <= 0xf4) {
+		n = 4;
+		if (u[0] == 0xf0)
+			lo = 0x90;
+		else if (u[0] == 0xf4)
+			hi = 0x8f;
+	} else
+		return 0;
+	/* A NUL is no continuation byte: nothing past the end is read. */
+	for (i = 1; i < n; i++) {
+		if (u[i] < lo || u[i] > hi)
+			return 0;
+		lo = 0x80;
+		hi = 0xbf;
+	}
+	return n;
+}
+
+/* Returns how many bytes at s make one character that a terminal may be
+ * shown as it is: printable ASCII (the space too), or well-formed UTF-8
+ * from U+00A0 on; 0 when the byte at s must be escaped: a C0 control,
+ * DEL, a C1 control (U+0080 to U+009F, raw or in UTF-8, CSI among them),
+ * or a byte that is not part of well-formed UTF-8. */
+size_t
+proto_vis_len(const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n;
+
+	if (u[0] < 0x80)
+		return u[0] >= 0x20 && u[0] != 0x7f;
+	n = proto_utf8_len(s);
+	/* U+0080..U+009F is C2 80..C2 9F. */
+	if (n == 2 && u[0] == 0xc2 && u[1] < 0xa0)
+		return 0;
+	return n;
+}
+
+/* Writes s into dst for a terminal: each byte of what proto_vis_len says
+ * to escape as \xHH, and with quote also '"' and '\' after a backslash;
+ * NUL-terminated, cut before an escape or a character that does not fit.
+ * Returns dst. */
+char *
+proto_vis(char *dst, size_t dstlen, const char *s, int quote)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0, n;
+
+	if (dstlen == 0)
+		return dst;
+	for (; *s != '\0'; s += n) {
+		if (quote && (*s == '"' || *s == '\\')) {
+			if (o + 2 >= dstlen)
+				break;
+			dst[o++] = '\\';
+			dst[o++] = *s;
+			n = 1;
+		} else if ((n = proto_vis_len(s)) > 0) {
+			if (o + n >= dstlen)
+				break;
+			memcpy(dst + o, s, n);
+			o += n;
+		} else {
+			if (o + 4 >= dstlen)
+				break;
+			dst[o++] = '\\';
+			dst[o++] = 'x';
+			dst[o++] = hex[(unsigned char)*s >> 4];
+			dst[o++] = hex[(unsigned char)*s & 0xf];
+			n = 1;
+		}
+	}
+	dst[o] = '\0';
+	return dst;
+}
+
 /* Escapes len bytes of src into dst (NUL-terminated, truncated to fit
  * whole escapes); returns the length the escaped form needs, so that a
  * result >= dstlen means it did not fit. */

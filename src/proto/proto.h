@@ -52,6 +52,9 @@ int proto_get_uint(const struct proto_msg *, const char *,
     unsigned long long *);
 int proto_get_ms(const struct proto_msg *, const char *, double *);
 size_t proto_escape(char *, size_t, const char *, size_t);
+size_t proto_utf8_len(const char *);
+size_t proto_vis_len(const char *);
+char *proto_vis(char *, size_t, const char *, int);
 void proto_start(struct proto_out *, char *, size_t, const char *);
 void proto_add(struct proto_out *, const char *, const char *);
 void proto_addf(struct proto_out *, const char *, const char *, ...)

@@ -4,8 +4,10 @@
  * terminal, and JSON for scripts.
  *
  * Values from the daemon are bytes: names and paths may hold control
- * bytes or be invalid UTF-8.  Human output shows control bytes as \xHH;
- * JSON output is always valid UTF-8 (see out_json_string).
+ * bytes or be invalid UTF-8.  Human output shows every byte a terminal
+ * must not see as it is (C0 and C1 controls, DEL, bytes that are not
+ * well-formed UTF-8) as \xHH, and valid UTF-8 as it is; JSON output is
+ * always valid UTF-8 (see out_json_string).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -68,36 +70,26 @@ out_reset(void)
 	return out_colored ? "\033[0m" : "";
 }
 
-/* Writes s into buf with control bytes and DEL as \xHH, so that no value
- * can move the cursor or fake a line; returns buf. */
+/* Writes s into buf made safe for a terminal (proto_vis), so that no
+ * value can move the cursor, fake a line or start an escape sequence;
+ * returns buf. */
 char *
 out_vis(const char *s, char *buf, size_t len)
 {
-	size_t o = 0;
-	const unsigned char *p;
-
-	for (p = (const unsigned char *)s; *p != '\0' && o + 5 < len; p++) {
-		if (*p < 0x20 || *p == 0x7f)
-			o += (size_t)snprintf(buf + o, len - o, "\\x%02x", *p);
-		else
-			buf[o++] = (char)*p;
-	}
-	buf[o] = '\0';
-	return buf;
+	return proto_vis(buf, len, s, 0);
 }
 
-/* Prints s with control bytes as \xHH. */
+/* Prints s made safe for a terminal, as out_vis. */
 void
 out_safe(FILE *fp, const char *s)
 {
-	const unsigned char *p;
+	size_t len = 4 * strlen(s) + 1;
+	char *buf;
 
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		if (*p < 0x20 || *p == 0x7f)
-			fprintf(fp, "\\x%02x", *p);
-		else
-			putc(*p, fp);
-	}
+	if ((buf = malloc(len)) == NULL)
+		ctl_die(EX_OSERR, "out of memory");
+	fputs(out_vis(s, buf, len), fp);
+	free(buf);
 }
 
 /* Flushes fp; exits if the output is gone (EX_IOERR), so that a follow
@@ -110,47 +102,13 @@ out_flush(FILE *fp)
 		    "output", strerror(errno));
 }
 
-/* Returns the length of the well-formed UTF-8 sequence at s (RFC 3629:
- * no overlong forms, no surrogates, nothing past U+10FFFF), or 0. */
-static size_t
-out_utf8_len(const unsigned char *s)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	size_t n, i;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-	} else
-		return 0;
-	for (i = 1; i < n; i++) {
-		if (s[i] < lo || s[i] > hi)
-			return 0;
-		lo = 0x80;
-		hi = 0xbf;
-	}
-	return n;
-}
-
 /*
  * Prints s as a JSON string.  Well-formed UTF-8 passes as it is; '"',
- * '\' and control bytes are escaped; any byte that is not part of
- * well-formed UTF-8 is written as \u00XX, its Latin-1 reading, so that
- * the output is always valid JSON in UTF-8 (a script that needs the raw
- * bytes of such a name reads the human form).
+ * '\' and the C0 and C1 controls and DEL are escaped (C1 controls, such
+ * as CSI, would act on a terminal that shows the JSON); any byte that is
+ * not part of well-formed UTF-8 is written as \u00XX, its Latin-1
+ * reading, so that the output is always valid JSON in UTF-8 (a script
+ * that needs the raw bytes of such a name reads the human form).
  */
 void
 out_json_string(FILE *fp, const char *s)
@@ -182,8 +140,14 @@ out_json_string(FILE *fp, const char *s)
 			p++;
 			continue;
 		}
-		if ((n = out_utf8_len(p)) == 0) {
+		if ((n = proto_utf8_len((const char *)p)) == 0) {
 			fprintf(fp, "\\u%04x", *p++);
+			continue;
+		}
+		if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0) {
+			/* U+0080..U+009F, the C1 controls. */
+			fprintf(fp, "\\u%04x", p[1]);
+			p += 2;
 			continue;
 		}
 		fwrite(p, 1, n, fp);

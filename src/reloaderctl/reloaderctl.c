@@ -69,14 +69,17 @@ usage_print(FILE *fp)
 		    commands[i].what);
 }
 
-/* Prints "reloaderctl: " and a message on standard error. */
+/* Prints "reloaderctl: " and a message on standard error, made safe for
+ * a terminal: it may quote what the daemon sent. */
 static void
 ctl_vwarnx(const char *fmt, va_list ap)
 {
+	char msg[PROTO_MAX_LINE + 512], vis[2 * PROTO_MAX_LINE];
+
 	fflush(stdout);
-	fprintf(stderr, "%s: ", ctl_progname);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	fprintf(stderr, "%s: %s\n", ctl_progname,
+	    proto_vis(vis, sizeof(vis), msg, 0));
 }
 
 /* Prints a message and exits with status code. */

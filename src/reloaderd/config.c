@@ -37,6 +37,18 @@
 #define INTERVAL_MAX	3600.0
 #define SETTLE_MAX	10.0
 
+/*
+ * The default and the allowed range of max-clients.  A thousand attached
+ * processes is far more than one developer's machine runs, and it fits
+ * in the soft descriptor limit of 1024 that systemd gives services and
+ * most shells give programs, with room left for the daemon's own
+ * descriptors (log, inotify, the event loop, module files being read),
+ * so that a daemon whose limit cannot be raised meets max-clients before
+ * it runs out of descriptors.
+ */
+#define MAX_CLIENTS_DEFAULT	1000
+#define MAX_CLIENTS_MAX		1000000
+
 static const char *const default_include[] = { "*.so", "*.beam", NULL };
 
 /* Editor and compiler droppings that share a module's suffix or dir. */
@@ -47,11 +59,11 @@ static const char *const default_exclude[] = {
 /* The keys of the global section; the order indexes parser.gline. */
 enum gkey {
 	G_SOCKET, G_LOG, G_LOGLEVEL, G_BACKEND, G_INTERVAL, G_SETTLE,
-	G_INCLUDE, G_EXCLUDE, G_GROUP, G_NKEYS
+	G_INCLUDE, G_EXCLUDE, G_GROUP, G_MAX_CLIENTS, G_NKEYS
 };
 static const char *const gkey_names[G_NKEYS] = {
 	"socket", "log", "log-level", "backend", "interval", "settle",
-	"include", "exclude", "group"
+	"include", "exclude", "group", "max-clients"
 };
 
 /* The keys of a [watch] section; the order indexes wsect.kline. */
@@ -237,6 +249,7 @@ config_init(struct config *c)
 	c->backend = BACKEND_AUTO;
 	c->interval = 1.0;
 	c->settle = 0.020;
+	c->max_clients = MAX_CLIENTS_DEFAULT;
 	c->include = config_strv_dup(default_include);
 	c->exclude = config_strv_dup(default_exclude);
 	if (c->include == NULL || c->exclude == NULL)
@@ -595,6 +608,28 @@ cf_durationval(struct parser *p, const char *key, char *val, double min,
 	return 0;
 }
 
+/* Parses a count between 1 and max, in decimal digits only. */
+static int
+cf_countval(struct parser *p, const char *key, char *val, unsigned long max,
+    unsigned long *out)
+{
+	unsigned long n = 0;
+	char *v, *q;
+
+	if (cf_scalar(p, key, val, &v) == -1)
+		return -1;
+	for (q = v; *q >= '0' && *q <= '9' && n <= max; q++)
+		n = n * 10 + (unsigned long)(*q - '0');
+	if (*q != '\0' && (*q < '0' || *q > '9'))
+		return cf_perr(p, "invalid %s \"%.*s\": expected a whole "
+		    "number from 1 to %lu", key, MSG_VALUE_MAX, v, max);
+	if (n < 1 || n > max)
+		return cf_perr(p, "%s \"%.*s\" is out of range: allowed 1 to "
+		    "%lu", key, MSG_VALUE_MAX, v, max);
+	*out = n;
+	return 0;
+}
+
 /* Looks a key up in a table; -1 if absent. */
 static int
 cf_keyindex(const char *key, const char *const *names, int n)
@@ -618,7 +653,8 @@ cf_global_key(struct parser *p, const char *key, char *val)
 	if ((k = cf_keyindex(key, gkey_names, G_NKEYS)) == -1)
 		return cf_perr(p, "unknown key \"%.*s\" in [reloaderd] "
 		    "(allowed: socket, group, log, log-level, backend, "
-		    "interval, settle, include, exclude)", MSG_VALUE_MAX, key);
+		    "interval, settle, include, exclude, max-clients)",
+		    MSG_VALUE_MAX, key);
 	if (p->gline[k] != 0)
 		return cf_perr(p, "duplicate key \"%s\" in [reloaderd] "
 		    "(first set on line %zu)", key, p->gline[k]);
@@ -672,6 +708,9 @@ cf_global_key(struct parser *p, const char *key, char *val)
 	case G_SETTLE:
 		return cf_durationval(p, key, val, 0, SETTLE_MAX, "0 to 10s",
 		    &c->settle);
+	case G_MAX_CLIENTS:
+		return cf_countval(p, key, val, MAX_CLIENTS_MAX,
+		    &c->max_clients);
 	case G_INCLUDE:
 	case G_EXCLUDE:
 		if (cf_globlist(p, key, val, k == G_EXCLUDE, &l) == -1)

@@ -6,9 +6,19 @@
  * Lines out are written at once when the socket takes them, and queued
  * otherwise; the queue of one client is bounded, and a client that lets
  * it fill is dropped, so that no client can stall the daemon or the
- * others.
+ * others.  A client's buffers exist only while they hold something: a
+ * line that arrived in pieces, output the socket did not take.
+ *
+ * Connections are bounded too: beyond max-clients a new one is answered
+ * "busy" and closed.  When descriptors run out all the same, the daemon
+ * stops watching the socket and tries again on a timer that backs off,
+ * answering the connections that wait "busy" with a descriptor it keeps
+ * in reserve, so that it never spins on a socket it cannot accept from,
+ * and between tries one descriptor stays free for module files and the
+ * log.
  */
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -16,6 +26,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -29,7 +42,44 @@
 /* The most output queued for one client before it is dropped. */
 #define CONTROL_OUT_MAX (256 * 1024)
 
+/* The listening socket's backlog, and the most connections answered
+ * busy at one try while descriptors are short. */
+#define CONTROL_BACKLOG 64
+
+/* The first size of a buffer for a line that arrived in pieces. */
+#define CONTROL_IN_MIN 256
+
+/* Descriptors the daemon uses besides its clients' (standard streams,
+ * the socket, inotify, the event loop, the log, the reserve, module
+ * files being read), with room to spare; max-clients beyond the limit
+ * less these is warned about. */
+#define CONTROL_OWN_FDS 24
+
+/* How the retries of accept back off while descriptors are short. */
+#define CONTROL_RETRY_MIN 0.010
+#define CONTROL_RETRY_MAX 1.0
+
+/* Where the accepting side stands. */
+static struct {
+	int reserve;                     /* /dev/null held back, or -1 */
+	unsigned long long nofile;       /* the soft descriptor limit */
+	unsigned long attached;          /* connections, of every kind */
+	unsigned long peak;              /* the most since the last trim */
+	ev_timer retry;                  /* accepts again while starved */
+	ev_tstamp delay;                 /* before the next retry */
+	ev_tstamp since;                 /* when the starving began */
+	int starved;                     /* out of descriptors (or memory) */
+	unsigned long failed;            /* accepts failed meanwhile */
+	unsigned long busy;              /* connections answered busy */
+	int full;                        /* max-clients reached */
+	unsigned long fullbusy;          /* connections answered busy then */
+} acc = { .reserve = -1 };
+
+/* The bytes of one read; one client is read at a time, so all share it. */
+static char control_rbuf[PROTO_MAX_LINE];
+
 static void control_accept_cb(struct ev_loop *, ev_io *, int);
+static void control_retry_cb(struct ev_loop *, ev_timer *, int);
 static void control_read_cb(struct ev_loop *, ev_io *, int);
 static void control_write_cb(struct ev_loop *, ev_io *, int);
 static void control_kill(struct client *);
@@ -199,6 +249,76 @@ control_adopt(int fd, char *err, size_t errlen)
 	return 0;
 }
 
+/* Writes a descriptor limit for the log. */
+static const char *
+control_limit_text(rlim_t n, char *buf, size_t len)
+{
+	if (n == RLIM_INFINITY)
+		return "unlimited";
+	snprintf(buf, len, "%llu", (unsigned long long)n);
+	return buf;
+}
+
+/* Raises the soft descriptor limit to the hard one, so that only the
+ * administrator's limit bounds the connections, and says both. */
+static void
+control_raise_nofile(void)
+{
+	struct rlimit rl;
+	char a[32], b[32], c[32];
+	rlim_t was;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		log_warn("getrlimit RLIMIT_NOFILE");
+		return;
+	}
+	was = rl.rlim_cur;
+	if (rl.rlim_cur != rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+			log_warn("cannot raise the descriptor limit to the hard "
+			    "limit %s", control_limit_text(rl.rlim_max, a,
+			    sizeof(a)));
+			rl.rlim_cur = was;
+		}
+	}
+	acc.nofile = rl.rlim_cur == RLIM_INFINITY ? 0 : rl.rlim_cur;
+	log_info("descriptor limit %s (soft limit was %s, hard limit %s)",
+	    control_limit_text(rl.rlim_cur, a, sizeof(a)),
+	    control_limit_text(was, b, sizeof(b)),
+	    control_limit_text(rl.rlim_max, c, sizeof(c)));
+}
+
+/* Warns when max-clients would let clients take the descriptors the
+ * daemon needs for itself: descriptors would then run out first. */
+void
+control_limits(void)
+{
+	if (acc.nofile != 0 &&
+	    rd->conf.max_clients + CONTROL_OWN_FDS > acc.nofile)
+		log_warnx("max-clients %lu is more than the descriptor limit "
+		    "%llu leaves room for; when descriptors run out, new "
+		    "connections are answered busy", rd->conf.max_clients,
+		    acc.nofile);
+}
+
+/* Takes the reserve descriptor back, if it was given up. */
+static void
+control_reserve(void)
+{
+	if (acc.reserve == -1)
+		acc.reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* Gives the reserve descriptor up, so that one is free. */
+static void
+control_unreserve(void)
+{
+	if (acc.reserve != -1)
+		close(acc.reserve);
+	acc.reserve = -1;
+}
+
 /* Creates the listening socket, mode 0600 (0660 and the configured
  * group's), or takes the one systemd passed, and starts accepting; -1
  * with a message. */
@@ -211,6 +331,12 @@ control_open(char *err, size_t errlen)
 	int fd;
 
 	rd->lfd = -1;
+	control_raise_nofile();
+	control_limits();
+	control_reserve();
+	if (acc.reserve == -1)
+		log_warn("/dev/null: no descriptor kept in reserve");
+	ev_init(&acc.retry, control_retry_cb);
 	if (control_group(err, errlen) == -1)
 		return -1;
 	if ((fd = notify_listen_fd()) != -1)
@@ -249,7 +375,7 @@ control_open(char *err, size_t errlen)
 		close(fd);
 		return -1;
 	}
-	if (listen(fd, 64) == -1) {
+	if (listen(fd, CONTROL_BACKLOG) == -1) {
 		snprintf(err, errlen, "listen %s: %s", path, strerror(errno));
 		unlink(path);
 		close(fd);
@@ -275,6 +401,8 @@ control_close(void)
 		close(rd->lfd);
 		rd->lfd = -1;
 	}
+	ev_timer_stop(rd->loop, &acc.retry);
+	control_unreserve();
 	if (rd->sockpath != NULL) {
 		unlink(rd->sockpath);
 		free(rd->sockpath);
@@ -283,93 +411,291 @@ control_close(void)
 	clients_free();
 }
 
-/* Accepts the clients waiting, refusing those the credentials rule out. */
+/* Answers a connection "busy" with one try, and closes it. */
 static void
-control_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+control_busy(int fd, const char *why)
+{
+	char buf[256];
+	struct proto_out o;
+	int len;
+
+	proto_start(&o, buf, sizeof(buf), "error");
+	proto_add(&o, "code", "busy");
+	proto_add(&o, "msg", why);
+	/* One try; a refused peer gets no queue. */
+	if ((len = proto_end(&o)) != -1 && write(fd, buf, (size_t)len) == -1)
+		log_debug("busy client: %s", strerror(errno));
+	close(fd);
+}
+
+/* Takes a new connection: refuses the peers the credentials rule out,
+ * answers "busy" beyond max-clients, and attaches the others. */
+static void
+control_take(int fd)
 {
 	static const char denied[] = "error code=denied msg=this\\x20user"
 	    "\\x20may\\x20not\\x20attach\\x20to\\x20this\\x20reloaderd\n";
 	struct client *c;
 	struct cred cr;
+	char why[128];
+
+	if (cred_peer(fd, &cr) == -1) {
+		log_warn("cannot read a client's credentials; closing it");
+		close(fd);
+		return;
+	}
+	if (!cred_allowed(&cr)) {
+		log_warnx("refused a client: uid %lu gid %lu pid %ld may not "
+		    "attach (only uid %lu%s%s)", (unsigned long)cr.uid,
+		    (unsigned long)cr.gid, (long)cr.pid,
+		    (unsigned long)geteuid(), rd->has_group ? " and group " :
+		    "", rd->has_group ? rd->conf.group : "");
+		/* One try; a refused peer gets no queue. */
+		if (write(fd, denied, sizeof(denied) - 1) == -1)
+			log_debug("refused client: %s", strerror(errno));
+		cred_free(&cr);
+		close(fd);
+		return;
+	}
+	if (acc.attached >= rd->conf.max_clients) {
+		cred_free(&cr);
+		/* One line when it begins, one when it ends: never a flood. */
+		if (!acc.full) {
+			log_warnx("max-clients (%lu connections) reached: "
+			    "answering new ones busy until some close",
+			    acc.attached);
+			acc.full = 1;
+			acc.fullbusy = 0;
+		}
+		acc.fullbusy++;
+		snprintf(why, sizeof(why), "reloaderd has %lu connections, "
+		    "its max-clients; try again later", acc.attached);
+		control_busy(fd, why);
+		return;
+	}
+	if (acc.full)
+		log_info("taking connections again: %lu answered busy at "
+		    "max-clients (%lu)", acc.fullbusy, rd->conf.max_clients);
+	acc.full = 0;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		fatal("control_accept");
+	c->fd = fd;
+	c->cred = cr;
+	c->id = ++rd->nextclient;
+	snprintf(c->label, sizeof(c->label), "client %u", c->id);
+	c->next = rd->clients;
+	rd->clients = c;
+	if (++acc.attached > acc.peak)
+		acc.peak = acc.attached;
+	ev_io_init(&c->rio, control_read_cb, fd, EV_READ);
+	ev_io_init(&c->wio, control_write_cb, fd, EV_WRITE);
+	c->rio.data = c;
+	c->wio.data = c;
+	ev_io_start(rd->loop, &c->rio);
+	log_debug("%s connected: uid %lu pid %ld", c->label,
+	    (unsigned long)cr.uid, (long)cr.pid);
+}
+
+/* Accepts every connection that waits; -1 with errno when accept fails
+ * otherwise than for want of connections. */
+static int
+control_accept_all(void)
+{
 	int fd;
 
 	for (;;) {
-		fd = accept4(rd->lfd, NULL, NULL,
-		    SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd == -1) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != EINTR && errno != ECONNABORTED)
-				log_warn("accept");
-			return;
-		}
-		if (cred_peer(fd, &cr) == -1) {
-			log_warn("cannot read a client's credentials; "
-			    "closing it");
-			close(fd);
-			continue;
-		}
-		if (!cred_allowed(&cr)) {
-			log_warnx("refused a client: uid %lu gid %lu pid %ld "
-			    "may not attach (only uid %lu%s%s)",
-			    (unsigned long)cr.uid, (unsigned long)cr.gid,
-			    (long)cr.pid, (unsigned long)geteuid(),
-			    rd->has_group ? " and group " : "",
-			    rd->has_group ? rd->conf.group : "");
-			/* One try; a refused peer gets no queue. */
-			if (write(fd, denied, sizeof(denied) - 1) == -1)
-				log_debug("refused client: %s",
-				    strerror(errno));
-			cred_free(&cr);
-			close(fd);
-			continue;
-		}
-		if ((c = calloc(1, sizeof(*c))) == NULL ||
-		    (c->in = malloc(PROTO_MAX_LINE + 1)) == NULL)
-			fatal("control_accept");
-		c->fd = fd;
-		c->cred = cr;
-		c->id = ++rd->nextclient;
-		snprintf(c->label, sizeof(c->label), "client %u", c->id);
-		c->next = rd->clients;
-		rd->clients = c;
-		ev_io_init(&c->rio, control_read_cb, fd, EV_READ);
-		ev_io_init(&c->wio, control_write_cb, fd, EV_WRITE);
-		c->rio.data = c;
-		c->wio.data = c;
-		ev_io_start(loop, &c->rio);
-		log_debug("%s connected: uid %lu pid %ld", c->label,
-		    (unsigned long)cr.uid, (long)cr.pid);
+		fd = accept4(rd->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd != -1)
+			control_take(fd);
+		else if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return 0;
+		else if (errno != EINTR && errno != ECONNABORTED)
+			return -1;
 	}
 }
 
-/* Cuts what is buffered for a client into lines and handles each. */
-static void
-control_lines(struct client *c)
+/* Says whether a descriptor is free beside the reserve; errno when not. */
+static int
+control_headroom(void)
 {
-	char *nl, *start = c->in;
-	size_t left = c->inlen, len;
+	int fd;
 
-	while (!c->dead && left > 0 &&
-	    (nl = memchr(start, '\n', left)) != NULL) {
-		len = (size_t)(nl - start);
-		c->lineno++;
+	if ((fd = fcntl(rd->lfd, F_DUPFD_CLOEXEC, 0)) == -1)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+/* Answers "busy" to the connections that wait, through the reserve
+ * descriptor, which stays given up: until the next try one descriptor
+ * is free for module files and the log. */
+static void
+control_shed(void)
+{
+	char why[128];
+	int fd, n;
+
+	snprintf(why, sizeof(why), "reloaderd is out of file descriptors "
+	    "(limit %llu); try again later", acc.nofile);
+	control_unreserve();
+	for (n = 0; n < CONTROL_BACKLOG; n++) {
+		fd = accept4(rd->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1 && (errno == EINTR || errno == ECONNABORTED))
+			continue;
+		if (fd == -1)
+			break;
+		control_busy(fd, why);
+		acc.busy++;
+	}
+}
+
+/* Stops accepting while descriptors (or memory) are short: the socket
+ * is no longer watched, which would wake the loop at once, again and
+ * again; a timer tries again, backing off; a log line says when it
+ * begins.  failed counts an accept that failed. */
+static void
+control_starve(int error, int failed)
+{
+	if (!acc.starved) {
+		acc.starved = 1;
+		acc.since = ev_now(rd->loop);
+		acc.failed = acc.busy = 0;
+		acc.delay = CONTROL_RETRY_MIN;
+		ev_io_stop(rd->loop, &rd->listen_ev);
+		log_warnx("cannot accept connections: %s (%lu attached, "
+		    "descriptor limit %llu); trying again every %.0f ms to "
+		    "%.0f s, answering busy meanwhile", strerror(error),
+		    acc.attached, acc.nofile, CONTROL_RETRY_MIN * 1000,
+		    CONTROL_RETRY_MAX);
+	} else if ((acc.delay *= 2) > CONTROL_RETRY_MAX)
+		acc.delay = CONTROL_RETRY_MAX;
+	acc.failed += (unsigned long)failed;
+	if (error == EMFILE || error == ENFILE)
+		control_shed();
+	ev_timer_set(&acc.retry, acc.delay, 0.);
+	ev_timer_start(rd->loop, &acc.retry);
+}
+
+/* Accepts what waits, unless descriptors run short; then starves. */
+static void
+control_accept(void)
+{
+	if (control_accept_all() == -1)
+		control_starve(errno, 1);
+	else if (!control_headroom())
+		control_starve(errno, 0);
+	else if (acc.starved) {
+		acc.starved = 0;
+		ev_io_start(rd->loop, &rd->listen_ev);
+		log_info("accepting connections again after %.1f s: %lu "
+		    "accepts failed, %lu connections answered busy",
+		    ev_now(rd->loop) - acc.since, acc.failed, acc.busy);
+	}
+}
+
+/* Accepts the connections waiting on the socket. */
+static void
+control_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	control_accept();
+}
+
+/* Tries again to accept, while descriptors are short: the reserve is
+ * taken back first, so that a new client gets only a descriptor beyond
+ * it. */
+static void
+control_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	control_reserve();
+	control_accept();
+}
+
+/* Appends n bytes to a buffer that grows by doubling from min to at
+ * most max bytes, which the caller makes sure is enough. */
+static void
+control_append(char **buf, size_t *len, size_t *cap, size_t min,
+    size_t max, const char *p, size_t n)
+{
+	size_t ncap;
+	char *nbuf;
+
+	if (*len + n > *cap) {
+		for (ncap = *cap ? *cap : min; ncap < *len + n;)
+			ncap *= 2;
+		if (ncap > max)
+			ncap = max;
+		if ((nbuf = realloc(*buf, ncap)) == NULL)
+			fatal("control_append");
+		*buf = nbuf;
+		*cap = ncap;
+	}
+	memcpy(*buf + *len, p, n);
+	*len += n;
+}
+
+/* Adds bytes to the piece of a line a client has sent so far. */
+static void
+control_keep(struct client *c, const char *p, size_t n)
+{
+	control_append(&c->in, &c->inlen, &c->incap, CONTROL_IN_MIN,
+	    PROTO_MAX_LINE, p, n);
+}
+
+/* Handles a line of len bytes, its LF at line[len]; NULL for a line
+ * too long to keep. */
+static void
+control_line(struct client *c, char *line, size_t len)
+{
+	c->lineno++;
+	if (line == NULL)
+		client_too_long(c);
+	else
+		client_line(c, line, len);
+}
+
+/* Cuts what a client sent into lines and handles each; a line that
+ * arrived in pieces is put together in the client's own buffer, which
+ * is freed once the line is whole. */
+static void
+control_lines(struct client *c, char *p, size_t n)
+{
+	char *nl;
+	size_t len;
+
+	while (!c->dead && n > 0) {
+		if ((nl = memchr(p, '\n', n)) == NULL) {
+			/* No LF yet: keep the piece, unless even an LF
+			 * right after it would make the line too long. */
+			if (!c->discarding && c->inlen + n >= PROTO_MAX_LINE) {
+				c->discarding = 1;
+				c->inlen = 0;
+			}
+			if (!c->discarding)
+				control_keep(c, p, n);
+			break;
+		}
+		len = (size_t)(nl - p);
 		if (c->discarding) {
 			c->discarding = 0;
-			client_too_long(c);
+			control_line(c, NULL, 0);
+		} else if (c->inlen > 0) {
+			if (c->inlen + len >= PROTO_MAX_LINE)
+				control_line(c, NULL, 0);
+			else {
+				control_keep(c, p, len + 1);
+				control_line(c, c->in, c->inlen - 1);
+			}
+			c->inlen = 0;
 		} else
-			client_line(c, start, len);
-		start = nl + 1;
-		left -= len + 1;
+			control_line(c, p, len);
+		p = nl + 1;
+		n -= len + 1;
 	}
-	if (c->dead)
-		return;
-	if (left == PROTO_MAX_LINE) {
-		/* A whole limit's worth and no LF: skip to the next LF. */
-		c->discarding = 1;
-		left = 0;
+	if (c->inlen == 0 && c->in != NULL) {
+		free(c->in);
+		c->in = NULL;
+		c->incap = 0;
 	}
-	memmove(c->in, start, left);
-	c->inlen = left;
 }
 
 /* Reads what a client sent. */
@@ -378,10 +704,9 @@ control_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct client *c = w->data;
 	ssize_t n;
-	char *nl;
 
-	for (;;) {
-		n = read(c->fd, c->in + c->inlen, PROTO_MAX_LINE - c->inlen);
+	while (!c->dead) {
+		n = read(c->fd, control_rbuf, PROTO_MAX_LINE);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -393,31 +718,21 @@ control_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 			control_drop(c, "disconnected");
 			break;
 		}
-		if (c->discarding) {
-			/* Keep only what follows the overlong line's LF. */
-			nl = memchr(c->in, '\n', (size_t)n);
-			if (nl == NULL)
-				continue;
-			n -= nl - c->in;
-			memmove(c->in, nl, (size_t)n);
-		}
-		c->inlen += (size_t)n;
-		control_lines(c);
-		if (c->dead)
-			break;
+		control_lines(c, control_rbuf, (size_t)n);
 	}
 	clients_reap();
 }
 
-/* Writes as much queued output as the socket takes. */
-static int
-control_flush(struct client *c)
+/* Writes what the socket takes of n bytes; returns how many, or -1 if
+ * the client is dropped. */
+static ssize_t
+control_write(struct client *c, const char *p, size_t n)
 {
-	ssize_t n;
+	size_t done = 0;
+	ssize_t w;
 
-	while (c->outoff < c->outlen) {
-		n = write(c->fd, c->out + c->outoff, c->outlen - c->outoff);
-		if (n == -1) {
+	while (done < n) {
+		if ((w = write(c->fd, p + done, n - done)) == -1) {
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -425,10 +740,26 @@ control_flush(struct client *c)
 			control_drop(c, "write: %s", strerror(errno));
 			return -1;
 		}
-		c->outoff += (size_t)n;
+		done += (size_t)w;
 	}
+	return (ssize_t)done;
+}
+
+/* Writes as much queued output as the socket takes; the queue's memory
+ * goes once it is empty. */
+static int
+control_flush(struct client *c)
+{
+	ssize_t n;
+
+	if ((n = control_write(c, c->out + c->outoff, c->outlen -
+	    c->outoff)) == -1)
+		return -1;
+	c->outoff += (size_t)n;
 	if (c->outoff == c->outlen) {
-		c->outoff = c->outlen = 0;
+		free(c->out);
+		c->out = NULL;
+		c->outoff = c->outlen = c->outcap = 0;
 		ev_io_stop(rd->loop, &c->wio);
 	} else
 		ev_io_start(rd->loop, &c->wio);
@@ -464,12 +795,21 @@ control_overload(struct client *c, size_t queued)
 int
 control_send(struct client *c, const char *line, size_t len)
 {
-	size_t queued, cap;
-	char *nout;
+	size_t queued;
+	ssize_t n;
 
 	if (c->dead)
 		return -1;
 	queued = c->outlen - c->outoff;
+	if (queued == 0) {
+		/* Nothing waits: straight to the socket, no queue at all. */
+		if ((n = control_write(c, line, len)) == -1)
+			return -1;
+		line += n;
+		len -= (size_t)n;
+	}
+	if (len == 0)
+		return 0;
 	if (queued + len > CONTROL_OUT_MAX) {
 		control_overload(c, queued);
 		return -1;
@@ -479,19 +819,11 @@ control_send(struct client *c, const char *line, size_t len)
 		c->outlen = queued;
 		c->outoff = 0;
 	}
-	if (c->outlen + len > c->outcap) {
-		for (cap = c->outcap ? c->outcap : 4096; cap < c->outlen + len;)
-			cap *= 2;
-		if ((nout = realloc(c->out, cap)) == NULL)
-			fatal("control_send");
-		c->out = nout;
-		c->outcap = cap;
-	}
-	memcpy(c->out + c->outlen, line, len);
-	c->outlen += len;
-	if (ev_is_active(&c->wio))
-		return 0;
-	return control_flush(c);
+	control_append(&c->out, &c->outlen, &c->outcap, 4096, CONTROL_OUT_MAX,
+	    line, len);
+	if (!ev_is_active(&c->wio))
+		ev_io_start(rd->loop, &c->wio);
+	return 0;
 }
 
 /* Stops a client's I/O and forgets what it registered; the struct stays
@@ -500,6 +832,7 @@ static void
 control_kill(struct client *c)
 {
 	c->dead = 1;
+	acc.attached--;
 	ev_io_stop(rd->loop, &c->rio);
 	ev_io_stop(rd->loop, &c->wio);
 	close(c->fd);
@@ -522,14 +855,16 @@ control_drop(struct client *c, const char *fmt, ...)
 	if (c->batch != 0)
 		log_warnx("%s %s during reload batch %lu", c->label, why,
 		    c->batch);
-	else if (c->control)
+	else if (c->control || c->name == NULL)
+		/* As its attach was: none, before hello. */
 		log_debug("%s %s", c->label, why);
 	else
 		log_info("%s %s", c->label, why);
 	control_kill(c);
 }
 
-/* Frees the clients that were dropped. */
+/* Frees the clients that were dropped, and hands the memory of many
+ * back to the system. */
 void
 clients_reap(void)
 {
@@ -547,4 +882,17 @@ clients_reap(void)
 		free(c->out);
 		free(c);
 	}
+#ifdef __GLIBC__
+	/*
+	 * glibc keeps what is freed in its heap, and the small blocks of
+	 * thousands of clients, scattered among what stays, keep their pages
+	 * resident long after the clients left.  When half the connections
+	 * of the last peak are gone, malloc_trim gives the free pages back:
+	 * a few times for a burst of closes, never for a client or two.
+	 */
+	if (acc.peak >= 64 && acc.attached <= acc.peak / 2) {
+		malloc_trim(0);
+		acc.peak = acc.attached;
+	}
+#endif
 }

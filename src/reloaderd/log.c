@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proto.h"
 #include "reloaderd.h"
 
 enum log_dest { LOG_DEST_STDERR, LOG_DEST_FILE, LOG_DEST_SYSLOG };
@@ -225,20 +226,22 @@ log_ring_get(size_t i, struct timespec *ts, int *pri, const char **msg)
 static void
 log_vwrite(int pri, int with_errno, const char *fmt, va_list ap)
 {
-	char msg[8192], line[8300], stamp[32];
+	char raw[8192], msg[8192], line[8300], stamp[32];
 	struct timespec ts;
 	int saved = errno, fd, n;
 	size_t len;
 
 	if (pri > log_level)
 		return;
-	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = vsnprintf(raw, sizeof(raw), fmt, ap);
 	if (n < 0)
 		return;
 	if (with_errno) {
-		len = strlen(msg);
-		snprintf(msg + len, sizeof(msg) - len, ": %s", strerror(saved));
+		len = strlen(raw);
+		snprintf(raw + len, sizeof(raw) - len, ": %s", strerror(saved));
 	}
+	/* What no log_esc made safe, no terminal sees either. */
+	proto_vis(msg, sizeof(msg), raw, 0);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	if (log_dest == LOG_DEST_SYSLOG)
 		syslog(pri, "%s", msg);
@@ -345,35 +348,27 @@ fatalx(const char *fmt, ...)
 	exit(1);
 }
 
-/* Returns s made safe for a log line: quoted if it holds blanks or quotes,
- * with control bytes escaped.  The result lives until the fourth call
- * after this one. */
+/* Returns s made safe for a log line: quoted if it holds blanks, quotes,
+ * backslashes or anything a terminal must not see as it is, which is
+ * escaped (see proto_vis); valid UTF-8 stays as it is.  The result lives
+ * until the fourth call after this one. */
 const char *
 log_esc(const char *s)
 {
 	static char ring[4][4096];
 	static int next;
 	char *out = ring[next++ % 4];
-	size_t o = 0, cap = sizeof(ring[0]) - 8;
-	const unsigned char *p;
-	int quote = *s == '\0';
+	const char *p;
+	size_t n;
 
-	for (p = (const unsigned char *)s; *p != '\0'; p++)
-		if (*p <= ' ' || *p == '"' || *p == '\\' || *p == 0x7f)
-			quote = 1;
-	if (!quote)
+	for (p = s; *p != '\0'; p += n)
+		if (*p == ' ' || *p == '"' || *p == '\\' ||
+		    (n = proto_vis_len(p)) == 0)
+			break;
+	if (*s != '\0' && *p == '\0')
 		return s;
-	out[o++] = '"';
-	for (p = (const unsigned char *)s; *p != '\0' && o < cap; p++) {
-		if (*p == '"' || *p == '\\') {
-			out[o++] = '\\';
-			out[o++] = (char)*p;
-		} else if (*p < ' ' || *p == 0x7f)
-			o += (size_t)snprintf(out + o, 5, "\\x%02x", *p);
-		else
-			out[o++] = (char)*p;
-	}
-	out[o++] = '"';
-	out[o] = '\0';
+	out[0] = '"';
+	proto_vis(out + 1, sizeof(ring[0]) - 2, s, 1);
+	strcat(out, "\"");
 	return out;
 }

@@ -246,6 +246,7 @@ reload_config(void)
 	wanted_refresh();
 	config_free(&old);
 	log_info("configuration reloaded from %s", opts.conffile);
+	control_limits();
 }
 
 /* Handles SIGHUP, SIGUSR1, SIGTERM and SIGINT inside the loop. */

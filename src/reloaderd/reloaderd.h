@@ -47,6 +47,7 @@ struct config {
 	enum backend backend;  /* default for roots */
 	double interval;       /* poll interval, seconds, > 0 */
 	double settle;         /* settle window, seconds, >= 0 */
+	unsigned long max_clients;  /* connections attached at once */
 	char **include;        /* default include globs for roots */
 	char **exclude;        /* default exclude globs for roots */
 	struct root_conf *roots;
@@ -239,12 +240,12 @@ struct client {
 	char *name;                      /* from hello; NULL before it */
 	long pid;                        /* from hello, for the log */
 	char label[96];                  /* "name[pid]" or "client 3" */
-	char *in;                        /* a partial line */
-	size_t inlen;
+	char *in;                        /* a partial line, or NULL */
+	size_t inlen, incap;
 	int discarding;                  /* skipping an overlong line */
 	unsigned long lineno;            /* lines received */
 	int errors;                      /* erroneous lines in a row */
-	char *out;                       /* queued output */
+	char *out;                       /* queued output, or NULL */
 	size_t outlen, outoff, outcap;
 	struct reg *regs;                /* its registrations */
 	unsigned long batch;             /* batch out, or 0 */
@@ -471,6 +472,7 @@ int cred_can_read(const struct cred *, const char *, char *, size_t);
 
 /* control.c */
 int control_open(char *, size_t);
+void control_limits(void);
 void control_close(void);
 int control_send(struct client *, const char *, size_t);
 void control_drop(struct client *, const char *, ...)

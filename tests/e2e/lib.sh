@@ -24,6 +24,10 @@ marker_n=0
 mkdir -p "$ROOT"
 
 cleanup() {
+	if [ -n "${HOGPID:-}" ]; then
+		kill "$HOGPID" 2>/dev/null || true
+		wait "$HOGPID" 2>/dev/null || true
+	fi
 	if [ -n "$HPID" ]; then
 		kill "$HPID" 2>/dev/null || true
 		wait "$HPID" 2>/dev/null || true
@@ -80,11 +84,11 @@ fail() {
 
 # Starts reloaderd in the foreground with the test's backend and its
 # socket at $SOCK; waits until it is ready.  Extra arguments go to the
-# daemon.
+# daemon; DAEMON_V= (empty) leaves out -v, for a log as terse as in use.
 start() {
 	case $BACKEND in
-	any) set -- -f -v -s "$SOCK" -i 50ms "$@" ;;
-	*) set -- -f -v -s "$SOCK" -b "$BACKEND" -i 50ms "$@" ;;
+	any) set -- -f ${DAEMON_V--v} -s "$SOCK" -i 50ms "$@" ;;
+	*) set -- -f ${DAEMON_V--v} -s "$SOCK" -b "$BACKEND" -i 50ms "$@" ;;
 	esac
 	cd "$T"
 	# Emptied here, not by the background shell's redirection, so that
@@ -403,6 +407,54 @@ wait_recv() {
 		    client_fail "$name" "it exited waiting for '$*'"
 		sleep 0.01
 	done
+}
+
+# ---- many connections at once ------------------------------------------
+# For the tests of the daemon's limits (t-fdlimit.sh, t-memory.sh): one
+# fdhog (tests/e2e/fdhog.c) holds as many connections as it is told.
+
+FDHOG=${FDHOG:-$TOP/$O/tests/fdhog}
+HOGPID=
+
+# Starts fdhog on the daemon's socket; its commands go in through a FIFO
+# on descriptor 4, its answers come out in $T/hog.out.
+hog_start() {
+	rm -f "$T/hog.in"
+	mkfifo "$T/hog.in"
+	: >"$T/hog.out"
+	"$FDHOG" "$SOCK" <"$T/hog.in" >>"$T/hog.out" 2>"$T/hog.err" 3>&- &
+	HOGPID=$!
+	exec 4>"$T/hog.in"
+}
+
+# Sends fdhog a command and prints its answer (waiting up to 30 s: a
+# sync may take 20).
+hog_cmd() {
+	before=$(wc -l <"$T/hog.out")
+	echo "$*" >&4
+	tries=3000
+	while [ "$(wc -l <"$T/hog.out")" -le "$before" ]; do
+		tries=$((tries - 1))
+		[ "$tries" -gt 0 ] || fail "no answer from fdhog to '$*'"
+		kill -0 "$HOGPID" 2>/dev/null ||
+		    fail "fdhog died on '$*': $(cat "$T/hog.err")"
+		sleep 0.01
+	done
+	sed -n "$((before + 1))p" "$T/hog.out"
+}
+
+# Ends fdhog, closing its connections, and checks it exited 0.
+hog_stop() {
+	echo quit >&4
+	exec 4>&-
+	wait "$HOGPID" || fail "fdhog exited with status $?"
+	HOGPID=
+}
+
+# Prints field NAME of an fdhog answer ("open 5 welcome 3 ..." -> 3).
+hog_field() {
+	echo "$1" | awk -v k="$2" '{ for (i = 1; i < NF; i++) if ($i == k)
+	    print $(i + 1) }'
 }
 
 # ---- reloaderctl ----------------------------------------------------------

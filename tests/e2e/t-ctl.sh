@@ -59,10 +59,11 @@ ctl_has out "beta\[$B\]  *greet  *build-id:$g1  *build-id:$g1  *current  *$ROOT/
 ctl_hasnt out alpha
 ctl_has out '^1 client, 1 module, 0 stale$'
 
-# Names and paths are bytes: escaped for a terminal, valid JSON for
-# scripts (the tab as \t, the byte 0xff as \u00ff).
+# Names and paths are bytes: escaped for a terminal (the tab and the
+# byte 0xff, which is not UTF-8, as \xHH), valid JSON for scripts (the
+# tab as \t, the byte 0xff as \u00ff).
 ctl -v list alpha
-ctl_has out 'od d\\x09.x/odd.so$'
+ctl_has out 'od d\\x09\\xffx/odd.so$'
 ctl -j list alpha
 ctl_status 0
 ctl_has out '"path":"[^"]*/od d\\t\\u00ffx/odd.so"'

@@ -233,6 +233,49 @@ for i in 3 5 7 9; do
 	expect_recv long 1 pong id=$i
 done
 
+# --- Lines that arrive in pieces, read one at a time: put together
+# whole, the limit counted over all the pieces (8000 + 8000 + 383 bytes
+# and the LF make a line of 16384 bytes; one more byte is too long).
+x200=$(printf '%200s' '' | tr ' ' x)
+x5000=$(printf '%5000s' '' | tr ' ' x)
+a8000=$(printf '%8000s' '' | tr ' ' a)
+a383=$(printf '%383s' '' | tr ' ' a)
+client pieces -t 10000 <<EOF
+> hello proto=1 pid=14 name=pieces
+< welcome
+>n ping id=$x200
+!sleep 20
+>n $x200$x200
+!sleep 20
+>n $x5000
+!sleep 20
+>x 0a
+< pong id=$x200$x200$x200$x5000
+>n $a8000
+!sleep 20
+>n $a8000
+!sleep 20
+>n $a383
+!sleep 20
+>x 0a
+< code=unknown-verb
+>n $a8000
+!sleep 20
+>n $a8000
+!sleep 20
+>n $a383
+!sleep 20
+>n a
+!sleep 20
+>x 0a
+< code=too-long
+> ping id=7
+< pong id=7
+EOF
+expect_recv pieces 1 error code=unknown-verb line=3
+expect_recv pieces 1 error code=too-long line=4
+expect_recv pieces 2 error
+
 # --- Binary garbage: NULs, 0xff, no LF until later; then empty lines and
 # lone high bytes.
 client junk <<EOF

@@ -394,7 +394,8 @@ chmod 0777 "$T/notify"
 : >"$LOG"
 (cd "$T" && exec $STRACE systemd-socket-activate -l "$SOCK" \
     -E NOTIFY_SOCKET="$T/notify" unshare -m -n --propagation private \
-    sh -c 'mount -o bind,remount,ro / && exec setpriv --reuid=nobody \
+    sh -c 'mount -o bind,remount,ro / && ulimit -S -n 512 &&
+    exec setpriv --reuid=nobody \
     --regid=nogroup --clear-groups --inh-caps=-all --bounding-set=-all \
     --no-new-privs "$@"' sh "$RELOADERD" -f -v -w "$ROOT" -i 50ms) \
     >>"$LOG" 2>&1 &
@@ -413,6 +414,9 @@ exec 3>"$T/host.in"
 wait_log ' reloaderd .* starting (pid [0-9]*)$'
 SDPID=$(sed -n 's/.* reloaderd .* starting (pid \([0-9]*\))$/\1/p' "$LOG")
 wait_log " info listening on $SOCK (socket activation; group nogroup may attach)$"
+# Its soft descriptor limit, lowered to 512 above, raised to the hard one
+# through the filter.
+expect_count ' info descriptor limit [0-9]* (soft limit was 512, hard limit [0-9]*)$' 1
 wait_notify ' READY=1'
 host_wait '^event connected'
 wait_log ' info sandboxed\[[0-9]*\] registered greet '

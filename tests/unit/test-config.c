@@ -101,6 +101,7 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(c.backend, BACKEND_AUTO);
 	ck_assert_double_eq_tol(c.interval, 1.0, 1e-9);
 	ck_assert_double_eq_tol(c.settle, 0.020, 1e-9);
+	ck_assert_uint_eq(c.max_clients, 1000);
 	assert_list(c.include, inc);
 	assert_list(c.exclude, exc);
 	ck_assert_ptr_null(c.roots);
@@ -147,6 +148,7 @@ START_TEST(test_global_keys)
 	    "backend = poll\n"
 	    "interval = 250ms\n"
 	    "settle = 0\n"
+	    "max-clients = 42\n"
 	    "include = *.so \"lib *.so\"\t*.beam\n"
 	    "exclude = \"#*#\" *~ \"a\\\"b\" \"c\\\\d\" ;x\n";
 
@@ -158,6 +160,7 @@ START_TEST(test_global_keys)
 	ck_assert_int_eq(c.backend, BACKEND_POLL);
 	ck_assert_double_eq_tol(c.interval, 0.25, 1e-9);
 	ck_assert_double_eq_tol(c.settle, 0, 1e-12);
+	ck_assert_uint_eq(c.max_clients, 42);
 	assert_list(c.include, inc);
 	assert_list(c.exclude, exc);
 	ck_assert_uint_eq(c.nroots, 0);
@@ -637,6 +640,23 @@ START_TEST(test_duration_ranges)
 }
 END_TEST
 
+START_TEST(test_max_clients)
+{
+	struct config c;
+
+	ck_assert_msg(parse(&c, "max-clients = 1\n") == 0, "%s", errbuf);
+	ck_assert_uint_eq(c.max_clients, 1);
+	config_free(&c);
+	ck_assert_msg(parse(&c, "max-clients = 1000000\n") == 0, "%s", errbuf);
+	ck_assert_uint_eq(c.max_clients, 1000000);
+	config_free(&c);
+	ck_assert_msg(parse(&c, "max-clients = \"0077\"\n") == 0, "%s",
+	    errbuf);
+	ck_assert_uint_eq(c.max_clients, 77);
+	config_free(&c);
+}
+END_TEST
+
 /* A text that must fail, the line it must blame, and words the message
  * must hold. */
 static const struct {
@@ -645,6 +665,7 @@ static const struct {
 	const char *has[3];
 } errcases[] = {
 	{ "frob = 1\n", 1, { "unknown key \"frob\"", "[reloaderd]" } },
+	{ "frob = 1\n", 1, { "unknown key \"frob\"", "max-clients" } },
 	{ "[reloaderd]\n\nsocket = /a\nfrob = 1\n", 4,
 	    { "unknown key \"frob\"", "[reloaderd]" } },
 	{ "Socket = /x\n", 1, { "unknown key \"Socket\"" } },
@@ -693,6 +714,22 @@ static const struct {
 	{ "settle = 11s\n", 1,
 	    { "settle \"11s\" is out of range", "0 to 10s" } },
 	{ "settle = 10001ms\n", 1, { "settle \"10001ms\" is out of range" } },
+	{ "max-clients =\n", 1, { "empty value for \"max-clients\"" } },
+	{ "max-clients = 0\n", 1,
+	    { "max-clients \"0\" is out of range", "1 to 1000000" } },
+	{ "max-clients = 1000001\n", 1,
+	    { "max-clients \"1000001\" is out of range" } },
+	{ "max-clients = 99999999999999999999999\n", 1,
+	    { "max-clients \"99999999999999999999999\" is out of range" } },
+	{ "max-clients = -1\n", 1, { "invalid max-clients \"-1\"",
+	    "a whole number from 1 to 1000000" } },
+	{ "max-clients = 10k\n", 1, { "invalid max-clients \"10k\"" } },
+	{ "max-clients = 1e3\n", 1, { "invalid max-clients \"1e3\"" } },
+	{ "max-clients = \"\"\n", 1, { "empty value for \"max-clients\"" } },
+	{ "[watch \"b\"]\nmax-clients = 5\n", 2,
+	    { "unknown key \"max-clients\"", "global key" } },
+	{ "max-clients = 5\nmax-clients = 6\n", 2,
+	    { "duplicate key \"max-clients\"", "line 1" } },
 	{ "socket = /a\nsocket = /b\n", 2,
 	    { "duplicate key \"socket\"", "[reloaderd]", "line 1" } },
 	{ "socket = /a\n[reloaderd]\n\nsocket = /b\n", 4,
@@ -1254,6 +1291,7 @@ config_suite(void)
 	tcase_add_test(tc, test_backend_api);
 	tcase_add_test(tc, test_comments_and_globs);
 	tcase_add_test(tc, test_duration_ranges);
+	tcase_add_test(tc, test_max_clients);
 	tcase_add_test(tc, test_socket_length);
 	suite_add_tcase(s, tc);
 
