@@ -218,7 +218,7 @@ send(#st{sock = undefined} = St, _Verb, _Fields) ->
     St;
 send(#st{sock = S, out = N} = St, Verb, Fields) ->
     Line = reloader_client_proto:format(Verb, Fields),
-    case byte_size(Line) =< reloader_client_proto:max_line() of
+    case reloader_client_proto:fits(Line) of
         true ->
             case gen_tcp:send(S, Line) of
                 ok -> St#st{out = N + 1};

@@ -5,8 +5,8 @@
 %% (by default: when the node has an interactive shell), that event is
 %% in the domain [reloader_client, reload] and its metadata holds its
 %% console line (key `reloader_console'); a logger handler of ours, also
-%% named reloader_client_console, prints that line, and nothing else, on
-%% standard_io.  The default handler leaves such events out (its filters
+%% named reloader_client_console, prints that line (this module is its
+%% formatter), and nothing else, on standard_io.  The default handler leaves such events out (its filters
 %% pass only events without a domain, or OTP's; where its filters were
 %% changed and it writes to the terminal, it is given one that does), so
 %% that each shows once.  A successful reload is then logged at notice,
@@ -14,7 +14,7 @@
 %% is as it always was: info, no domain.
 -module(reloader_client_console).
 
--export([enabled/0, sync/0, remove/0, event/4]).
+-export([enabled/0, sync/0, remove/0, event/4, format/2]).
 
 -define(HANDLER, reloader_client_console).
 -define(DOMAIN, [reloader_client, reload]).
@@ -53,8 +53,7 @@ add() ->
           ?HANDLER, logger_std_h,
           #{level => all, filter_default => stop,
             filters => [{reloads, Only}],
-            formatter => {logger_formatter,
-                          #{template => [reloader_console, "\n"]}},
+            formatter => {?MODULE, #{}},
             config => #{type => standard_io}}),
     case logger:get_handler_config(default) of
         {ok, #{config := #{type := T}}} when T =:= standard_io;
@@ -73,6 +72,15 @@ remove() ->
     _ = logger:remove_handler(?HANDLER),
     _ = logger:remove_handler_filter(default, ?HANDLER),
     ok.
+
+%% @doc Formats an event for the console handler: its console line, as
+%% it is (a logger formatter callback).
+-spec format(logger:log_event(), logger:formatter_config()) ->
+          unicode:chardata().
+format(#{meta := #{reloader_console := Line}}, _Config) ->
+    [Line, $\n];
+format(_Event, _Config) ->
+    [].
 
 %% @doc The level and metadata of the event of a result R that would be
 %% logged at Level: for the console while it is on (debug events never
