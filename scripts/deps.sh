@@ -7,7 +7,8 @@ set -eu
 # libmd (MD5), zlib (compressed beams).  Test: Check (unit tests), the
 # Erlang VM and compiler (BEAM stamps checked against the real VM; erlc
 # also builds the Erlang client, clients/erlang, and erl and epmd run its
-# tests and benchmark),
+# tests and benchmark; erlang-eunit and erlang-dev, for eunit.hrl, run
+# the client's codec tests; erlang-dialyzer checks the client's types),
 # binutils (readelf), clang (fuzz targets).  The example dev server:
 # libmicrohttpd (its HTTP server) and curl (to talk to it, in `make run`
 # and its test).
@@ -17,8 +18,8 @@ set -eu
 # system calls against the system unit's filter); util-linux: unshare
 # and setpriv (the sandboxed run).
 PKGS="gcc make pkg-config libev-dev libelf-dev libmd-dev zlib1g-dev check
-erlang-base binutils procps libmicrohttpd-dev curl systemd mandoc strace
-util-linux"
+erlang-base erlang-eunit erlang-dev erlang-dialyzer binutils procps
+libmicrohttpd-dev curl systemd mandoc strace util-linux"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
 	echo "deps: not a Debian system; install these by hand:" $PKGS >&2
