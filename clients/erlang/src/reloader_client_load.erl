@@ -98,9 +98,8 @@ lingering(#{lingering := L}) ->
 %% `failed' (the step that failed: load, purge, 'code-change' or test),
 %% `reason', `load', `state', `test', `purge', `quiet' (nothing worth
 %% telling: the version already ran), `rollback' (true for a rollback),
-%% and `bin', the code now current),
-%% the `purged' events of old code that went away meanwhile, and the new
-%% context.
+%% and `bin', the code now current), the `purged' events of old code that
+%% went away meanwhile, and the new context.
 -spec run([map()], ctx()) -> {[map()], [tuple()], ctx()}.
 run(Items, Ctx0) ->
     T0 = now_ms(),
