@@ -3,18 +3,26 @@
 #
 # `make` compiles the OTP application reloader_client with erlc into
 # $(O)/erlang/ebin (its .app generated from the .app.src with the module
-# list filled in, as rebar3 does, and the version of reloader.h); `make tests` adds the helpers of the
-# end-to-end tests (tests/e2e/t-erlang*.sh) in $(O)/erlang/test;
-# `make bench` runs bench-erlang too (bench/README.md).
+# list filled in, as rebar3 does, and the version of reloader.h); `make
+# tests` adds the helpers of the end-to-end tests (tests/e2e/t-erlang*.sh)
+# and the EUnit tests in $(O)/erlang/test, the unit test
+# $(O)/tests/test-erlang-proto that runs the codec's EUnit tests beside the
+# C codec's (tests/unit/test-proto.c), and dialyzer's PLT of the OTP
+# applications the client uses, built once into $(O)/erlang/dialyzer.plt
+# (about 25 s here) for t-erlang-dialyzer.sh (about 1 s); `make bench`
+# runs bench-erlang too (bench/README.md).
 #
-# erlc comes with Debian's erlang-base (scripts/deps.sh installs it).
-# Without it the client is left out with a note, so that a build of the
-# C parts alone still works.
+# erlc comes with Debian's erlang-base, eunit.hrl with erlang-dev, EUnit
+# with erlang-eunit, dialyzer with erlang-dialyzer (scripts/deps.sh
+# installs them).  Without erlc the client is left out with a note, so
+# that a build of the C parts alone still works; without dialyzer, the
+# PLT (and t-erlang-dialyzer.sh says so when it runs).
 #
 #	make bench-erlang [ERL_N=100]
 
 ERLC ?= erlc
 ERL ?= erl
+DIALYZER ?= dialyzer
 ERLC_FLAGS ?= +debug_info
 ERL_WARNINGS = -Werror +warn_export_vars +warn_unused_import
 ERL_N ?= 100
@@ -25,6 +33,8 @@ ERL_BEAMS = $(ERL_SRCS:clients/erlang/src/%.erl=$(ERL_EBIN)/%.beam)
 ERL_APP = $(ERL_EBIN)/reloader_client.app
 ERL_TEST_SRCS = $(wildcard clients/erlang/test/*.erl)
 ERL_TEST_BEAMS = $(ERL_TEST_SRCS:clients/erlang/test/%.erl=$(O)/erlang/test/%.beam)
+ERL_PLT = $(O)/erlang/dialyzer.plt
+ERL_EUNIT = $(O)/tests/test-erlang-proto
 ERL_BENCH_SRCS = $(wildcard bench/erlang/*.erl)
 ERL_BENCH_BEAMS = $(ERL_BENCH_SRCS:bench/erlang/%.erl=$(O)/erlang/bench/%.beam)
 
@@ -44,7 +54,10 @@ ERL_APPDIR = $(ERL_LIBDIR)/reloader_client-$(VERSION)
 
 ifneq ($(shell command -v $(ERLC) 2>/dev/null),)
 ALL_TARGETS += $(ERL_BEAMS) $(ERL_APP)
-TEST_TARGETS += $(ERL_TEST_BEAMS)
+TEST_TARGETS += $(ERL_TEST_BEAMS) $(ERL_EUNIT)
+ifneq ($(shell command -v $(DIALYZER) 2>/dev/null),)
+TEST_TARGETS += $(ERL_PLT)
+endif
 INSTALL_TARGETS += install-erlang
 UNINSTALL_TARGETS += uninstall-erlang
 else
@@ -69,6 +82,25 @@ $(O)/erlang/test/%.beam: clients/erlang/test/%.erl
 $(O)/erlang/bench/%.beam: bench/erlang/%.erl
 	@mkdir -p $(@D)
 	$(ERLC) $(ERLC_FLAGS) $(ERL_WARNINGS) -o $(@D) $<
+
+# The codec's EUnit tests as a unit test that tests/run.sh runs with the
+# Check ones.
+$(ERL_EUNIT): $(ERL_BEAMS) $(ERL_TEST_BEAMS)
+	@mkdir -p $(@D)
+	printf '%s\n' '#!/bin/sh' \
+	    '# The EUnit tests of the Erlang client'"'"'s line codec.' \
+	    'exec $(ERL) -noshell -pa $(abspath $(ERL_EBIN)) -pa $(abspath $(O)/erlang/test) -eval '"'"'halt(case eunit:test(reloader_client_proto_tests, [verbose]) of ok -> 0; _ -> 1 end).'"'" >$@
+	chmod +x $@
+
+# Dialyzer's PLT: the OTP applications the client calls, and the one
+# module of the compiler it asks (beam_opcodes, for a newer OTP's code).
+# Built once per build directory; dialyzer checks it at each run.
+$(ERL_PLT):
+	@mkdir -p $(@D)
+	$(DIALYZER) --build_plt --output_plt $@.tmp --apps erts kernel stdlib \
+	    "$$($(ERL) -noshell -eval 'io:format("~s", [code:which(beam_opcodes)]), halt().')" \
+	    >$@.log 2>&1 || { cat $@.log; exit 1; }
+	mv $@.tmp $@
 
 erlang-missing:
 	@echo "note: $(ERLC) not found; the Erlang client is not built" \

@@ -15,7 +15,9 @@ libmicrohttpd-dev curl"
 
 # make check, besides: Check (unit tests); the Erlang VM and compiler
 # (BEAM stamps checked against the real VM; erlc also builds the Erlang
-# client, clients/erlang, and erl and epmd run its tests and benchmark);
+# client, clients/erlang, and erl and epmd run its tests and benchmark;
+# erlang-eunit and erlang-dev, for eunit.hrl, run the client's codec
+# tests; erlang-dialyzer checks the client's types);
 # binutils (readelf) and procps (pgrep); systemd: systemd-analyze
 # (t-systemd verifies the units and rates their sandbox) and
 # systemd-socket-activate (socket activation); mandoc (the man pages are
@@ -24,7 +26,8 @@ libmicrohttpd-dev curl"
 # util-linux: unshare and setpriv (the sandboxed run); dpkg-dev,
 # debhelper and fakeroot (t-deb builds the Debian packages, make deb);
 # jq (t-terminal checks that reloaderctl's JSON parses).
-CHECK_PKGS="$RUN_PKGS check erlang-base binutils procps systemd mandoc man-db
+CHECK_PKGS="$RUN_PKGS check erlang-base erlang-eunit erlang-dev
+erlang-dialyzer binutils procps systemd mandoc man-db
 strace util-linux dpkg-dev debhelper fakeroot jq"
 
 case ${1:-check} in

@@ -681,7 +681,9 @@ client_result(struct client *c, struct proto_msg *m)
 	    "rolling back" : "reloading", log_esc(module),
 	    log_esc(reg_display(r)), where);
 	if (ok || kept) {
-		result_add(line, sizeof(line), "ok %.2f ms", load);
+		result_add(line, sizeof(line), "ok");
+		if (proto_get(m, "load") != NULL)
+			result_add(line, sizeof(line), " %.2f ms", load);
 		result_stage(line, sizeof(line), m, "state", "code_change",
 		    failed != NULL && strcmp(failed, "code-change") == 0 ?
 		    "state" : NULL);
@@ -791,7 +793,9 @@ client_purged(struct client *c, struct proto_msg *m)
 		    "image stays mapped%s%s", log_esc(module), log_esc(stamp),
 		    c->label, after, reason ? ": " : "",
 		    reason ? log_esc(reason) : "");
-	if ((r = client_reg(c, module)) != NULL) {
+	/* The client refuses a whole batch for one module's old code, so
+	 * whatever waits for a purge in it may go now. */
+	for (r = c->regs; r != NULL; r = r->next) {
 		reg_purged(r, reg_disk(r, &dbuf), client_held());
 		reg_touch(r);
 	}

@@ -63,7 +63,7 @@ erl_expect n1 4 'counter:bump().'
 # Nothing kept to roll back to: greet was never reloaded.
 g1=$(stamp_of "$ROOT/greet.beam")
 fake_batch 3 "module=greet path=$ROOT/greet.beam stamp=md5:00112233445566778899aabbccddeeff was=$g1 action=rollback"
-erl_expect n1 "<<\"result batch=3 module=greet status=load-failed stamp=$g1 reason=no\\\\x20previous\\\\x20version\\\\x20kept\">>" \
+erl_expect n1 "<<\"result batch=3 module=greet status=load-failed stamp=$g1 failed=load reason=no\\\\x20previous\\\\x20version\\\\x20kept\">>" \
     'rc_fake:wait("^result batch=3 ").'
 
 # A module this node has not loaded, one of the client's own, a beam
@@ -156,5 +156,141 @@ erl_fixture "$ROOT" greet -DVALUE=7
 g7=$(stamp_of "$ROOT/greet.beam")
 fake_batch 6 "module=greet path=$ROOT/greet.beam stamp=$g7 was=$g1"
 erl_expect n1 7 'greet:value().'
+
+# --- Result words, and the step that failed (failed=, issue 10) -------
+
+# Prints the stamp of the code node n1 runs for a module.
+cur_stamp() {
+	erl_cmd n1 "reloader_client_load:current_stamp($1)." |
+	    sed 's/^= <<"\(.*\)">>$/\1/'
+}
+
+# A version the node already runs, loaded by hand (as c/1 does): ok,
+# quietly: no reason, nothing in the node's log at info or above.
+erl_fixture "$ROOT" greet -DVALUE=8
+g8=$(stamp_of "$ROOT/greet.beam")
+erl_expect n1 '{module,greet}' "code:load_abs(\"$ROOT/greet\")."
+fake_batch 7 "module=greet path=$ROOT/greet.beam stamp=$g8 was=$g7"
+erl_expect n1 "<<\"result batch=7 module=greet status=ok stamp=$g8\">>" \
+    'rc_fake:wait("^result batch=7 ").'
+[ "$(erl_log_count n1 'batch 7:')" -eq 0 ] ||
+    erl_fail n1 "a version the node already ran was logged"
+
+# A forced reload (reloaderctl reload) loads it again, and keeps the
+# version before it for a rollback (issue 10, path 4).
+fake_batch 8 "module=greet path=$ROOT/greet.beam stamp=$g8 was=$g8 force=yes"
+erl_has n1 "status=ok stamp=$g8 load=" 'rc_fake:wait("^result batch=8 ").'
+fake_batch 9 "module=greet path=$ROOT/greet.beam stamp=$g7 was=$g8 action=rollback"
+erl_has n1 "status=ok stamp=$g7 load=" 'rc_fake:wait("^result batch=9 ").'
+erl_expect n1 7 'greet:value().'
+
+# An action the client does not know: load-failed, nothing tried.
+fake_batch 10 "module=greet path=$ROOT/greet.beam stamp=$g8 was=$g7 action=frob"
+erl_has n1 "status=load-failed stamp=$g7 failed=load reason=unknown\\\\x20action\\\\x20\\\"frob\\\"" \
+    'rc_fake:wait("^result batch=10 ").'
+
+# Builds greet with erlc's ARGS and offers it, its stamp in $g, in
+# batch B over the stamp WAS.
+greet_batch() {
+	b=$1
+	was=$2
+	shift 2
+	erl_fixture "$ROOT" greet "$@"
+	g=$(stamp_of "$ROOT/greet.beam")
+	fake_batch "$b" "module=greet path=$ROOT/greet.beam stamp=$g was=$was"
+}
+
+# A failing test/0: test-failed, failed=test, the new code kept; under
+# rollback_on_test_failure, rolled-back, failed=test.
+greet_batch 11 "$g7" -DVALUE=9 '-DTEST_RESULT={error,broken}'
+g9=$g
+erl_has n1 "status=test-failed stamp=$g9 failed=test reason=greet:test()\\\\x20returned\\\\x20{error,broken},\\\\x20not\\\\x20ok " \
+    'rc_fake:wait("^result batch=11 ").'
+erl_expect n1 9 'greet:value().'
+erl_expect n1 ok 'application:set_env(reloader_client, rollback_on_test_failure, [greet]).'
+greet_batch 12 "$g9" -DVALUE=10 '-DTEST_RESULT={error,broken}'
+erl_has n1 "status=rolled-back stamp=$g9 failed=test reason=greet:test()\\\\x20returned" \
+    'rc_fake:wait("^result batch=12 ").'
+erl_expect n1 9 'greet:value().'
+
+# A code_change/3 that fails: rolled-back, failed=code-change.  A
+# rollback whose code_change/3 fails likewise, and its reason says that
+# the rollback failed and which version still runs.
+c1=$(cur_stamp counter)
+erl_fixture "$ROOT" counter -DV3_BAD
+c3=$(stamp_of "$ROOT/counter.beam")
+fake_batch 13 "module=counter path=$ROOT/counter.beam stamp=$c3 was=$c1"
+erl_has n1 "status=rolled-back stamp=$c1 failed=code-change reason=code_change\\\\x20failed\\\\x20in\\\\x20<" \
+    'rc_fake:wait("^result batch=13 ").'
+erl_expect n1 4 'counter:get().'
+erl_fixture "$ROOT" counter -DV2 -DNO_DOWN
+c2=$(stamp_of "$ROOT/counter.beam")
+fake_batch 14 "module=counter path=$ROOT/counter.beam stamp=$c2 was=$c1"
+erl_has n1 "status=ok stamp=$c2 " 'rc_fake:wait("^result batch=14 ").'
+fake_batch 15 "module=counter path=$ROOT/counter.beam stamp=$c1 was=$c2 action=rollback"
+erl_has n1 "status=rolled-back stamp=$c2 failed=code-change reason=the\\\\x20rollback\\\\x20failed:\\\\x20code_change\\\\x20failed\\\\x20in\\\\x20<" \
+    'rc_fake:wait("^result batch=15 ").'
+erl_has n1 ":\\\\x20no_way_down;\\\\x20$c2\\\\x20still\\\\x20runs " 'rc_fake:wait("^result batch=15 ").'
+erl_expect n1 '{4,upgraded}' 'counter:get().'
+
+# Old code a process still runs refuses a third version: failed=purge,
+# for the whole batch.  `purged' is sent when, and only when, the
+# process has left it; the newest version then loads when offered again.
+erl_fixture "$ROOT" lingo
+erl_has n1 '= <' 'P = lingo:start().'
+l1=$(stamp_of "$ROOT/lingo.beam")
+erl_fixture "$ROOT" lingo -DVALUE=2
+l2=$(stamp_of "$ROOT/lingo.beam")
+fake_batch 16 "module=lingo path=$ROOT/lingo.beam stamp=$l2 was=$l1"
+erl_has n1 "status=ok stamp=$l2 reason=old\\\\x20code\\\\x20kept:" 'rc_fake:wait("^result batch=16 ").'
+erl_fixture "$ROOT" lingo -DVALUE=3
+l3=$(stamp_of "$ROOT/lingo.beam")
+erl_fixture "$ROOT" greet -DVALUE=11
+g11=$(stamp_of "$ROOT/greet.beam")
+fake_send "reload batch=17 count=2" \
+    "module batch=17 module=lingo path=$ROOT/lingo.beam stamp=$l3 was=$l2" \
+    "module batch=17 module=greet path=$ROOT/greet.beam stamp=$g11 was=$g9" \
+    "end batch=17"
+erl_expect n1 '<<"done batch=17">>' 'rc_fake:wait("^done batch=17").'
+erl_has n1 "status=load-failed stamp=$l2 failed=purge reason=old\\\\x20code\\\\x20still\\\\x20in\\\\x20use" \
+    'rc_fake:wait("^result batch=17 module=lingo ").'
+erl_has n1 "status=load-failed stamp=$g9 failed=purge reason=not\\\\x20loaded:" \
+    'rc_fake:wait("^result batch=17 module=greet ").'
+# A retry of the purge now (what the timer sends), then a ping: had the
+# retry sent purged, it would have come before the pong.
+erl_expect n1 purge 'reloader_client ! purge.'
+fake_send 'ping id=lingers'
+erl_expect n1 '<<"pong id=lingers">>' 'rc_fake:wait("^pong id=lingers").'
+erl_expect n1 0 'rc_fake:count("^purged module=lingo ").'
+erl_expect n1 stop 'P ! stop.'
+erl_has n1 "<<\"purged module=lingo stamp=$l1 unmapped=yes after=" \
+    'rc_fake:wait("^purged module=lingo ").'
+fake_send "reload batch=18 count=2" \
+    "module batch=18 module=lingo path=$ROOT/lingo.beam stamp=$l3 was=$l2" \
+    "module batch=18 module=greet path=$ROOT/greet.beam stamp=$g11 was=$g9" \
+    "end batch=18"
+erl_expect n1 '<<"done batch=18">>' 'rc_fake:wait("^done batch=18").'
+erl_has n1 "status=ok stamp=$l3 " 'rc_fake:wait("^result batch=18 module=lingo ").'
+erl_has n1 "status=ok stamp=$g11 " 'rc_fake:wait("^result batch=18 module=greet ").'
+erl_expect n1 3 'lingo:version().'
+erl_expect n1 1 'rc_fake:count("^purged module=lingo ").'
+
+# The same when the old code is a version loaded by hand (l/1), which
+# the client never reported: the purge it waits for is still sent.
+erl_fixture "$ROOT" lingo hand
+erl_has n1 '= <' 'H = hand:start().'
+erl_fixture "$ROOT" lingo hand -DVALUE=2
+erl_expect n1 '{module,hand}' 'c:l(hand).'
+h2=$(stamp_of "$ROOT/hand.beam")
+erl_fixture "$ROOT" lingo hand -DVALUE=3
+h3=$(stamp_of "$ROOT/hand.beam")
+fake_batch 19 "module=hand path=$ROOT/hand.beam stamp=$h3 was=$h2"
+erl_has n1 "status=load-failed stamp=$h2 failed=purge " 'rc_fake:wait("^result batch=19 ").'
+erl_expect n1 stop 'H ! stop.'
+erl_has n1 '<<"purged module=hand stamp=none: unmapped=yes after=' \
+    'rc_fake:wait("^purged module=hand ").'
+fake_batch 20 "module=hand path=$ROOT/hand.beam stamp=$h3 was=$h2"
+erl_has n1 "status=ok stamp=$h3 " 'rc_fake:wait("^result batch=20 ").'
+erl_expect n1 3 'hand:version().'
 erl_expect n1 0 'rc_fake:count("closed").'
 erl_stop n1

@@ -16,7 +16,7 @@
 
 -export([start/0, start/1, stop/0, status/0, start_link/0]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2,
-         code_change/3, format_status/2]).
+         code_change/3, format_status/1]).
 
 -include_lib("kernel/include/logger.hrl").
 
@@ -39,7 +39,7 @@
           known = #{} :: #{module() => map()},
           regs = #{} :: #{module() => pending | registered | missing | refused},
           open :: map() | undefined,      % the batch being received
-          waiting = #{} :: #{pos_integer() => map()}, % batches out to nodes
+          waiting = #{} :: reloader_client_push:waiting(), % out to nodes
           ctx :: reloader_client_load:ctx(),
           purge_timer :: reference() | undefined,
           last :: map() | undefined       % the last batch, for status/0
@@ -84,6 +84,7 @@ start_link() ->
 %%% gen_server callbacks
 
 %% @private Learns what is loaded, then connects from the loop.
+-spec init([]) -> {ok, #st{}}.
 init([]) ->
     St = sync(#st{path = reloader_client_config:socket_path(),
                   ctx = reloader_client_load:new()}),
@@ -92,10 +93,13 @@ init([]) ->
                           "(socket = none); taking pushed reloads only");
         _ -> self() ! connect
     end,
+    reloader_client_console:sync(),
     arm_poll(),
     {ok, St}.
 
 %% @private
+-spec handle_call(term(), gen_server:from(), #st{}) ->
+          {reply, map() | {error, unknown_call}, #st{}}.
 handle_call(status, _From, St) ->
     Regs = maps:values(St#st.regs),
     Reply = #{socket => St#st.path,
@@ -111,10 +115,12 @@ handle_call(_Req, _From, St) ->
     {reply, {error, unknown_call}, St}.
 
 %% @private
+-spec handle_cast(term(), #st{}) -> {noreply, #st{}}.
 handle_cast(_Msg, St) ->
     {noreply, St}.
 
 %% @private
+-spec handle_info(term(), #st{}) -> {noreply, #st{}}.
 handle_info(connect, St) ->
     {noreply, connect(St)};
 handle_info(poll, St) ->
@@ -132,29 +138,40 @@ handle_info({tcp_error, S, Why}, #st{sock = S} = St) ->
 handle_info({'$reloader_push', From, Ref, Origin, Batch, Items}, St) ->
     {noreply, pushed(From, Ref, Origin, Batch, Items, St)};
 handle_info({'$reloader_push_result', Ref, Node, Results}, St) ->
-    {noreply, push_result(Ref, Node, Results, St)};
+    {Out, W} = reloader_client_push:result(Ref, Node, Results, St#st.waiting),
+    {noreply, pushing(Out, St#st{waiting = W})};
 handle_info({'DOWN', Ref, process, _, Why}, St) ->
-    {noreply, push_down(Ref, Why, St)};
+    {Out, W} = reloader_client_push:down(Ref, Why, St#st.waiting),
+    {noreply, pushing(Out, St#st{waiting = W})};
 handle_info({push_timeout, Batch}, St) ->
-    {noreply, push_timeout(Batch, St)};
+    {Out, W} = reloader_client_push:timeout(Batch, St#st.waiting),
+    {noreply, pushing(Out, St#st{waiting = W})};
 handle_info(_Msg, St) ->
     {noreply, St}.
 
 %% @private
+-spec terminate(term(), #st{}) -> ok.
 terminate(_Why, #st{sock = S}) when S =/= undefined ->
     gen_tcp:close(S);
 terminate(_Why, _St) ->
     ok.
 
 %% @private
+-spec code_change(term(), #st{}, term()) -> {ok, #st{}}.
 code_change(_OldVsn, St, _Extra) ->
     {ok, St}.
 
-%% @private Keeps crash reports short: the modules known and the code
-%% kept are summed up, not listed.
-format_status(_Opt, [_PDict, St]) ->
-    [{data, [{"State", St#st{known = map_size(St#st.known),
-                             ctx = summary}}]}].
+%% @private Keeps crash reports short: the state as a map whose modules
+%% known and code kept are summed up, not listed (the record itself
+%% cannot hold the counts: its fields have their types).
+-spec format_status(gen_server:format_status()) -> gen_server:format_status().
+format_status(#{state := #st{} = St} = Status) ->
+    Fields = maps:from_list(lists:zip(record_info(fields, st),
+                                      tl(tuple_to_list(St)))),
+    Status#{state := Fields#{known := map_size(St#st.known),
+                             ctx := reloader_client_load:lingering(St#st.ctx)}};
+format_status(Status) ->
+    Status.
 
 %%% The connection
 
@@ -191,9 +208,9 @@ lost(#st{sock = S, path = Path} = St, Why) ->
     St#st.quiet orelse
         ?LOG_WARNING("reloader_client: lost reloaderd at ~ts (~ts); "
                      "reconnecting quietly", [Path, Why]),
-    [cancel_push(B, W) || {B, W} <- maps:to_list(St#st.waiting)],
     retry(St#st{sock = undefined, phase = down, quiet = true, regs = #{},
-                open = undefined, waiting = #{}, backoff = ?BACKOFF_MIN}).
+                open = undefined, backoff = ?BACKOFF_MIN,
+                waiting = reloader_client_push:cancel_all(St#st.waiting)}).
 
 %% Sends one line; counts it, so that the daemon's `line=' can be matched
 %% with what was sent.
@@ -201,7 +218,7 @@ send(#st{sock = undefined} = St, _Verb, _Fields) ->
     St;
 send(#st{sock = S, out = N} = St, Verb, Fields) ->
     Line = reloader_client_proto:format(Verb, Fields),
-    case byte_size(Line) =< reloader_client_proto:max_line() of
+    case reloader_client_proto:fits(Line) of
         true ->
             case gen_tcp:send(S, Line) of
                 ok -> St#st{out = N + 1};
@@ -343,15 +360,16 @@ verb1(<<"module">>, Fields, St) ->
                               <<"stamp">>, <<"was">>]),
     Batch = int(batch, B),
     Open = open_batch(Batch, St),
+    %% An action this client does not know is answered load-failed, and
+    %% nothing is tried (docs/PROTOCOL.md, Rollback).
     Action = case maps:get(<<"action">>, Fields, <<"load">>) of
                  <<"load">> -> load;
                  <<"rollback">> -> rollback;
-                 A -> throw({<<"bad-field">>,
-                             io_lib:format("action \"~ts\" is not load or "
-                                           "rollback", [shorten(A)])})
+                 A -> {unknown, shorten(A)}
              end,
     Item = #{name => Name, path => Path, stamp => Stamp, was => Was,
-             action => Action},
+             action => Action,
+             force => maps:get(<<"force">>, Fields, <<"no">>) =:= <<"yes">>},
     St#st{open = Open#{items := [Item | maps:get(items, Open)]}};
 verb1(<<"end">>, Fields, St) ->
     [B] = need('end', Fields, [<<"batch">>]),
@@ -538,22 +556,40 @@ path_bin(File) ->
 %% Loads a batch the daemon sent, pushes it to the other nodes when so
 %% configured, and answers it: the other nodes' results first, as they
 %% come (the daemon takes them while the module is still out), then this
-%% node's, then `done'.
+%% node's, then `done', then the `purged' lines of old code that went
+%% away meanwhile (after `done', so that the daemon never hears of a
+%% purge of a module it has out).
 run_batch(Batch, Items, St) ->
+    reloader_client_console:sync(),
     {Results, Events, Ctx} = load(Items, St#st.ctx),
     St1 = learn_results(Results, St#st{ctx = Ctx}),
     [log_result(Batch, R, node()) || R <- Results],
-    St2 = purged(Events, arm_purge(St1)),
-    St3 = St2#st{last = #{batch => Batch,
-                          results => [{N, S} || #{name := N, status := S}
-                                                    <- Results]}},
-    push(Batch, Items, Results, St3).
+    St2 = arm_purge(St1#st{last = #{batch => Batch,
+                                    results => [{N, S} || #{name := N,
+                                                            status := S}
+                                                              <- Results]}}),
+    {Out, Waiting} = reloader_client_push:start(Batch, Items, Results,
+                                                {Results, Events},
+                                                St2#st.waiting),
+    pushing(Out, St2#st{waiting = Waiting}).
 
-%% Sends this node's results of a batch, then `done'.
-answer(Batch, Results, St) ->
+%% Does what the push module says: another node's results logged and
+%% sent, or a batch answered once its pushes settled.
+pushing(Out, St) ->
+    lists:foldl(fun({node_results, Batch, Node, Results}, S) ->
+                        lists:foldl(fun(R, S1) ->
+                                            log_result(Batch, R, Node),
+                                            send_result(S1, Batch, R, Node)
+                                    end, S, Results);
+                   ({answer, Batch, {Results, Events}}, S) ->
+                        answer(Batch, Results, Events, S)
+                end, St, Out).
+
+%% Sends this node's results of a batch, then `done', then the purges.
+answer(Batch, Results, Events, St) ->
     St1 = lists:foldl(fun(R, S) -> send_result(S, Batch, R, undefined) end,
                       St, Results),
-    send(St1, done, [{batch, Batch}]).
+    purged(Events, send(St1, done, [{batch, Batch}])).
 
 %% Loads a batch; a crash in the loader is a bug of ours, logged and
 %% answered load-failed for every module, and the client carries on.
@@ -566,7 +602,7 @@ load(Items, Ctx) ->
                        [[N || #{name := N} <- Items], Class, Why, Stack]),
             Text = iolist_to_binary(["internal error in reloader_client: ",
                                      reloader_client_load:fmt({Class, Why})]),
-            {[#{name => N, status => 'load-failed',
+            {[#{name => N, status => 'load-failed', failed => load,
                 stamp => case reloader_client_load:current_stamp(
                                 mod_of(N)) of
                              undefined -> maps:get(was, I, <<"none:">>);
@@ -596,6 +632,7 @@ send_result(St, Batch, R, Node) ->
     send(St, result, [{batch, Batch}, {module, maps:get(name, R)},
                       {status, maps:get(status, R)},
                       {stamp, maps:get(stamp, R)},
+                      {failed, maps:get(failed, R, undefined)},
                       {reason, reason(R)},
                       {load, maps:get(load, R, undefined)},
                       {state, maps:get(state, R, undefined)},
@@ -610,7 +647,10 @@ reason(R) ->
     maps:get(reason, R, undefined).
 
 %% Logs how one module's reload ended on a node; Batch is a batch of the
-%% daemon's, or {Batch, Node} for one pushed by that node.
+%% daemon's, or {Batch, Node} for one pushed by that node.  A version the
+%% node already ran is logged at debug level only (the user loaded it by
+%% hand, with c/1 or recompile()); the rest is shown as one line on the
+%% console too when it is on (reloader_client_console).
 log_result(Batch, #{name := Name, status := Status} = R, Node) ->
     Times = [io_lib:format(" ~s ~.2f ms", [K, V])
              || K <- [load, state, test, purge], V <- [maps:get(K, R, none)],
@@ -629,10 +669,14 @@ log_result(Batch, #{name := Name, status := Status} = R, Node) ->
             end,
     Fmt = "reloader_client: ~ts: ~ts~ts ~s~ts~ts",
     Args = [Label, Name, Where, Status, Times, Why],
-    case Status of
-        ok when Why =:= "" -> ?LOG_INFO(Fmt, Args);
-        _ -> ?LOG_WARNING(Fmt, Args)
-    end.
+    Level0 = case R of
+                 #{quiet := true} -> debug;
+                 #{status := ok, reason := _} -> warning;
+                 #{status := ok} -> info;
+                 _ -> warning
+             end,
+    {Level, Meta} = reloader_client_console:event(Level0, R, Where, Why),
+    ?LOG(Level, Fmt, Args, Meta).
 
 %% Sends a `purged' line for each old version that went away.
 purged(Events, St) ->
@@ -659,146 +703,17 @@ retry_purges(St) ->
     {Events, Ctx} = reloader_client_load:retry_purges(St#st.ctx),
     arm_purge(purged(Events, St#st{ctx = Ctx})).
 
-%%% Distribution
-
-%% Pushes the modules a batch loaded to the nodes configured, or answers
-%% the batch at once when there is nothing to push.
-push(Batch, Items, Results, St) ->
-    ByName = maps:from_list([{N, I} || #{name := N} = I <- Items]),
-    Pushed = [(maps:get(Name, ByName))#{bin => Bin, stamp => Stamp,
-                                        pushed => true}
-              || #{name := Name, status := S, bin := Bin,
-                   stamp := Stamp} <- Results,
-                 S =:= ok orelse S =:= 'test-failed'],
-    {Explicit, Nodes} = case reloader_client_config:push() of
-                            true -> {false, nodes()};
-                            L when is_list(L) -> {true, L -- [node()]};
-                            _ -> {false, []}
-                        end,
-    case {Pushed, Nodes} of
-        {[], _} -> answer(Batch, Results, St);
-        {_, []} -> answer(Batch, Results, St);
-        _ ->
-            Refs = maps:from_list(
-                     [begin
-                          Ref = erlang:monitor(process, {?MODULE, Node}),
-                          {?MODULE, Node} ! {'$reloader_push', self(), Ref,
-                                             node(), Batch, Pushed},
-                          {Ref, Node}
-                      end || Node <- Nodes]),
-            T = reloader_client_config:push_timeout(),
-            Timer = erlang:send_after(T, self(), {push_timeout, Batch}),
-            W = #{refs => Refs, timer => Timer, explicit => Explicit,
-                  names => [N || #{name := N} <- Pushed], own => Results},
-            St#st{waiting = maps:put(Batch, W, St#st.waiting)}
-    end.
-
-%% Loads a reload another node pushed, and answers it; a pushed reload
-%% is never pushed further, so that nodes cannot loop.
+%% Loads a reload another node pushed, and answers it.
 pushed(From, Ref, Origin, Batch, Items, St) ->
     ?LOG_INFO("reloader_client: batch ~b of ~s: ~b module(s) pushed",
               [Batch, Origin, length(Items)]),
+    reloader_client_console:sync(),
     {Results, Events, Ctx} = load(Items, St#st.ctx),
     St1 = purged(Events, arm_purge(St#st{ctx = Ctx})),
     [log_result({Batch, Origin}, R, node()) || R <- Results],
-    From ! {'$reloader_push_result', Ref, node(),
-            [maps:remove(bin, R) || R <- Results]},
+    reloader_client_push:reply(From, Ref, Results),
     %% The daemon, if attached, learns the new stamps at once.
     sync(St1).
-
-%% Reports what a node answered to a pushed batch.
-push_result(Ref, Node, Results, St) ->
-    case find_push(Ref, St) of
-        {Batch, W} ->
-            erlang:demonitor(Ref, [flush]),
-            St1 = lists:foldl(fun(R, S) ->
-                                      log_result(Batch, R, Node),
-                                      send_result(S, Batch, R, Node)
-                              end, St, Results),
-            push_settled(Batch, Ref, W, St1);
-        none ->
-            St
-    end.
-
-%% A node to push to is down, or runs no reloader_client: reported when
-%% the node was named in the settings, skipped when it was just one of
-%% nodes().
-push_down(Ref, Why, St) ->
-    case find_push(Ref, St) of
-        {Batch, #{refs := Refs, explicit := Explicit, names := Names} = W} ->
-            Node = maps:get(Ref, Refs),
-            Text = case Why of
-                       noproc -> "reloader_client is not running there";
-                       noconnection -> "the node is down";
-                       _ -> ["it failed: ", reloader_client_load:fmt(Why)]
-                   end,
-            St1 = case Explicit of
-                      true ->
-                          unpushed(Batch, Node, Names, ["not pushed: ", Text],
-                                   St);
-                      false ->
-                          ?LOG_DEBUG("reloader_client: not pushing to ~s: ~ts",
-                                     [Node, Text]),
-                          St
-                  end,
-            push_settled(Batch, Ref, W, St1);
-        none ->
-            St
-    end.
-
-%% Gives up on the nodes that did not answer in time.
-push_timeout(Batch, St) ->
-    case maps:take(Batch, St#st.waiting) of
-        {#{refs := Refs, names := Names, own := Own}, Waiting} ->
-            T = reloader_client_config:push_timeout(),
-            St1 = maps:fold(
-                    fun(Ref, Node, S) ->
-                            erlang:demonitor(Ref, [flush]),
-                            Why = io_lib:format("no answer from ~s within ~b "
-                                                "ms", [Node, T]),
-                            unpushed(Batch, Node, Names, Why, S)
-                    end, St#st{waiting = Waiting}, Refs),
-            answer(Batch, Own, St1);
-        error ->
-            St
-    end.
-
-%% Reports, for each module of a pushed batch, that a node did not take
-%% it, and why.
-unpushed(Batch, Node, Names, Why, St) ->
-    lists:foldl(fun(Name, S) ->
-                        R = #{name => Name, status => 'load-failed',
-                              stamp => <<"none:">>,
-                              reason => iolist_to_binary(Why)},
-                        log_result(Batch, R, Node),
-                        send_result(S, Batch, R, Node)
-                end, St, Names).
-
-%% Finds the pushed batch a monitor belongs to.
-find_push(Ref, #st{waiting = Waiting}) ->
-    case [{B, W} || {B, #{refs := Refs} = W} <- maps:to_list(Waiting),
-                    is_map_key(Ref, Refs)] of
-        [Found] -> Found;
-        [] -> none
-    end.
-
-%% Crosses a node off a pushed batch; answers the batch after the last.
-push_settled(Batch, Ref, #{refs := Refs, timer := Timer, own := Own} = W, St) ->
-    Left = maps:remove(Ref, Refs),
-    case map_size(Left) of
-        0 ->
-            erlang:cancel_timer(Timer),
-            answer(Batch, Own,
-                   St#st{waiting = maps:remove(Batch, St#st.waiting)});
-        _ ->
-            St#st{waiting = maps:put(Batch, W#{refs := Left}, St#st.waiting)}
-    end.
-
-%% Drops a pushed batch when the connection it answers is gone.
-cancel_push(_Batch, #{refs := Refs, timer := Timer}) ->
-    erlang:cancel_timer(Timer),
-    [erlang:demonitor(R, [flush]) || R <- maps:keys(Refs)],
-    ok.
 
 %% A line or value cut for a log line.
 shorten(Bin) when byte_size(Bin) > 200 ->

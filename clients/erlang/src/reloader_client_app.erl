@@ -6,9 +6,12 @@
 -export([start/2, stop/1]).
 
 %% @private Starts the supervision tree.
+-spec start(application:start_type(), term()) -> {ok, pid()} | {error, term()}.
 start(_Type, _Args) ->
     reloader_client_sup:start_link().
 
-%% @private Nothing to clean up: closing the socket unregisters all.
+%% @private Takes the console handler away; the socket closed with the
+%% client, and that unregistered everything.
+-spec stop(term()) -> ok.
 stop(_State) ->
-    ok.
+    reloader_client_console:remove().

@@ -12,7 +12,7 @@
 -export([socket_path/0, name/0, poll_interval/0, purge_retry/0,
          test_timeout/0, suspend_timeout/0, push/0, push_timeout/0,
          code_change_extra/1, hard_purge/2, rollback_on_test_failure/2,
-         excluded/2, keep_previous/2, own/1]).
+         excluded/2, keep_previous/2, own/1, console/0]).
 
 %% @doc Where the daemon's socket is, or `none' when the client must not
 %% attach (it then only takes reloads pushed by other nodes): the
@@ -95,6 +95,16 @@ push() -> get(push, false).
 %% @doc How long, in ms, to wait for a pushed reload's results.
 -spec push_timeout() -> pos_integer().
 push_timeout() -> get(push_timeout, 30000).
+
+%% @doc Whether each reload and failure is shown as one line on the
+%% node's console: `true', `false', or `auto' (the default: when the node
+%% has an interactive shell).
+-spec console() -> boolean() | auto.
+console() ->
+    case get(console, auto) of
+        B when is_boolean(B) -> B;
+        _ -> auto
+    end.
 
 %% @doc The Extra argument of code_change/3 for a module (default []).
 -spec code_change_extra(module()) -> term().

@@ -22,7 +22,8 @@
          current_stamp/1, stamp/1, fmt/1]).
 
 -type ctx() :: #{kept := #{module() => map()},
-                 lingering := #{module() => map()}}.
+                 lingering := #{module() => map()},
+                 events => [tuple()]}.
 -export_type([ctx/0]).
 
 %% @doc A context with nothing kept and nothing lingering.
@@ -89,18 +90,27 @@ lingering(#{lingering := L}) ->
     maps:map(fun(_Mod, #{why := Why}) -> Why end, L).
 
 %% @doc Loads a batch.  Each item is a map with `name', `path', `stamp',
-%% `was', `action' (load or rollback), and for reloads pushed by another
-%% node also `bin' (the object code) and `pushed' (true: skip modules not
-%% loaded here).  Returns one result per item answered (a map with
-%% `name', `status', `stamp', and optionally `reason', `load', `state',
-%% `test', `purge', and `bin', the code now current), the `purged'
-%% events of old code that went away meanwhile, and the new context.
+%% `was', `action' (load, rollback, or `{unknown, Text}'), optionally
+%% `force' (true: load even the version that runs), and for reloads
+%% pushed by another node also `bin' (the object code) and `pushed'
+%% (true: skip modules not loaded here).  Returns one result per item
+%% answered (a map with `name', `status', `stamp', and optionally
+%% `failed' (the step that failed: load, purge, 'code-change' or test),
+%% `reason', `load', `state', `test', `purge', `quiet' (nothing worth
+%% telling: the version already ran), `rollback' (true for a rollback),
+%% and `bin', the code now current), the `purged' events of old code that
+%% went away meanwhile, and the new context.
 -spec run([map()], ctx()) -> {[map()], [tuple()], ctx()}.
 run(Items, Ctx0) ->
     T0 = now_ms(),
     {Work, Early} = resolve(Items, Ctx0, [], []),
     {Results, Events, Ctx} = load_set(Work, T0, Ctx0),
-    {Early ++ Results, Events, Ctx}.
+    Back = [N || #{name := N, action := rollback} <- Items],
+    {[case lists:member(N, Back) of
+          true -> R#{rollback => true};
+          false -> R
+      end || #{name := N} = R <- Early ++ Results],
+     Events ++ maps:get(events, Ctx, []), maps:remove(events, Ctx)}.
 
 %% Sorts the items into those to load and those answered at once (not
 %% loaded here, one of our own, already current, nothing to roll back
@@ -121,14 +131,14 @@ resolve([#{name := Name} = I | Rest], Ctx, Work, Early) ->
         Cur =:= undefined, Pushed ->
             resolve(Rest, Ctx, Work, Early);
         Cur =:= undefined ->
-            R = failed(Name, Was, ["module ", Name, " is not loaded in this "
-                                   "node; nothing to reload"]),
+            R = failed(Name, Was, load, ["module ", Name, " is not loaded in "
+                                         "this node; nothing to reload"]),
             resolve(Rest, Ctx, Work, [R | Early]);
         true ->
             case reloader_client_config:own(Mod) of
                 true ->
-                    R = failed(Name, Cur, ["reloader_client never reloads "
-                                           "its own modules"]),
+                    R = failed(Name, Cur, load, ["reloader_client never "
+                                                 "reloads its own modules"]),
                     resolve(Rest, Ctx, Work, [R | Early]);
                 false ->
                     resolve1(I#{mod => Mod, cur => Cur}, Rest, Ctx, Work,
@@ -136,14 +146,20 @@ resolve([#{name := Name} = I | Rest], Ctx, Work, Early) ->
             end
     end.
 
-%% Finds the object code for one loaded module to be reloaded.
+%% Finds the object code for one loaded module to be reloaded.  A
+%% version the node already runs (loaded by hand, with c/1 or l/1, or
+%% pushed by another node) is answered ok, quietly, unless the daemon
+%% forces the load.
 resolve1(#{name := Name, mod := Mod, cur := Cur, stamp := Want} = I, Rest,
          Ctx, Work, Early) ->
     Action = maps:get(action, I, load),
+    Force = maps:get(force, I, false),
     case {Action, Cur} of
-        {_, Want} ->
-            R = #{name => Name, status => ok, stamp => Cur,
-                  reason => <<"already running this version">>},
+        {{unknown, A}, _} ->
+            R = failed(Name, Cur, load, ["unknown action \"", A, "\""]),
+            resolve(Rest, Ctx, Work, [R | Early]);
+        {_, Want} when not Force ->
+            R = #{name => Name, status => ok, stamp => Cur, quiet => true},
             resolve(Rest, Ctx, Work, [R | Early]);
         {load, _} ->
             W = I#{dir => up, file => to_file(maps:get(path, I))},
@@ -157,12 +173,12 @@ resolve1(#{name := Name, mod := Mod, cur := Cur, stamp := Want} = I, Rest,
                     W = I#{dir => down, bin => Bin, file => which(Mod, I)},
                     resolve(Rest, Ctx, [W | Work], Early);
                 #{Mod := #{prev := {Other, _}}} ->
-                    R = failed(Name, Cur, ["no previous version kept with "
-                                           "stamp ", Want, " (the one kept "
-                                           "is ", Other, ")"]),
+                    R = failed(Name, Cur, load,
+                               ["no previous version kept with stamp ", Want,
+                                " (the one kept is ", Other, ")"]),
                     resolve(Rest, Ctx, Work, [R | Early]);
                 _ ->
-                    R = failed(Name, Cur, "no previous version kept"),
+                    R = failed(Name, Cur, load, "no previous version kept"),
                     resolve(Rest, Ctx, Work, [R | Early])
             end
     end.
@@ -182,7 +198,7 @@ load_set(Work0, T0, Ctx0) ->
         {Work, []} ->
             {Purge, Ctx1} = prepurge(Work, Ctx0),
             Events = [E || {purged, _, _, _} = E <- Purge],
-            case [{M, Why} || {error, M, Why} <- Purge] of
+            case [{M, purge, Why} || {error, M, Why} <- Purge] of
                 [] ->
                     Warns = [{M, Why} || {warn, M, Why} <- Purge],
                     {Results, Ctx} = swap(Work, Warns, T0, Ctx1),
@@ -202,7 +218,8 @@ read_all([W | Rest], Work, Errors) ->
     case read(W) of
         {ok, W1} -> read_all(Rest, [W1 | Work], Errors);
         {error, Why} ->
-            read_all(Rest, [W | Work], [{maps:get(mod, W), Why} | Errors])
+            read_all(Rest, [W | Work],
+                     [{maps:get(mod, W), load, Why} | Errors])
     end.
 
 %% Reads one module's object code (unless it came with the batch) and
@@ -275,9 +292,22 @@ prepurge1(Mod, File, Ctx) ->
                                    "version cannot be loaded while two are "
                                    "(policy: soft purge): ",
                                    procs_text(Procs, "still runs it")],
-                            {[{error, Mod, Why}], Ctx}
+                            {[{error, Mod, Why}], blocked(Mod, Why, Ctx)}
                     end
             end
+    end.
+
+%% Notes old code that blocked a load as lingering, if it is not yet
+%% (a version loaded by hand made it old): the purge is then retried
+%% like any other, and its `purged' event is what tells the daemon to
+%% offer the module again.  Its stamp is unknown: the VM reports none
+%% for old code.
+blocked(Mod, Why, #{lingering := L} = Ctx) ->
+    case L of
+        #{Mod := _} -> Ctx;
+        _ -> Ctx#{lingering := L#{Mod => #{stamp => <<"none:">>,
+                                           since => now_ms(),
+                                           why => iolist_to_binary(Why)}}}
     end.
 
 %% Notes that a module's old code left: a purged event if it had been
@@ -292,14 +322,22 @@ gone(Mod, Out, #{lingering := L} = Ctx) ->
     end.
 
 %% Answers load-failed for every module of a batch, naming the modules
-%% that made it fail.
+%% that made it fail.  Errors are `{Mod, Step, Why}', Step being the
+%% step that failed (load or purge); the other modules of the batch
+%% failed at that step too, at purge only when every culprit did (they
+%% can go in once the old code is purged).
 all_failed(Work, Errors) ->
     Culprits = lists:join(", ", [atom_to_list(M)
-                                 || {M, _} <- lists:reverse(Errors)]),
+                                 || {M, _, _} <- lists:reverse(Errors)]),
+    Step = case lists:usort([S || {_, S, _} <- Errors]) of
+               [purge] -> purge;
+               _ -> load
+           end,
     [case lists:keyfind(Mod, 1, Errors) of
-         {Mod, Why} -> failed(Name, Cur, Why);
-         false -> failed(Name, Cur, ["not loaded: the batch loads all or "
-                                     "nothing, and ", Culprits, " failed"])
+         {Mod, S, Why} -> failed(Name, Cur, S, Why);
+         false -> failed(Name, Cur, Step, ["not loaded: the batch loads all "
+                                           "or nothing, and ", Culprits,
+                                           " failed"])
      end || #{mod := Mod, name := Name, cur := Cur} <- Work].
 
 %% Swaps a whole batch in: prepare, suspend the processes, migrate
@@ -360,18 +398,28 @@ finish(Prepared, []) ->
         _ ->
             case code:finish_loading(Prepared) of
                 ok -> ok;
-                {error, Errs} -> {error, [{M, fmt(Why)} || {M, Why} <- Errs]}
+                {error, Errs} -> {error, [finish_error(M, Why)
+                                          || {M, Why} <- Errs]}
             end
     end;
 finish(Prepared, [{M, File, Bin} | OnLoad]) ->
     case code:load_binary(M, File, Bin) of
         {module, M} -> finish(Prepared, OnLoad);
-        {error, Why} -> {error, [{M, ["its -on_load failed: ", fmt(Why)]}]}
+        {error, Why} -> {error, [{M, load, ["its -on_load failed: ",
+                                            fmt(Why)]}]}
     end.
+
+%% Explains why the VM would not make a prepared module current: old
+%% code that came back since the purge (the purge step failed), or
+%% anything else (the load step).
+finish_error(M, not_purged) ->
+    {M, purge, "old code still in use (it came back after the purge)"};
+finish_error(M, Why) ->
+    {M, load, fmt(Why)}.
 
 %% Explains why the VM refused to prepare modules.
 reasons(Errs, Work) ->
-    [{Mod, reason(Mod, Why, Work)} || {Mod, Why} <- Errs].
+    [{Mod, load, reason(Mod, Why, Work)} || {Mod, Why} <- Errs].
 
 %% Explains one refusal: a newer OTP's code, or a corrupt file.
 reason(Mod, badfile, Work) ->
@@ -388,8 +436,6 @@ reason(Mod, badfile, Work) ->
             ["corrupt or incompatible: the VM's loader refused ", Path,
              " (see the node's log for its message)"]
     end;
-reason(_Mod, not_purged, _Work) ->
-    "old code still in use";
 reason(_Mod, on_load_not_allowed, _Work) ->
     "it has -on_load";
 reason(_Mod, Why, _Work) ->
@@ -579,17 +625,27 @@ undo(Work, Changes, #{kept := Kept}) ->
 %% The Extra argument of code_change/3 for a module.
 code_extra(Mod) -> reloader_client_config:code_change_extra(Mod).
 
-%% The results of a batch whose state migration failed: rolled back, or,
-%% when that was impossible, ok with the new code and a warning.
+%% The results of a batch whose state migration failed: rolled back
+%% (for a rollback asked for, that is the rollback failing, and the
+%% reason says so and what still runs), or, when that was impossible,
+%% ok with the new code and a warning.
 undone(Work, ok, Why, LoadMs, Changes, Ctx) ->
     Res = [(base(W, LoadMs, Changes))#{status => 'rolled-back', stamp => Cur,
-                                       reason => iolist_to_binary(Why)}
+                                       failed => 'code-change',
+                                       reason => undone_why(W, Why)}
            || #{cur := Cur} = W <- Work],
     {Res, Ctx};
 undone(Work, {error, Undo}, Why, LoadMs, Changes, Ctx0) ->
     {Res, Ctx} = finish_ok(Work, Changes, [], LoadMs, Ctx0),
     {[warn(R, [Why, "; ", Undo, "; the new version stays current, and those "
                "processes keep their state unmigrated"]) || R <- Res], Ctx}.
+
+%% Why a batch was undone, for one of its modules.
+undone_why(#{dir := down, cur := Cur}, Why) ->
+    iolist_to_binary(["the rollback failed: ", Why, "; ", Cur,
+                      " still runs"]);
+undone_why(_W, Why) ->
+    iolist_to_binary(Why).
 
 %% The fields every result of a loaded module has.
 base(#{name := Name, mod := Mod}, LoadMs, Changes) ->
@@ -675,7 +731,8 @@ test(#{dir := up, mod := Mod, file := File} = W, R, Ctx) ->
                              Mod, File),
                     case Back of
                         true -> test_rollback(W, R1, Why, Ctx);
-                        false -> {warn(R1#{status => 'test-failed'}, Why), Ctx}
+                        false -> {warn(R1#{status => 'test-failed',
+                                           failed => test}, Why), Ctx}
                     end
             end
     end;
@@ -683,21 +740,24 @@ test(_W, R, Ctx) ->
     {R, Ctx}.
 
 %% Loads back the version before a module whose test failed.
-test_rollback(#{mod := Mod, name := Name, path := Path, cur := Cur} = W, R,
-              Why, Ctx) ->
+%% The purge events of that inner load are kept in the context, for
+%% run/2 to return with its own.
+test_rollback(#{mod := Mod, name := Name, path := Path, cur := Cur}, R, Why,
+              Ctx) ->
     #{kept := #{Mod := #{cur := {New, _}}}} = Ctx,
     Item = #{name => Name, path => Path, stamp => Cur, was => New,
              action => rollback},
-    case run([Item], Ctx) of
-        {[#{status := ok} = Back], _, Ctx1} ->
-            {R#{status => 'rolled-back', stamp => Cur,
+    {Res, Events, Ctx1} = run([Item], Ctx),
+    Ctx2 = Ctx1#{events => Events},
+    case Res of
+        [#{status := ok} = Back] ->
+            {R#{status => 'rolled-back', stamp => Cur, failed => test,
                 reason => iolist_to_binary([Why, "; rolled back in ",
                                             fmt_ms(maps:get(load, Back, 0.0)),
-                                            " ms"])}, Ctx1};
-        {[#{reason := Undo}], _, Ctx1} ->
-            _ = W,
-            {warn(R#{status => 'test-failed'}, [Why, "; could not roll back: ",
-                                                Undo]), Ctx1}
+                                            " ms"])}, Ctx2};
+        [#{reason := Undo}] ->
+            {warn(R#{status => 'test-failed', failed => test},
+                  [Why, "; could not roll back: ", Undo]), Ctx2}
     end.
 
 %% Calls Mod:test() in a process of its own, with a time limit: it
@@ -772,9 +832,9 @@ current(P) ->
         _ -> "gone"
     end.
 
-%% A load-failed result.
-failed(Name, Stamp, Why) ->
-    #{name => Name, status => 'load-failed', stamp => Stamp,
+%% A load-failed result, with the step that failed.
+failed(Name, Stamp, Step, Why) ->
+    #{name => Name, status => 'load-failed', stamp => Stamp, failed => Step,
       reason => iolist_to_binary(Why)}.
 
 %% A path from the daemon as a file name the code server keeps.

@@ -7,7 +7,7 @@
 %% about what the verbs mean; {@link reloader_client} does.
 -module(reloader_client_proto).
 
--export([parse/1, format/2, escape/1, max_line/0]).
+-export([parse/1, format/2, escape/1, max_line/0, fits/1]).
 
 -define(MAX_LINE, 16384).
 
@@ -18,6 +18,11 @@
 -spec max_line() -> pos_integer().
 max_line() ->
     ?MAX_LINE.
+
+%% @doc Whether a line (its LF included) is within the protocol's limit.
+-spec fits(binary()) -> boolean().
+fits(Line) ->
+    byte_size(Line) =< ?MAX_LINE.
 
 %% @doc Parses one line (without its LF) into its verb and fields, or
 %% names what is wrong with it and the error code to answer with.
