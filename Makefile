@@ -92,7 +92,7 @@ FUZZ_SRCS = $(wildcard tests/fuzz/fuzz-*.c)
 FUZZ_BINS = $(FUZZ_SRCS:tests/fuzz/%.c=$(O)/tests/%)
 
 HELPER_BINS = $(O)/tests/writehalves $(O)/tests/rlclient \
-	$(O)/tests/notifylisten $(O)/tests/fdhog
+	$(O)/tests/notifylisten $(O)/tests/fdhog $(O)/tests/failopen.so
 
 # Everything `make tests` builds besides the daemon; the fragments below
 # add to it.
@@ -134,6 +134,12 @@ $(O)/tests/fuzz-%: tests/fuzz/fuzz-%.c $(O)/tests/fuzz/replay.o \
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(DEPFLAGS) $(ALL_LDFLAGS) -o $@ \
 	    $< $(O)/tests/fuzz/replay.o $(DAEMON_OBJS) $(STAMP_OBJS) $(LIBS)
+
+# A preloaded shim, built without the sanitizers whatever the build: it
+# only stands in for the kernel's open(2).
+$(O)/tests/failopen.so: tests/e2e/failopen.c
+	@mkdir -p $(@D)
+	$(CC) -shared -fPIC $(WARNINGS) $(CFLAGS) $(DEPFLAGS) -o $@ $< -ldl
 
 $(O)/tests/%: tests/e2e/%.c $(PROTO_OBJS) $(STAMP_OBJS)
 	@mkdir -p $(@D)

@@ -279,15 +279,14 @@ devserver_listen(struct devserver *ds, unsigned int port)
 static void
 devserver_open(struct devserver *ds, int argc, char **argv)
 {
-	char path[PATH_MAX];
 	int i;
 
 	if ((ds->handlers = calloc(argc, sizeof(*ds->handlers))) == NULL)
 		err(1, NULL);
+	/* As named, symlinks and all: that path is what the daemon watches,
+	 * so a link switched to another build is a change. */
 	for (i = 0; i < argc; i++) {
-		if (realpath(argv[i], path) == NULL)
-			err(1, "%s", argv[i]);
-		ds->handlers[i] = reloader_open(ds->r, path,
+		ds->handlers[i] = reloader_open(ds->r, argv[i],
 		    devserver_required);
 		if (ds->handlers[i] == NULL)
 			errx(1, "%s: %s", argv[i], reloader_error(ds->r));

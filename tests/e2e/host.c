@@ -14,6 +14,7 @@
  *			own, whose result comes later as "async N: STRING"
  *	join		"joined" once every spawned call has returned
  *	stamp MOD	the stamp of MOD's current version
+ *	stamps		"stamps NAME=STAMP ..." for every module
  *	quit		"bye", after joining; end of input does the same
  *
  * Every event of the library is printed as it happens, as one line:
@@ -187,6 +188,22 @@ host_event(reloader_t *r, const struct reloader_event *ev, void *arg)
 	}
 }
 
+/* Prints "stamps" and NAME=STAMP for every module, in the order opened. */
+static void
+host_stamps(void)
+{
+	char line[8192];
+	size_t o;
+	int i;
+
+	o = (size_t)snprintf(line, sizeof(line), "stamps");
+	for (i = 0; i < host_nmodules && o < sizeof(line); i++)
+		o += (size_t)snprintf(line + o, sizeof(line) - o, " %s=%s",
+		    reloader_module_name(host_modules[i]),
+		    reloader_module_stamp(host_modules[i]));
+	host_print("%s", line);
+}
+
 /* Returns the module loaded under name, or NULL. */
 static reloader_module_t *
 host_find(const char *name)
@@ -311,13 +328,14 @@ host_command(char *line)
 	} else if (strcmp(verb, "stamp") == 0) {
 		if (mod == NULL || fn != NULL)
 			host_die("line %lu: usage: stamp MOD", host_lineno);
-	} else if (strcmp(verb, "join") == 0 || strcmp(verb, "quit") == 0) {
+	} else if (strcmp(verb, "join") == 0 || strcmp(verb, "quit") == 0 ||
+	    strcmp(verb, "stamps") == 0) {
 		if (mod != NULL)
 			host_die("line %lu: %s takes no arguments",
 			    host_lineno, verb);
 	} else
 		host_die("line %lu: unknown command \"%s\"; expected call, "
-		    "spawn, join, stamp or quit", host_lineno, verb);
+		    "spawn, join, stamp, stamps or quit", host_lineno, verb);
 	if (mod != NULL && (m = host_find(mod)) == NULL)
 		host_die("line %lu: no module named \"%s\" is loaded",
 		    host_lineno, mod);
@@ -328,6 +346,8 @@ host_command(char *line)
 		host_spawn(m, fn);
 	else if (strcmp(verb, "stamp") == 0)
 		host_print("%s", reloader_module_stamp(m));
+	else if (strcmp(verb, "stamps") == 0)
+		host_stamps();
 	else if (strcmp(verb, "join") == 0) {
 		if (!host_all_done())
 			return 2;
@@ -343,15 +363,13 @@ static void
 host_open(int argc, char **argv)
 {
 	static const char *const required[] = { "reply", NULL };
-	char path[PATH_MAX];
 	int i;
 
 	if ((host_modules = calloc(argc, sizeof(*host_modules))) == NULL)
 		host_die("out of memory");
+	/* As named, symlinks and all: that path is what the daemon watches. */
 	for (i = 0; i < argc; i++) {
-		if (realpath(argv[i], path) == NULL)
-			host_die("%s: %s", argv[i], strerror(errno));
-		host_modules[i] = reloader_open(host_r, path, required);
+		host_modules[i] = reloader_open(host_r, argv[i], required);
 		if (host_modules[i] == NULL)
 			host_die("%s: %s", argv[i], reloader_error(host_r));
 		host_nmodules++;

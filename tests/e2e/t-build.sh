@@ -21,12 +21,13 @@ would_build() {
 [ -z "$(would_build)" ] || fail "a built tree is not up to date:
 $(would_build)"
 
-# reloaderctl's private header: its objects and itself, nothing else.
+# reloaderctl's private header: its objects, itself and the unit test of
+# its output, nothing else.
 got=$(would_build src/reloaderctl/ctl.h)
 want=$(printf '%s\n' reloaderctl src/reloaderctl/build.o \
     src/reloaderctl/cmd.o src/reloaderctl/conn.o src/reloaderctl/out.o \
     src/reloaderctl/reload.o src/reloaderctl/reloaderctl.o \
-    src/reloaderctl/sig.o | sort)
+    src/reloaderctl/sig.o tests/test-ctl-out | sort)
 [ "$got" = "$want" ] || fail "ctl.h rebuilds:
 $got
 and not:
