@@ -341,15 +341,25 @@ cmd_hold(struct conn *c, int argc, char **argv)
 {
 	struct proto_msg m;
 
+	struct proto_out o;
+	unsigned long id;
+
 	if (cmd_print_opts(argc, argv) != argc)
 		ctl_usage_error("hold takes no arguments");
 	conn_connect(c);
-	conn_simple(c, "hold", &m);
+	/* reloaderctl exits at once: the hold must outlive the connection. */
+	id = conn_start(c, &o, "hold");
+	proto_add(&o, "scope", "daemon");
+	conn_send_or_die(c, &o);
+	conn_expect_ok(c, id, "hold", &m);
 	if (opts.json)
 		out_json(stdout, NULL, &m);
 	else
-		printf("reloads held (%s hold%s in effect); reloaderctl "
-		    "release delivers them\n", cmd_get(&m, "held"),
+		printf("reloads held for %s (%s hold%s in effect); "
+		    "reloaderctl release delivers them\n",
+		    proto_get(&m, "for") != NULL &&
+		    strcmp(proto_get(&m, "for"), "uid") == 0 ?
+		    "your processes" : "every process", cmd_get(&m, "held"),
 		    cmd_plural(&m, "held"));
 	return 0;
 }

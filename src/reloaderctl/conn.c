@@ -98,7 +98,12 @@ conn_error_text(const struct proto_msg *m, const char *subject, char *buf,
 		o = (size_t)snprintf(buf, len, "%s: ", subject);
 	if (o >= len)
 		return buf;
-	if (text != NULL)
+	/* A request (it has an id) refused to this user says why: show
+	 * that; a refusal to attach at all has no id. */
+	if (code != NULL && strcmp(code, "denied") == 0 && msg != NULL &&
+	    *msg != '\0' && proto_get(m, "id") != NULL)
+		snprintf(buf + o, len - o, "denied: %s", msg);
+	else if (text != NULL)
 		snprintf(buf + o, len - o, "%s", text);
 	else
 		snprintf(buf + o, len - o, "the daemon answered: %s%s%s",

@@ -193,7 +193,7 @@ batch_event(struct file *f, int how, const struct stamp *was)
 	proto_add(&o, "stamp", stamp);
 	proto_stamp_format(was, stamp, sizeof(stamp));
 	proto_add(&o, "was", stamp);
-	ctl_event(&o);
+	ctl_event_about(&o, f->path);
 }
 
 /* Cuts the settle window short: handles every change the kernel or a
@@ -254,7 +254,7 @@ batch_read(void)
 void
 batch_run(void)
 {
-	if (batch_read() > 0 && rd->holds == 0)
+	if (batch_read() > 0)
 		clients_build_ended();
 	clients_flush();
 	clients_reap();

@@ -63,11 +63,11 @@ clients_init(void)
 	rd->started = ev_time();
 }
 
-/* Says whether reloads are held now. */
-static int
-client_held(void)
+/* Says whether reloads are held for client c now. */
+int
+client_held(const struct client *c)
 {
-	return rd->holds > 0;
+	return rd->holds > 0 && hold_client_held(c);
 }
 
 /* Sends a client one line built with proto_out; -1 if it is dropped. */
@@ -421,8 +421,10 @@ client_register(struct client *c, struct proto_msg *m)
 	if (cred_can_read(&c->cred, path, err, sizeof(err)) == -1) {
 		int e = errno;
 
+		log_about(path);
 		log_info("%s: not registering %s: %s", c->label,
 		    log_esc(module), log_esc(err));
+		log_about(NULL);
 		if (e == ENOENT)
 			client_error(c, "no-such-file", "%s: no such file",
 			    path);
@@ -434,8 +436,10 @@ client_register(struct client *c, struct proto_msg *m)
 	}
 
 	if ((r = client_reg(c, module)) != NULL) {
+		log_about(r->wp->path);
 		log_info("%s registers %s again (was %s)", c->label,
 		    log_esc(module), log_esc(r->given));
+		log_about(NULL);
 		reg_free(r);
 	}
 	wanted_clean(path, clean, sizeof(clean));
@@ -462,13 +466,15 @@ client_register(struct client *c, struct proto_msg *m)
 	r->pnext = wp->regs;
 	wp->regs = r;
 	/* Rebuilt while the client or the daemon was away? */
-	reg_init(r, &have, &prev, reg_disk(r, &dbuf), client_held());
+	reg_init(r, &have, &prev, reg_disk(r, &dbuf), client_held(r->c));
 	reg_touch(r);
 
 	n = wanted_count(wp);
+	log_about(wp->path);
 	log_info("%s registered %s (%s)%s", c->label, log_esc(module),
 	    log_esc(reg_display(r)), n > 1 ? " (loaded by several clients)" :
 	    "");
+	log_about(NULL);
 	proto_start(&o, buf, sizeof(buf), "registered");
 	proto_add(&o, "module", module);
 	client_send(c, &o);
@@ -491,7 +497,9 @@ client_unregister(struct client *c, struct proto_msg *m)
 		    "\"%s\"", c->label, module);
 		return -1;
 	}
+	log_about(r->wp->path);
 	log_info("%s unregistered %s", c->label, log_esc(module));
+	log_about(NULL);
 	reg_free(r);
 	proto_start(&o, buf, sizeof(buf), "unregistered");
 	proto_add(&o, "module", module);
@@ -538,7 +546,7 @@ result_stage(char *buf, size_t len, struct proto_msg *m, const char *key,
  * not ok). */
 static void
 result_event(struct client *c, struct proto_msg *m, const char *status,
-    const char *reason)
+    const char *reason, const char *path)
 {
 	static const char *const keys[] = { "batch", "module", "stamp",
 	    "load", "state", "test", "node", "failed" };
@@ -556,7 +564,7 @@ result_event(struct client *c, struct proto_msg *m, const char *status,
 	proto_add(&o, "status", status);
 	if (reason != NULL)
 		proto_add(&o, "reason", reason);
-	ctl_event(&o);
+	ctl_event_about(&o, path);
 }
 
 /* Counts a result by its status. */
@@ -663,7 +671,7 @@ client_result(struct client *c, struct proto_msg *m)
 			out = REG_REFUSED;
 		c->inbatch--;
 		switched = reg_result(r, out, &now, reg_disk(r, &dbuf),
-		    client_held(), reason);
+		    client_held(r->c), reason);
 		reg_touch(r);
 		/* A rollback that left the same version running failed. */
 		if (rollback && (ok || kept) && !switched) {
@@ -719,12 +727,14 @@ client_result(struct client *c, struct proto_msg *m)
 		result_add(line, sizeof(line), ": %s", log_esc(reason));
 	if (rollback && !ok && !kept && node == NULL)
 		result_add(line, sizeof(line), " (still on %s)", stamp);
+	log_about(r->wp->path);
 	if (ok && !kept)
 		log_info("%s", line);
 	else
 		log_warnx("%s", line);
+	log_about(NULL);
 	notify_last_reload("%s in %s %s %.2f ms", module, where, status, load);
-	result_event(c, m, status, reason);
+	result_event(c, m, status, reason, r->wp->path);
 	return 0;
 }
 
@@ -749,12 +759,14 @@ client_done(struct client *c, struct proto_msg *m)
 	for (r = c->regs; r != NULL; r = r->next) {
 		if (r->state != REG_OFFERED)
 			continue;
+		log_about(r->wp->path);
 		log_warnx("%s %s (%s) in %s ... no result", r->action ==
 		    REG_ROLLBACK ? "rolling back" : "reloading",
 		    log_esc(r->module), log_esc(reg_display(r)), c->label);
+		log_about(NULL);
 		have = r->have;
 		reg_result(r, REG_REFUSED, &have, reg_disk(r, &dbuf),
-		    client_held(), "no result");
+		    client_held(r->c), "no result");
 		reg_touch(r);
 		missing++;
 	}
@@ -785,6 +797,8 @@ client_purged(struct client *c, struct proto_msg *m)
 		return -1;
 	proto_get_ms(m, "after", &after);
 	reason = proto_get(m, "reason");
+	r = client_reg(c, module);
+	log_about(r != NULL ? r->wp->path : NULL);
 	if (strcmp(unmapped, "yes") == 0)
 		log_info("purged old %s (%s) in %s after %.2f ms", log_esc(module),
 		    log_esc(stamp), c->label, after);
@@ -793,10 +807,11 @@ client_purged(struct client *c, struct proto_msg *m)
 		    "image stays mapped%s%s", log_esc(module), log_esc(stamp),
 		    c->label, after, reason ? ": " : "",
 		    reason ? log_esc(reason) : "");
+	log_about(NULL);
 	/* The client refuses a whole batch for one module's old code, so
 	 * whatever waits for a purge in it may go now. */
 	for (r = c->regs; r != NULL; r = r->next) {
-		reg_purged(r, reg_disk(r, &dbuf), client_held());
+		reg_purged(r, reg_disk(r, &dbuf), client_held(r->c));
 		reg_touch(r);
 	}
 	return 0;
@@ -863,8 +878,10 @@ client_send_batch(struct client *c)
 		if (disk != NULL && !rollbacks &&
 		    cred_can_read(&r->c->cred, r->wp->path, err,
 		    sizeof(err)) == -1) {
+			log_about(r->wp->path);
 			log_warnx("not offering %s to %s: %s",
 			    log_esc(r->module), r->c->label, err);
+			log_about(NULL);
 			reg_denied(r, disk, err);
 			continue;
 		}
@@ -897,8 +914,10 @@ client_send_batch(struct client *c)
 		if (r->state != REG_OFFERED || r->batch == id)
 			continue;
 		r->batch = id;
+		log_about(r->wp->path);
 		log_debug("offering %s (%s) to %s in batch %lu",
 		    log_esc(r->module), log_esc(reg_display(r)), c->label, id);
+		log_about(NULL);
 		proto_start(&o, buf, sizeof(buf), "module");
 		proto_addf(&o, "batch", "%lu", id);
 		proto_add(&o, "module", r->module);
@@ -942,7 +961,7 @@ client_file_checked(struct file *f, int changed)
 			for (r = wp->regs; r != NULL; r = r->pnext) {
 				if (changed)
 					reg_changed(r, reg_disk(r, &dbuf),
-					    client_held());
+					    client_held(r->c));
 				reg_touch(r);
 			}
 	}
@@ -964,15 +983,17 @@ client_path_changed(struct wpath *wp, const char *from)
 	disk = wanted_disk(wp, &dbuf);
 	for (r = wp->regs; r != NULL; r = r->pnext) {
 		was = r->have;
-		reg_changed(r, disk, client_held());
+		reg_changed(r, disk, client_held(r->c));
 		reg_touch(r);
 		if (disk == NULL || stamp_equal(disk, &was))
 			continue;
 		differs = 1;
 		proto_stamp_format(disk, stamp, sizeof(stamp));
+		log_about(wp->path);
 		log_info("changed %s module=%s %s (through %s) for %s",
 		    log_esc(wp->path), log_esc(r->module), stamp,
 		    wp->target ? log_esc(wp->target->path) : "?", r->c->label);
+		log_about(NULL);
 	}
 	if (!differs)
 		return;
@@ -988,22 +1009,27 @@ client_path_changed(struct wpath *wp, const char *from)
 	proto_add(&o, "stamp", stamp);
 	proto_add(&o, "target", wp->target ? wp->target->path : "");
 	proto_add(&o, "was-target", from);
-	ctl_event(&o);
+	ctl_event_about(&o, wp->path);
 }
 
-/* Applies f to every registration of every attached client. */
+/* Applies f to every registration of every attached client that hold h
+ * covers (NULL: every client); f gets whether its client is held. */
 static void
-clients_each(void (*f)(struct reg *, const struct stamp *, int), int arg)
+clients_each(const struct hold *h,
+    void (*f)(struct reg *, const struct stamp *, int, int), int arg)
 {
 	struct client *c;
 	struct stamp dbuf;
 	struct reg *r;
+	int held;
 
 	for (c = rd->clients; c != NULL; c = c->next) {
-		if (c->dead || c->name == NULL || c->control)
+		if (c->dead || c->name == NULL || c->control ||
+		    (h != NULL && !hold_covers(h, c)))
 			continue;
+		held = client_held(c);
 		for (r = c->regs; r != NULL; r = r->next) {
-			f(r, reg_disk(r, &dbuf), arg);
+			f(r, reg_disk(r, &dbuf), held, arg);
 			reg_touch(r);
 		}
 	}
@@ -1011,16 +1037,16 @@ clients_each(void (*f)(struct reg *, const struct stamp *, int), int arg)
 
 /* Holds what waits to be offered, when reloads become held. */
 static void
-clients_hold_one(struct reg *r, const struct stamp *disk, int arg)
+clients_hold_one(struct reg *r, const struct stamp *disk, int held, int arg)
 {
 	reg_hold(r);
 }
 
-/* Reloads are now held. */
+/* Reloads are now held for the clients h covers. */
 void
-clients_hold(void)
+clients_hold(const struct hold *h)
 {
-	clients_each(clients_hold_one, 0);
+	clients_each(h, clients_hold_one, 0);
 }
 
 /* Counts the held loads a failed build discards. */
@@ -1028,48 +1054,55 @@ static size_t ndiscarded;
 
 /* Discards one registration's held load. */
 static void
-clients_discard_one(struct reg *r, const struct stamp *disk, int arg)
+clients_discard_one(struct reg *r, const struct stamp *disk, int held,
+    int arg)
 {
 	ndiscarded += (size_t)reg_discard(r, disk);
 }
 
-/* Discards every held load, as after a failed build; returns how many. */
+/* Discards the held loads of the clients h covers, as after a failed
+ * build; returns how many. */
 size_t
-clients_discard(void)
+clients_discard(const struct hold *h)
 {
 	ndiscarded = 0;
-	clients_each(clients_discard_one, 0);
+	clients_each(h, clients_discard_one, 0);
 	return ndiscarded;
 }
 
-/* Releases one registration at the end of the last hold. */
+/* Releases one registration whose client is no longer held. */
 static void
-clients_release_one(struct reg *r, const struct stamp *disk, int deliver)
+clients_release_one(struct reg *r, const struct stamp *disk, int held,
+    int deliver)
 {
-	reg_release(r, disk, deliver);
+	if (!held)
+		reg_release(r, disk, deliver);
 }
 
-/* The last hold ended (a good build if deliver): what it held, and what
- * an earlier failed build discarded, is offered. */
+/* Hold h ended (a good build if deliver): for the clients it covered
+ * that no other hold keeps, what it held, and what an earlier failed
+ * build discarded, is offered. */
 void
-clients_release(int deliver)
+clients_release(const struct hold *h, int deliver)
 {
-	clients_each(clients_release_one, deliver);
+	clients_each(h, clients_release_one, deliver);
 }
 
-/* Ends a failed build's discard for one registration. */
+/* Ends a failed build's discard for one registration not held. */
 static void
-clients_build_ended_one(struct reg *r, const struct stamp *disk, int held)
+clients_build_ended_one(struct reg *r, const struct stamp *disk, int held,
+    int arg)
 {
-	reg_build_ended(r, disk, held);
+	if (!held)
+		reg_build_ended(r, disk, held);
 }
 
-/* A batch settled with no hold: a build ended, so what a failed build
- * discarded is compared with the disk again. */
+/* A batch settled: a build ended, so what a failed build discarded is
+ * compared with the disk again, for the clients no hold keeps. */
 void
 clients_build_ended(void)
 {
-	clients_each(clients_build_ended_one, 0);
+	clients_each(NULL, clients_build_ended_one, 0);
 }
 
 /* Sends every client with changes waiting and no batch out its batch,
@@ -1079,10 +1112,9 @@ clients_flush(void)
 {
 	struct client *c;
 
-	if (rd->holds > 0)
-		return;
 	for (c = rd->clients; c != NULL; c = c->next)
-		if (c->dirty && c->batch == 0 && !c->dead && c->name != NULL)
+		if (c->dirty && c->batch == 0 && !c->dead && c->name != NULL &&
+		    !client_held(c))
 			client_send_batch(c);
 }
 

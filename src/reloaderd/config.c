@@ -59,11 +59,11 @@ static const char *const default_exclude[] = {
 /* The keys of the global section; the order indexes parser.gline. */
 enum gkey {
 	G_SOCKET, G_LOG, G_LOGLEVEL, G_BACKEND, G_INTERVAL, G_SETTLE,
-	G_INCLUDE, G_EXCLUDE, G_GROUP, G_MAX_CLIENTS, G_NKEYS
+	G_INCLUDE, G_EXCLUDE, G_GROUP, G_MAX_CLIENTS, G_ADMIN_GROUP, G_NKEYS
 };
 static const char *const gkey_names[G_NKEYS] = {
 	"socket", "log", "log-level", "backend", "interval", "settle",
-	"include", "exclude", "group", "max-clients"
+	"include", "exclude", "group", "max-clients", "admin-group"
 };
 
 /* The keys of a [watch] section; the order indexes wsect.kline. */
@@ -267,6 +267,7 @@ config_free(struct config *c)
 	free(c->file);
 	free(c->socket);
 	free(c->group);
+	free(c->admin_group);
 	free(c->logfile);
 	config_strv_free(c->include);
 	config_strv_free(c->exclude);
@@ -689,6 +690,15 @@ cf_global_key(struct parser *p, const char *key, char *val)
 			return cf_perr(p, "group: empty group name");
 		free(c->group);
 		if ((c->group = strdup(v)) == NULL)
+			return cf_perr(p, "out of memory");
+		return 0;
+	case G_ADMIN_GROUP:
+		if (cf_scalar(p, key, val, &v) == -1)
+			return -1;
+		if (*v == '\0')
+			return cf_perr(p, "admin-group: empty group name");
+		free(c->admin_group);
+		if ((c->admin_group = strdup(v)) == NULL)
 			return cf_perr(p, "out of memory");
 		return 0;
 	case G_LOGLEVEL:

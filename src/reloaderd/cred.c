@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,4 +146,60 @@ cred_can_read(const struct cred *c, const char *path, char *err,
 	path_res_free(&res);
 	errno = e;
 	return rc;
+}
+
+/* Resolves the configured admin-group, if any; -1 with a message. */
+int
+cred_resolve_admin(char *err, size_t errlen)
+{
+	struct group *gr;
+	char *end;
+	unsigned long n;
+
+	rd->has_admin_group = 0;
+	if (rd->conf.admin_group == NULL)
+		return 0;
+	if ((gr = getgrnam(rd->conf.admin_group)) != NULL)
+		rd->admin_group = gr->gr_gid;
+	else {
+		errno = 0;
+		n = strtoul(rd->conf.admin_group, &end, 10);
+		if (*rd->conf.admin_group == '\0' || *end != '\0' ||
+		    errno != 0) {
+			snprintf(err, errlen, "admin-group \"%s\": no such "
+			    "group", rd->conf.admin_group);
+			return -1;
+		}
+		rd->admin_group = (gid_t)n;
+	}
+	rd->has_admin_group = 1;
+	return 0;
+}
+
+/* Says whether a peer may steer every client (force reloads, roll back,
+ * hold for everyone): the daemon's own user, root, or a member of the
+ * configured admin-group.  Others steer their own uid's clients only. */
+int
+cred_admin(const struct cred *c)
+{
+	return c->uid == 0 || c->uid == geteuid() ||
+	    (rd->has_admin_group && cred_in_group(c, rd->admin_group));
+}
+
+/* Says what a peer may be told about the file at path: everything if it
+ * could read it itself (the daemon's own user always), its path but no
+ * stamp if it may reach the file but not read it, nothing if a directory
+ * on the way is shut to it. */
+enum cred_sight
+cred_sight(const struct cred *c, const char *path)
+{
+	struct path_res res;
+	enum cred_sight s = CRED_SEES;
+
+	if (c->uid == geteuid())
+		return CRED_SEES;
+	if (path_resolve(path, c, &res) == -1 && res.err == EACCES)
+		s = res.denied == 1 ? CRED_BLIND : CRED_SEES_PATH;
+	path_res_free(&res);
+	return s;
 }

@@ -89,6 +89,14 @@ ctl_is_client(const struct client *c)
 	return !c->dead && c->name != NULL && !c->control;
 }
 
+/* Says whether connection c may steer client k (force its reloads, roll
+ * it back): its own uid's clients, or every client for an admin. */
+static int
+ctl_may_steer(const struct client *c, const struct client *k)
+{
+	return c->cred.uid == k->cred.uid || cred_admin(&c->cred);
+}
+
 /* Reads a number from a file under /proc into buf; empty if it cannot. */
 static void
 ctl_proc_number(const char *path, char *buf, size_t len)
@@ -223,20 +231,24 @@ ctl_list_reg(struct client *c, const struct reg *g)
 	struct stamp disk;
 	const char *state;
 
+	enum cred_sight sight = cred_sight(&c->cred, g->wp->path);
+
 	state = client_reg_view(g, &disk, reason, sizeof(reason));
 	ctl_start(c, &o, buf, sizeof(buf), "loaded");
 	proto_addf(&o, "client", "%u", g->c->id);
 	proto_add(&o, "module", g->module);
-	proto_add(&o, "path", g->given);
+	/* Of a file its peer could not read, a peer learns no stamp; of
+	 * one behind a shut directory, not even where it is. */
+	proto_add(&o, "path", sight == CRED_BLIND ? "hidden" : g->given);
 	proto_stamp_format(&g->have, stamp, sizeof(stamp));
-	proto_add(&o, "have", stamp);
+	proto_add(&o, "have", sight == CRED_SEES ? stamp : "hidden");
 	proto_stamp_format(&disk, stamp, sizeof(stamp));
-	proto_add(&o, "disk", stamp);
+	proto_add(&o, "disk", sight == CRED_SEES ? stamp : "hidden");
 	proto_add(&o, "stale", stamp_equal(&disk, &g->have) ? "no" : "yes");
 	proto_add(&o, "state", state);
-	proto_add(&o, "reason", reason);
-	if (g->wp->target != NULL && strcmp(g->wp->target->path,
-	    g->wp->path) != 0)
+	proto_add(&o, "reason", sight == CRED_BLIND ? "hidden" : reason);
+	if (g->wp->target != NULL && sight != CRED_BLIND &&
+	    strcmp(g->wp->target->path, g->wp->path) != 0)
 		proto_add(&o, "target", g->wp->target->path);
 	return client_send(c, &o);
 }
@@ -298,7 +310,7 @@ ctl_reload(struct client *c, struct proto_msg *m)
 	struct stamp dbuf;
 	struct client *k;
 	struct reg *g;
-	size_t clients = 0, modules = 0, skipped = 0, mine;
+	size_t clients = 0, modules = 0, skipped = 0, denied = 0, mine;
 
 	if ((module == NULL) == (all == NULL || strcmp(all, "yes") != 0)) {
 		client_error(c, module ? "bad-field" : "missing-field",
@@ -311,8 +323,12 @@ ctl_reload(struct client *c, struct proto_msg *m)
 		for (mine = 0, g = k->regs; g != NULL; g = g->next) {
 			if (module != NULL && strcmp(g->module, module) != 0)
 				continue;
+			if (!ctl_may_steer(c, k)) {
+				denied++;
+				continue;
+			}
 			if (!reg_force(g, wanted_disk(g->wp, &dbuf),
-			    rd->holds > 0)) {
+			    client_held(k))) {
 				skipped++;
 				continue;
 			}
@@ -325,9 +341,14 @@ ctl_reload(struct client *c, struct proto_msg *m)
 			modules += mine;
 		}
 	}
-	if (modules == 0 && skipped == 0 && module != NULL) {
+	if (modules == 0 && skipped == 0 && denied == 0 && module != NULL) {
 		client_error(c, "not-loaded", "%s is not loaded in any "
 		    "attached process", module);
+		return -1;
+	}
+	if (modules == 0 && skipped == 0 && denied > 0) {
+		client_error(c, "denied", "uid %lu may reload only its own "
+		    "processes' modules", (unsigned long)c->cred.uid);
 		return -1;
 	}
 	log_info("%s: reload of %s forced in %zu client%s%s", c->label,
@@ -340,6 +361,7 @@ ctl_reload(struct client *c, struct proto_msg *m)
 	proto_addf(&o, "clients", "%zu", clients);
 	proto_addf(&o, "modules", "%zu", modules);
 	proto_addf(&o, "skipped", "%zu", skipped);
+	proto_addf(&o, "denied", "%zu", denied);
 	proto_add(&o, "held", rd->holds > 0 ? "yes" : "no");
 	client_send(c, &o);
 	return 0;
@@ -355,7 +377,7 @@ ctl_rollback(struct client *c, struct proto_msg *m)
 	struct proto_out o;
 	struct client *k;
 	struct reg *g;
-	size_t clients = 0, skipped = 0;
+	size_t clients = 0, skipped = 0, denied = 0;
 
 	if (proto_need(m, "module", &module, &code, err, sizeof(err)) == -1) {
 		client_error(c, code, "%s", err);
@@ -367,7 +389,11 @@ ctl_rollback(struct client *c, struct proto_msg *m)
 		for (g = k->regs; g != NULL; g = g->next) {
 			if (strcmp(g->module, module) != 0)
 				continue;
-			if (!reg_rollback(g, rd->holds > 0)) {
+			if (!ctl_may_steer(c, k)) {
+				denied++;
+				continue;
+			}
+			if (!reg_rollback(g, client_held(k))) {
 				skipped++;
 				continue;
 			}
@@ -376,9 +402,14 @@ ctl_rollback(struct client *c, struct proto_msg *m)
 			clients++;
 		}
 	}
-	if (clients == 0 && skipped == 0) {
+	if (clients == 0 && skipped == 0 && denied == 0) {
 		client_error(c, "not-loaded", "%s is not loaded in any "
 		    "attached process", module);
+		return -1;
+	}
+	if (clients == 0 && skipped == 0) {
+		client_error(c, "denied", "uid %lu may roll back only its own "
+		    "processes' modules", (unsigned long)c->cred.uid);
 		return -1;
 	}
 	if (clients == 0) {
@@ -393,20 +424,27 @@ ctl_rollback(struct client *c, struct proto_msg *m)
 	proto_add(&o, "module", module);
 	proto_addf(&o, "clients", "%zu", clients);
 	proto_addf(&o, "skipped", "%zu", skipped);
+	proto_addf(&o, "denied", "%zu", denied);
 	proto_add(&o, "held", rd->holds > 0 ? "yes" : "no");
 	client_send(c, &o);
 	return 0;
 }
 
 /* Sends one log line to a connection; id is the request's, for the lines
- * that answer it, NULL for those that follow. */
+ * that answer it, NULL for those that follow.  A line about a file the
+ * connection's peer could not read is sent without its text. */
 static int
 ctl_send_log(struct client *c, const char *id, const struct timespec *ts,
-    int pri, const char *msg)
+    int pri, const char *msg, const char *about)
 {
-	char buf[PROTO_MAX_LINE], when[32];
+	char buf[PROTO_MAX_LINE], when[32], hidden[128];
 	struct proto_out o;
 
+	if (about != NULL && cred_sight(&c->cred, about) != CRED_SEES) {
+		snprintf(hidden, sizeof(hidden), "(hidden: a line about a file "
+		    "uid %lu may not read)", (unsigned long)c->cred.uid);
+		msg = hidden;
+	}
 	log_format_time(ts, when, sizeof(when));
 	proto_start(&o, buf, sizeof(buf), "log");
 	if (id != NULL)
@@ -427,7 +465,7 @@ ctl_log(struct client *c, struct proto_msg *m)
 	unsigned long long lines = 10;
 	struct proto_out o;
 	struct timespec ts;
-	const char *msg;
+	const char *msg, *about;
 	size_t have, i;
 	int pri;
 
@@ -445,8 +483,8 @@ ctl_log(struct client *c, struct proto_msg *m)
 		lines = CTL_LOG_MAX;
 	have = log_ring_count();
 	i = have > lines ? have - (size_t)lines : 0;
-	for (; log_ring_get(i, &ts, &pri, &msg) == 0; i++)
-		if (ctl_send_log(c, c->reqid, &ts, pri, msg) == -1)
+	for (; log_ring_get(i, &ts, &pri, &msg, &about) == 0; i++)
+		if (ctl_send_log(c, c->reqid, &ts, pri, msg, about) == -1)
 			return 0;
 	if (follow != NULL && strcmp(follow, "yes") == 0 && !c->following) {
 		c->following = 1;
@@ -462,7 +500,8 @@ ctl_log(struct client *c, struct proto_msg *m)
 
 /* Sends a line just logged to every connection that follows the log. */
 void
-ctl_log_line(const struct timespec *ts, int pri, const char *msg)
+ctl_log_line(const struct timespec *ts, int pri, const char *msg,
+    const char *about)
 {
 	struct client *k;
 
@@ -470,7 +509,7 @@ ctl_log_line(const struct timespec *ts, int pri, const char *msg)
 		return;
 	for (k = rd->clients; k != NULL; k = k->next)
 		if (k->following && !k->dead)
-			ctl_send_log(k, NULL, ts, pri, msg);
+			ctl_send_log(k, NULL, ts, pri, msg, about);
 }
 
 /* Handles "subscribe": event lines from now on. */
@@ -500,14 +539,69 @@ ctl_subscribers(void)
 void
 ctl_event(struct proto_out *o)
 {
+	ctl_event_about(o, NULL);
+}
+
+/* Writes into out the line in (len bytes, with its LF) with what sight
+ * forbids replaced by "hidden": the stamps, and for CRED_BLIND the paths
+ * too; returns its length, or -1. */
+static int
+ctl_redact(const char *in, size_t len, enum cred_sight sight, char *out,
+    size_t cap)
+{
+	static const char *const stamps[] = { "stamp", "was", "have", "disk" };
+	static const char *const paths[] = { "path", "target", "was-target",
+	    "reason" };
+	char copy[PROTO_MAX_LINE + 1], err[PROTO_ERR_MAX];
+	struct proto_msg m;
+	struct proto_out o;
+	const char *code, *v;
+	size_t i, j;
+	int hide;
+
+	if (len == 0 || len > sizeof(copy))
+		return -1;
+	memcpy(copy, in, len - 1);
+	copy[len - 1] = '\0';
+	if (proto_parse(copy, len - 1, &m, &code, err, sizeof(err)) == -1)
+		return -1;
+	proto_start(&o, out, cap, m.verb);
+	for (i = 0; i < m.n; i++) {
+		hide = 0;
+		for (j = 0; j < sizeof(stamps) / sizeof(stamps[0]); j++)
+			hide |= strcmp(m.f[i].key, stamps[j]) == 0;
+		for (j = 0; sight == CRED_BLIND &&
+		    j < sizeof(paths) / sizeof(paths[0]); j++)
+			hide |= strcmp(m.f[i].key, paths[j]) == 0;
+		v = hide ? "hidden" : m.f[i].val;
+		proto_add(&o, m.f[i].key, v);
+	}
+	return proto_end(&o);
+}
+
+/* Sends an event line to every subscriber; where it tells of the file at
+ * about (not NULL), a subscriber that could not read that file gets it
+ * without stamps (and without paths where a directory is shut to it). */
+void
+ctl_event_about(struct proto_out *o, const char *about)
+{
+	char red[PROTO_MAX_LINE];
 	struct client *k;
-	int len;
+	enum cred_sight sight;
+	int len, rlen;
 
 	if ((len = proto_end(o)) == -1)
 		return;
-	for (k = rd->clients; k != NULL; k = k->next)
-		if (k->subscribed && !k->dead)
+	for (k = rd->clients; k != NULL; k = k->next) {
+		if (!k->subscribed || k->dead)
+			continue;
+		sight = about != NULL ? cred_sight(&k->cred, about) : CRED_SEES;
+		if (sight == CRED_SEES)
 			control_send(k, o->buf, (size_t)len);
+		else if ((rlen = ctl_redact(o->buf, (size_t)len, sight, red,
+		    sizeof(red))) != -1)
+			control_send(k, red, (size_t)rlen);
+	}
 }
 
 /* Tells subscribers that holds changed. */
@@ -529,56 +623,79 @@ ctl_hold_event(const char *type, size_t delivered, size_t discarded)
 	ctl_event(&o);
 }
 
-/* Handles "hold [scope=connection]": no batches until release. */
+/* Names whom a hold keeps reloads from, for the log and the answer. */
+static const char *
+ctl_hold_whom(const struct hold *h, char *buf, size_t len)
+{
+	if (h->reach == HOLD_EVERYONE)
+		snprintf(buf, len, "everyone");
+	else
+		snprintf(buf, len, "uid %lu", (unsigned long)h->uid);
+	return buf;
+}
+
+/* Handles "hold [scope=connection|daemon]": no batches until release, for
+ * every client if the peer is an admin, else for its own uid's clients;
+ * the hold ends with the connection unless scope=daemon. */
 static int
 ctl_hold(struct client *c, struct proto_msg *m)
 {
 	const char *scope = proto_get(m, "scope");
-	char buf[PROTO_MAX_LINE];
+	char buf[PROTO_MAX_LINE], whom[64];
 	struct proto_out o;
+	struct hold *h;
 
-	if (scope != NULL && strcmp(scope, "connection") != 0) {
-		client_error(c, "bad-field", "scope must be connection, not "
-		    "\"%s\"", scope);
+	if (scope != NULL && strcmp(scope, "connection") != 0 &&
+	    strcmp(scope, "daemon") != 0) {
+		client_error(c, "bad-field", "scope must be connection or "
+		    "daemon, not \"%s\"", scope);
 		return -1;
 	}
-	if (rd->holds++ == 0)
-		clients_hold();
-	if (scope != NULL)
-		c->holds++;
-	log_info("reloads held by %s%s (%d hold%s)", c->label,
-	    scope ? " until it releases or disconnects" : "", rd->holds,
-	    rd->holds == 1 ? "" : "s");
+	h = hold_take(c, scope != NULL && strcmp(scope, "daemon") == 0 ?
+	    HOLD_DAEMON : HOLD_CONNECTION);
+	clients_hold(h);
+	log_info("reloads held for %s by %s%s (%d hold%s)",
+	    ctl_hold_whom(h, whom, sizeof(whom)), c->label,
+	    h->scope == HOLD_CONNECTION ? " until it releases or disconnects" :
+	    " until released", rd->holds, rd->holds == 1 ? "" : "s");
 	ctl_hold_event("hold", 0, 0);
 	ctl_ok(c, &o, buf, sizeof(buf), "hold");
 	proto_addf(&o, "held", "%d", rd->holds);
+	proto_add(&o, "for", h->reach == HOLD_EVERYONE ? "all" : "uid");
+	proto_add(&o, "scope", h->scope == HOLD_DAEMON ? "daemon" :
+	    "connection");
 	client_send(c, &o);
 	return 0;
 }
 
-/* Counts the holds that no connection owns. */
-static int
-ctl_free_holds(void)
+/* Ends hold h: what it held is discarded unless deliver, then offered to
+ * the clients no other hold keeps.  Returns the changes discarded. */
+static size_t
+ctl_unhold(struct hold *h, int deliver)
 {
-	struct client *k;
-	int owned = 0;
+	struct hold copy = *h;
+	size_t discarded = 0;
 
-	for (k = rd->clients; k != NULL; k = k->next)
-		if (!k->dead)
-			owned += k->holds;
-	return rd->holds - owned;
+	if (!deliver)
+		discarded = clients_discard(h);
+	hold_drop(h);
+	clients_release(&copy, deliver);
+	return discarded;
 }
 
-/* Handles "release [deliver=no]": ends a hold; when the last ends, every
- * client gets one batch with all that changed, or nothing at all. */
+/* Handles "release [deliver=no]": ends this connection's hold, or one
+ * that outlives its connection and that this peer may end; every client
+ * it held, and no other hold keeps, gets one batch with all that changed,
+ * or nothing at all. */
 static int
 ctl_release(struct client *c, struct proto_msg *m)
 {
 	const char *deliver = proto_get(m, "deliver");
-	char buf[PROTO_MAX_LINE];
+	char buf[PROTO_MAX_LINE], whom[64];
 	struct proto_out o;
+	struct hold *h;
 	unsigned long offered, batches;
-	size_t delivered = 0, clients = 0, discarded = 0;
+	size_t delivered, clients, discarded;
 	int keep;
 
 	if (deliver != NULL && strcmp(deliver, "yes") != 0 &&
@@ -591,38 +708,29 @@ ctl_release(struct client *c, struct proto_msg *m)
 		client_error(c, "not-held", "reloads are not held");
 		return -1;
 	}
-	if (c->holds == 0 && ctl_free_holds() == 0) {
+	if ((h = hold_find(c)) == NULL) {
 		client_error(c, "not-held", "the holds in effect belong to "
-		    "other connections, which release them themselves");
+		    "other connections or users, who release them themselves");
 		return -1;
 	}
+	ctl_hold_whom(h, whom, sizeof(whom));
 	/* Read what the build wrote: to deliver it, or to drop it too. */
-	if (!keep || rd->holds == 1)
-		batch_catch_up();
+	batch_catch_up();
+	offered = rd->stats.offered;
+	batches = rd->stats.batches;
+	discarded = ctl_unhold(h, keep);
+	clients_flush();
+	delivered = rd->stats.offered - offered;
+	clients = rd->stats.batches - batches;
 	if (!keep)
-		discarded = clients_discard();
-	if (c->holds > 0)
-		c->holds--;
-	rd->holds--;
-	if (rd->holds == 0) {
-		offered = rd->stats.offered;
-		batches = rd->stats.batches;
-		clients_release(keep);
-		clients_flush();
-		delivered = rd->stats.offered - offered;
-		clients = rd->stats.batches - batches;
-	}
-	if (!keep)
-		log_info("reloads released by %s: %zu change%s discarded%s",
-		    c->label, discarded, discarded == 1 ? "" : "s",
-		    rd->holds ? " (still held by others)" : "");
-	else if (rd->holds > 0)
-		log_info("reloads released by %s; still held (%d hold%s)",
-		    c->label, rd->holds, rd->holds == 1 ? "" : "s");
+		log_info("reloads released for %s by %s: %zu change%s "
+		    "discarded%s", whom, c->label, discarded, discarded == 1 ?
+		    "" : "s", rd->holds ? " (other holds remain)" : "");
 	else
-		log_info("reloads released by %s: %zu module%s delivered to "
-		    "%zu client%s", c->label, delivered, delivered == 1 ? "" :
-		    "s", clients, clients == 1 ? "" : "s");
+		log_info("reloads released for %s by %s: %zu module%s "
+		    "delivered to %zu client%s%s", whom, c->label, delivered,
+		    delivered == 1 ? "" : "s", clients, clients == 1 ? "" : "s",
+		    rd->holds ? " (other holds remain)" : "");
 	ctl_hold_event("release", delivered, discarded);
 	ctl_ok(c, &o, buf, sizeof(buf), "release");
 	proto_addf(&o, "held", "%d", rd->holds);
@@ -633,13 +741,16 @@ ctl_release(struct client *c, struct proto_msg *m)
 	return 0;
 }
 
-/* Forgets what a closing connection asked of the control verbs; its own
- * holds end, and what changed under them is discarded, since whatever it
- * held for (a build) did not finish. */
+/* Forgets what a closing connection asked of the control verbs; the holds
+ * tied to it end, and what changed under them is discarded, since
+ * whatever it held for (a build) did not finish; those asked to outlive
+ * it stay. */
 void
 ctl_forget(struct client *c)
 {
-	size_t discarded;
+	struct hold *h, *next;
+	size_t discarded = 0;
+	int ended = 0;
 
 	if (c->subscribed) {
 		c->subscribed = 0;
@@ -650,19 +761,22 @@ ctl_forget(struct client *c)
 		if (--nfollowers == 0)
 			log_set_tap(NULL);
 	}
-	if (c->holds == 0)
-		return;
-	discarded = clients_discard();
-	rd->holds -= c->holds;
-	c->holds = 0;
-	if (rd->holds == 0) {
-		/* What stays held (forced reloads, rollbacks) goes out with
-		 * the next batch, run at once. */
-		clients_release(0);
-		batch_arm();
+	for (h = hold_next_of(c, NULL); h != NULL; h = next) {
+		next = hold_next_of(c, h);
+		if (h->scope == HOLD_DAEMON) {
+			h->owner = NULL;
+			continue;
+		}
+		discarded += ctl_unhold(h, 0);
+		ended++;
 	}
+	if (ended == 0)
+		return;
+	/* What stays held (forced reloads, rollbacks) goes out with the
+	 * next batch, run at once. */
+	batch_arm();
 	log_warnx("%s went away holding reloads: %zu change%s discarded%s",
 	    c->label, discarded, discarded == 1 ? "" : "s",
-	    rd->holds ? " (still held by others)" : "");
+	    rd->holds ? " (other holds remain)" : "");
 	ctl_hold_event("release", 0, discarded);
 }

@@ -35,12 +35,15 @@ struct log_entry {
 	struct timespec ts;
 	int pri;
 	char *msg;
+	char *about;            /* the file the line tells of, or NULL */
 };
 static struct log_entry log_ring[LOG_RING];
 static size_t log_ring_next;   /* where the next line goes */
 static size_t log_ring_n;      /* lines held, at most LOG_RING */
-static void (*log_tap)(const struct timespec *, int, const char *);
+static void (*log_tap)(const struct timespec *, int, const char *,
+    const char *);
 static int log_tapping;        /* in the tap: no recursion */
+static char *log_subject;      /* what the lines logged now tell of */
 
 /* Says whether stderr is the stream systemd named in JOURNAL_STREAM. */
 static int
@@ -170,32 +173,48 @@ log_format_time(const struct timespec *ts, char *buf, size_t len)
 	    tm.tm_min, tm.tm_sec, ts->tv_nsec / 1000000);
 }
 
+/* Says which file the lines logged from now on tell of (NULL: none), so
+ * that they reach only the peers that may read it (ctl.c). */
+void
+log_about(const char *path)
+{
+	free(log_subject);
+	log_subject = NULL;
+	if (path != NULL && (log_subject = strdup(path)) == NULL)
+		log_subject = NULL;
+}
+
 /* Keeps a line in the ring and hands it to the tap, if one is set. */
 static void
 log_keep(const struct timespec *ts, int pri, const char *msg)
 {
 	struct log_entry *e = &log_ring[log_ring_next];
-	char *copy;
+	char *copy, *about = NULL;
 
-	if ((copy = strdup(msg)) != NULL) {
+	if ((copy = strdup(msg)) != NULL && (log_subject == NULL ||
+	    (about = strdup(log_subject)) != NULL)) {
 		free(e->msg);
+		free(e->about);
 		e->ts = *ts;
 		e->pri = pri;
 		e->msg = copy;
+		e->about = about;
 		log_ring_next = (log_ring_next + 1) % LOG_RING;
 		if (log_ring_n < LOG_RING)
 			log_ring_n++;
-	}
+	} else
+		free(copy);
 	if (log_tap != NULL && !log_tapping) {
 		log_tapping = 1;
-		log_tap(ts, pri, msg);
+		log_tap(ts, pri, msg, log_subject);
 		log_tapping = 0;
 	}
 }
 
 /* Sets the function that sees every line logged, or none. */
 void
-log_set_tap(void (*fn)(const struct timespec *, int, const char *))
+log_set_tap(void (*fn)(const struct timespec *, int, const char *,
+    const char *))
 {
 	log_tap = fn;
 }
@@ -207,9 +226,11 @@ log_ring_count(void)
 	return log_ring_n;
 }
 
-/* Gets the i-th oldest line the ring holds; -1 past the end. */
+/* Gets the i-th oldest line the ring holds, and the file it tells of
+ * (NULL if none); -1 past the end. */
 int
-log_ring_get(size_t i, struct timespec *ts, int *pri, const char **msg)
+log_ring_get(size_t i, struct timespec *ts, int *pri, const char **msg,
+    const char **about)
 {
 	const struct log_entry *e;
 
@@ -219,6 +240,7 @@ log_ring_get(size_t i, struct timespec *ts, int *pri, const char **msg)
 	*ts = e->ts;
 	*pri = e->pri;
 	*msg = e->msg;
+	*about = e->about;
 	return 0;
 }
 

@@ -51,6 +51,8 @@ path_fail(struct path_res *res, int e, const char *fmt, ...)
 	vsnprintf(res->msg, sizeof(res->msg), fmt, ap);
 	va_end(ap);
 	res->err = e;
+	if (e != EACCES)
+		res->denied = 0;
 	errno = e;
 	return -1;
 }
@@ -117,9 +119,11 @@ path_resolve(const char *given, const struct cred *c, struct path_res *res)
 			continue;
 		}
 		/* Looking a name up in real needs search permission. */
-		if (c != NULL && !cred_may(c, &dsb, X_OK))
+		if (c != NULL && !cred_may(c, &dsb, X_OK)) {
+			res->denied = 1;
 			return path_fail(res, EACCES, "uid %lu may not search "
 			    "%s", (unsigned long)c->uid, real);
+		}
 		len = strlen(real);
 		if (len + 1 + strlen(comp) >= PATH_MAX)
 			return path_fail(res, ENAMETOOLONG, "path too long");
@@ -171,9 +175,11 @@ path_resolve(const char *given, const struct cred *c, struct path_res *res)
 		if (!S_ISREG(sb.st_mode))
 			return path_fail(res, EINVAL, "%s: not a regular file",
 			    real);
-		if (c != NULL && !cred_may(c, &sb, R_OK))
+		if (c != NULL && !cred_may(c, &sb, R_OK)) {
+			res->denied = 2;
 			return path_fail(res, EACCES, "uid %lu may not read "
 			    "%s", (unsigned long)c->uid, real);
+		}
 		return 0;
 	}
 	return path_fail(res, EINVAL, "%s: not a regular file", real);

@@ -241,6 +241,8 @@ reload_config(void)
 	keep_socket(&nc);
 	old = rd->conf;
 	rd->conf = nc;
+	if (cred_resolve_admin(err, sizeof(err)) == -1)
+		log_errorx("%s; no admin-group until it is fixed", err);
 	roots_apply(&rd->conf);
 	/* Registered files under a root that went are watched anew. */
 	wanted_refresh();
@@ -408,6 +410,8 @@ main(int argc, char **argv)
 
 	log_info("reloaderd %s starting (pid %ld)", RELOADER_VERSION,
 	    (long)getpid());
+	if (cred_resolve_admin(msg, sizeof(msg)) == -1)
+		fatalx("%s", msg);
 	if (control_open(msg, sizeof(msg)) == -1)
 		fatalx("%s", msg);
 	inotify_start();

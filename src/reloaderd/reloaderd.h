@@ -42,6 +42,7 @@ struct config {
 	char *file;            /* config file read, or NULL */
 	char *socket;          /* control socket path */
 	char *group;           /* group whose members may attach, or NULL */
+	char *admin_group;     /* group whose members steer everyone */
 	char *logfile;         /* log file, or NULL for stderr/syslog */
 	int loglevel;          /* LOG_ERR .. LOG_DEBUG from <syslog.h> */
 	enum backend backend;  /* default for roots */
@@ -255,9 +256,36 @@ struct client {
 	int control;                     /* said hello with role=control */
 	int subscribed;                  /* gets event lines */
 	int following;                   /* gets log lines as they happen */
-	int holds;                       /* holds tied to this connection */
 	const char *reqid;               /* id= of the request being handled */
 	ev_tstamp since;                 /* when it said hello */
+};
+
+/* How long a hold lasts. */
+enum hold_scope {
+	HOLD_CONNECTION = 0,             /* until its connection closes */
+	HOLD_DAEMON                      /* until a release */
+};
+
+/* Whom a hold keeps reloads from. */
+enum hold_reach {
+	HOLD_EVERYONE = 0,               /* every client: an admin's hold */
+	HOLD_UID                         /* the clients of one uid */
+};
+
+/* A hold on reloads (hold.c). */
+struct hold {
+	struct hold *next;
+	struct client *owner;            /* who took it; NULL once gone */
+	enum hold_scope scope;
+	enum hold_reach reach;
+	uid_t uid;                       /* HOLD_UID: whose */
+};
+
+/* Whether a peer could read a file: what it may be told of it. */
+enum cred_sight {
+	CRED_SEES = 0,                   /* all: it could read the file */
+	CRED_SEES_PATH,                  /* the path, not the stamps */
+	CRED_BLIND                       /* neither: a directory is shut */
 };
 
 /* What the daemon has done since it started, for `status`. */
@@ -297,6 +325,8 @@ struct daemon {
 	char *sockpath;                  /* the socket we made, to unlink */
 	int has_group;                   /* conf.group resolved: */
 	gid_t group;                     /* its gid */
+	int has_admin_group;             /* conf.admin_group resolved: */
+	gid_t admin_group;               /* its gid */
 	struct client *clients;
 	struct htab wanted;              /* registered paths, by path */
 	struct htab targets;             /* files they resolve to, by path */
@@ -387,8 +417,19 @@ struct path_res {
 	char **sites;                    /* symlinks on the way, and the */
 	size_t nsites;                   /* name found missing */
 	int err;                         /* errno of a failure */
+	int denied;                      /* EACCES: 1 a directory may not be
+					    searched, 2 the file read */
 	char msg[PATH_MAX + 64];         /* what failed */
 };
+
+/* hold.c */
+int hold_covers(const struct hold *, const struct client *);
+int hold_client_held(const struct client *);
+struct hold *hold_take(struct client *, enum hold_scope);
+struct hold *hold_find(const struct client *);
+void hold_drop(struct hold *);
+struct hold *hold_next_of(const struct client *, struct hold *);
+void hold_free_all(void);
 
 /* path.c */
 int path_resolve(const char *, const struct cred *, struct path_res *);
@@ -468,6 +509,9 @@ int cred_peer(int, struct cred *);
 void cred_free(struct cred *);
 int cred_allowed(const struct cred *);
 int cred_may(const struct cred *, const struct stat *, int);
+int cred_admin(const struct cred *);
+enum cred_sight cred_sight(const struct cred *, const char *);
+int cred_resolve_admin(char *, size_t);
 int cred_can_read(const struct cred *, const char *, char *, size_t);
 
 /* control.c */
@@ -490,9 +534,10 @@ void client_path_changed(struct wpath *, const char *);
 int client_send(struct client *, struct proto_out *);
 const char *client_reg_view(const struct reg *, struct stamp *, char *,
     size_t);
-void clients_hold(void);
-size_t clients_discard(void);
-void clients_release(int);
+int client_held(const struct client *);
+void clients_hold(const struct hold *);
+size_t clients_discard(const struct hold *);
+void clients_release(const struct hold *, int);
 void clients_build_ended(void);
 void clients_flush(void);
 void clients_free(void);
@@ -501,8 +546,10 @@ void clients_init(void);
 /* ctl.c */
 int ctl_line(struct client *, const char *, struct proto_msg *);
 void ctl_event(struct proto_out *);
+void ctl_event_about(struct proto_out *, const char *);
 void ctl_forget(struct client *);
-void ctl_log_line(const struct timespec *, int, const char *);
+void ctl_log_line(const struct timespec *, int, const char *,
+    const char *);
 int ctl_subscribers(void);
 
 /* config.c */
@@ -540,8 +587,11 @@ void fatalx(const char *, ...)
 const char *log_esc(const char *);
 const char *log_level_name(int);
 void log_format_time(const struct timespec *, char *, size_t);
-void log_set_tap(void (*)(const struct timespec *, int, const char *));
+void log_about(const char *);
+void log_set_tap(void (*)(const struct timespec *, int, const char *,
+    const char *));
 size_t log_ring_count(void);
-int log_ring_get(size_t, struct timespec *, int *, const char **);
+int log_ring_get(size_t, struct timespec *, int *, const char **,
+    const char **);
 
 #endif /* RELOADERD_H */

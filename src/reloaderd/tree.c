@@ -462,10 +462,12 @@ file_gone(struct file *f)
 
 	if (f->stamp != NULL) {
 		fstamp_text(f->stamp, was, sizeof(was));
+		log_about(f->path);
 		log_info("removed %s module=%s was=%s",
 		    log_esc(root_display(f->root, f->path)),
 		    log_esc(file_module(f, f->stamp->module)),
 		    strchr(was, '=') + 1);
+		log_about(NULL);
 		rc = CHECK_REMOVED;
 	}
 	file_free(f);
@@ -541,11 +543,26 @@ file_unreadable(struct file *f, int e, const char *err)
 	return CHECK_NOTHING;
 }
 
+static int file_check_read(struct file *, int);
+
 /* Reads a file's stamp and logs what it means: added, changed, removed,
  * or nothing at all when the code is the same.  In the initial scan a
- * first stamp is only noted.  May free f. */
+ * first stamp is only noted.  May free f.  Its log lines tell of f's
+ * path, so that only peers who may read it see them. */
 int
 file_check(struct file *f, int initial)
+{
+	int rc;
+
+	log_about(f->path);
+	rc = file_check_read(f, initial);
+	log_about(NULL);
+	return rc;
+}
+
+/* Does file_check's work. */
+static int
+file_check_read(struct file *f, int initial)
 {
 	struct stamp st;
 	struct stat sb;

@@ -510,6 +510,7 @@ wanted_run(void)
 		if (!wanted_resolve(wp))
 			continue;
 		n++;
+		log_about(wp->path);
 		if (wp->target != NULL)
 			log_info("%s now leads to %s%s%s%s", log_esc(wp->path),
 			    log_esc(wp->target->path), *from ? " (was " : "",
@@ -517,6 +518,7 @@ wanted_run(void)
 		else
 			log_info("%s no longer leads to a file: %s",
 			    log_esc(wp->path), strerror(wp->err));
+		log_about(NULL);
 		client_path_changed(wp, from);
 	}
 	return n;

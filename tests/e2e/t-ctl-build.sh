@@ -80,7 +80,7 @@ done
 for m in m3 m4 m5 m6; do
 	hst_expect beta "greet v3" call $m reply
 done
-wait_log "reloads released by reloaderctl\[[0-9]*\]: 8 modules delivered"
+wait_log "reloads released for [a-z0-9 ]* by reloaderctl\[[0-9]*\]: 8 modules delivered"
 
 # --- A failing build delivers nothing; its modules show stale.
 n0=$(batches)
@@ -92,7 +92,7 @@ ctl_has err '^reloaderctl: build failed (exit 2): nothing delivered'
 # The release read everything the build wrote before it discarded it.
 # (No sync_marker: a change that settles is a build that ends, which
 # offers what was discarded.)
-wait_log 'reloads released by .*: [0-9]* changes\? discarded'
+wait_log 'reloads released for [a-z0-9 ]* by .*: [0-9]* changes\? discarded'
 [ "$(batches)" -eq "$n0" ] || fail "a failed build delivered a batch"
 [ "$(hst_count alpha 'event reload')" -eq "$na" ] ||
     fail "a failed build reloaded alpha"
@@ -117,7 +117,7 @@ n0=$(batches)
 ctl build -- sh -c "make -s -B -C '$P' V=v6 $ROOT/m5.so; kill -TERM \$\$"
 ctl_status 143 "a build killed by SIGTERM"
 ctl_has err '^reloaderctl: build killed by Terminated: nothing delivered'
-wait_log 'reloads released by .*: [0-9]* changes\? discarded' 2
+wait_log 'reloads released for [a-z0-9 ]* by .*: [0-9]* changes\? discarded' 2
 [ "$(batches)" -eq "$n0" ] || fail "a killed build delivered a batch"
 
 # --- A command that does not exist: 127, the hold released.
@@ -145,7 +145,7 @@ wait "$bpid" || rc=$?
 [ -s "$T/term" ] || fail "SIGTERM did not reach the build's command"
 grep -q '^reloaderctl: build interrupted (Terminated): nothing delivered' \
     "$T/bt.err" || fail "interrupted build: $(cat "$T/bt.err")"
-wait_log "reloads released by reloaderctl\[$bpid\]: [0-9]* changes\? discarded"
+wait_log "reloads released for [a-z0-9 ]* by reloaderctl\[$bpid\]: [0-9]* changes\? discarded"
 
 # After all that the daemon is fine: status works, a host still reloads.
 ctl status

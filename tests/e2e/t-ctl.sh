@@ -166,7 +166,7 @@ ctl_has err '^reloaderctl: odd: no attached process has a previous version'
 # --- hold and release: changes wait, then go as one batch per host.
 ctl hold
 ctl_status 0
-ctl_has out '^reloads held (1 hold in effect)'
+ctl_has out '^reloads held for every process (1 hold in effect)'
 bg_wait sub '^hold: 1 in effect$'
 nbatch=$(bg_count sub '^batch ')
 na=$(hst_count alpha 'event reload')

@@ -149,6 +149,8 @@ START_TEST(test_global_keys)
 	    "interval = 250ms\n"
 	    "settle = 0\n"
 	    "max-clients = 42\n"
+	    "group = devs\n"
+	    "admin-group = leads\n"
 	    "include = *.so \"lib *.so\"\t*.beam\n"
 	    "exclude = \"#*#\" *~ \"a\\\"b\" \"c\\\\d\" ;x\n";
 
@@ -161,6 +163,8 @@ START_TEST(test_global_keys)
 	ck_assert_double_eq_tol(c.interval, 0.25, 1e-9);
 	ck_assert_double_eq_tol(c.settle, 0, 1e-12);
 	ck_assert_uint_eq(c.max_clients, 42);
+	ck_assert_str_eq(c.group, "devs");
+	ck_assert_str_eq(c.admin_group, "leads");
 	assert_list(c.include, inc);
 	assert_list(c.exclude, exc);
 	ck_assert_uint_eq(c.nroots, 0);
@@ -715,6 +719,7 @@ static const struct {
 	    { "settle \"11s\" is out of range", "0 to 10s" } },
 	{ "settle = 10001ms\n", 1, { "settle \"10001ms\" is out of range" } },
 	{ "max-clients =\n", 1, { "empty value for \"max-clients\"" } },
+	{ "admin-group =\n", 1, { "empty value for \"admin-group\"" } },
 	{ "max-clients = 0\n", 1,
 	    { "max-clients \"0\" is out of range", "1 to 1000000" } },
 	{ "max-clients = 1000001\n", 1,

@@ -493,6 +493,59 @@ START_TEST(test_every_state_ends)
 }
 END_TEST
 
+/* ---- hold.c ---------------------------------------------------------- */
+
+/* An admin's hold covers everyone, a member's only its uid's clients; a
+ * release finds the connection's own hold first, then one that outlives
+ * its connection and that the peer may end. */
+START_TEST(test_holds)
+{
+	struct client admin, member, other, other2;
+	struct hold *h1, *h2, *h3;
+
+	memset(&admin, 0, sizeof(admin));
+	memset(&member, 0, sizeof(member));
+	memset(&other, 0, sizeof(other));
+	memset(&other2, 0, sizeof(other2));
+	admin.cred.uid = geteuid();
+	member.cred.uid = geteuid() + 1000;
+	other.cred.uid = geteuid() + 2000;
+	other2.cred.uid = other.cred.uid;
+	ck_assert_int_eq(hold_client_held(&member), 0);
+
+	h1 = hold_take(&member, HOLD_CONNECTION);
+	ck_assert_int_eq(h1->reach, HOLD_UID);
+	ck_assert_int_eq(hold_client_held(&member), 1);
+	ck_assert_int_eq(hold_client_held(&other), 0);
+	ck_assert_int_eq(hold_client_held(&admin), 0);
+	/* Another connection of another uid cannot end it. */
+	ck_assert_ptr_null(hold_find(&other));
+	ck_assert_ptr_eq(hold_find(&member), h1);
+
+	h2 = hold_take(&other, HOLD_DAEMON);
+	ck_assert_int_eq(hold_client_held(&other2), 1);
+	/* Its own uid's other connection may end a lasting hold. */
+	ck_assert_ptr_eq(hold_find(&other2), h2);
+	ck_assert_ptr_eq(hold_next_of(&other, NULL), h2);
+	ck_assert_ptr_null(hold_next_of(&other, h2));
+
+	h3 = hold_take(&admin, HOLD_CONNECTION);
+	ck_assert_int_eq(h3->reach, HOLD_EVERYONE);
+	ck_assert_int_eq(hold_covers(h3, &member), 1);
+	ck_assert_int_eq(rd->holds, 3);
+	hold_drop(h1);
+	hold_drop(h2);
+	ck_assert_int_eq(hold_client_held(&other), 1);
+	/* An admin ends any lasting hold. */
+	h2 = hold_take(&other, HOLD_DAEMON);
+	hold_drop(h3);
+	ck_assert_ptr_eq(hold_find(&admin), h2);
+	hold_free_all();
+	ck_assert_int_eq(rd->holds, 0);
+	ck_assert_int_eq(hold_client_held(&other), 0);
+}
+END_TEST
+
 /* ---- path.c ---------------------------------------------------------- */
 
 static char *tmp;
@@ -715,6 +768,7 @@ reg_suite(void)
 	tcase_add_test(tc, test_rollback_fails);
 	tcase_add_test(tc, test_denied);
 	tcase_add_test(tc, test_every_state_ends);
+	tcase_add_test(tc, test_holds);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("paths");

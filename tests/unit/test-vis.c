@@ -156,7 +156,7 @@ END_TEST
 START_TEST(test_log_lines)
 {
 	char *dir = tu_tmpdir(), *path, *text;
-	const char *msg;
+	const char *msg, *about;
 	struct timespec ts;
 	size_t len, n;
 	int pri;
@@ -179,7 +179,7 @@ START_TEST(test_log_lines)
 	    "and \"a b\\x9b\", caf\xc3\xa9\n") != NULL, "%s", text);
 	n = log_ring_count();
 	ck_assert_uint_ge(n, 1);
-	ck_assert_int_eq(log_ring_get(n - 1, &ts, &pri, &msg), 0);
+	ck_assert_int_eq(log_ring_get(n - 1, &ts, &pri, &msg, &about), 0);
 	ck_assert_int_eq(pri, LOG_INFO);
 	ck_assert_str_eq(msg, "raw \\x1b]0;x\\x07\\x9b1m\\xc2\\x9b and "
 	    "\"a b\\x9b\", caf\xc3\xa9");
