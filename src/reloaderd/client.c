@@ -55,12 +55,65 @@ static const struct verb verbs[] = {
 	{ "error", client_peer_error, 1 },
 };
 
+static void client_regsum_cb(struct ev_loop *, ev_timer *, int);
+
+/* How long after a client's last registration its summary is logged. */
+#define CLIENT_REGSUM_DELAY 0.05
+
 /* Sets up the tables of registered paths. */
 void
 clients_init(void)
 {
 	wanted_init();
 	rd->started = ev_time();
+	ev_init(&rd->regsum_ev, client_regsum_cb);
+}
+
+/* Forgets what a client's registration summary would say. */
+static void
+client_regsum_clear(struct client *c)
+{
+	free(c->regnote);
+	free(c->regpath);
+	c->regnote = c->regpath = NULL;
+	c->newregs = 0;
+}
+
+/* Logs one line per client for the registrations it made since the last
+ * one: a BEAM node registers hundreds of modules at once, and each is
+ * logged at debug level only. */
+static void
+client_regsum_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct client *c;
+	size_t n;
+	struct reg *r;
+
+	for (c = rd->clients; c != NULL; c = c->next) {
+		if (c->newregs == 0 || c->dead)
+			continue;
+		for (n = 0, r = c->regs; r != NULL; r = r->next)
+			n++;
+		if (c->newregs == 1 && c->regnote != NULL) {
+			log_about(c->regpath);
+			log_info("%s registered %s", c->label, c->regnote);
+			log_about(NULL);
+		} else
+			log_info("%s registered %zu modules (%zu in all)",
+			    c->label, c->newregs, n);
+		client_regsum_clear(c);
+	}
+}
+
+/* Counts a registration into its client's next summary line. */
+static void
+client_regsum_add(struct client *c, const char *note, const char *path)
+{
+	if (c->newregs++ == 0 && (c->regnote = strdup(note)) != NULL)
+		c->regpath = strdup(path);
+	ev_timer_stop(rd->loop, &rd->regsum_ev);
+	ev_timer_set(&rd->regsum_ev, CLIENT_REGSUM_DELAY, 0.);
+	ev_timer_start(rd->loop, &rd->regsum_ev);
 }
 
 /* Says whether reloads are held for client c now. */
@@ -323,6 +376,7 @@ reg_free(struct reg *r)
 	reg_clear(r);
 	free(r->module);
 	free(r->given);
+	free(r->origin);
 	free(r);
 }
 
@@ -377,8 +431,8 @@ client_reg_view(const struct reg *r, struct stamp *disk, char *reason,
 static int
 client_register(struct client *c, struct proto_msg *m)
 {
-	const char *module, *path, *stamp, *prevs, *cond;
-	char err[PROTO_ERR_MAX + PATH_MAX], clean[PATH_MAX];
+	const char *module, *path, *stamp, *prevs, *cond, *origin;
+	char err[PROTO_ERR_MAX + PATH_MAX], clean[PATH_MAX], note[2 * PATH_MAX];
 	char buf[PROTO_MAX_LINE];
 	struct proto_out o;
 	struct stamp have, prev, dbuf;
@@ -408,6 +462,11 @@ client_register(struct client *c, struct proto_msg *m)
 	if (proto_stamp_parse(stamp, &have) == -1) {
 		client_error(c, "bad-field", "stamp \"%s\" is not KIND:VALUE "
 		    "(build-id, version, content-md5, md5 or none)", stamp);
+		return -1;
+	}
+	origin = proto_get(m, "origin");
+	if (origin != NULL && (*origin == '\0' || strlen(origin) > 32)) {
+		client_error(c, "bad-field", "origin must be 1 to 32 bytes");
 		return -1;
 	}
 	memset(&prev, 0, sizeof(prev));
@@ -457,7 +516,8 @@ client_register(struct client *c, struct proto_msg *m)
 
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
 	    (r->module = strdup(module)) == NULL ||
-	    (r->given = strdup(path)) == NULL)
+	    (r->given = strdup(path)) == NULL ||
+	    (origin != NULL && (r->origin = strdup(origin)) == NULL))
 		fatal("client_register");
 	r->c = c;
 	r->wp = wp;
@@ -470,11 +530,13 @@ client_register(struct client *c, struct proto_msg *m)
 	reg_touch(r);
 
 	n = wanted_count(wp);
-	log_about(wp->path);
-	log_info("%s registered %s (%s)%s", c->label, log_esc(module),
+	snprintf(note, sizeof(note), "%s (%s)%s", log_esc(module),
 	    log_esc(reg_display(r)), n > 1 ? " (loaded by several clients)" :
 	    "");
+	log_about(wp->path);
+	log_debug("%s registered %s", c->label, note);
 	log_about(NULL);
+	client_regsum_add(c, note, wp->path);
 	proto_start(&o, buf, sizeof(buf), "registered");
 	proto_add(&o, "module", module);
 	client_send(c, &o);
@@ -1135,6 +1197,7 @@ client_forget(struct client *c)
 	}
 	while (c->regs != NULL)
 		reg_free(c->regs);
+	client_regsum_clear(c);
 	c->batch = 0;
 	c->inbatch = 0;
 }
@@ -1149,5 +1212,7 @@ clients_free(void)
 		if (!c->dead)
 			control_drop(c, "dropped: the daemon is stopping");
 	clients_reap();
+	ev_timer_stop(rd->loop, &rd->regsum_ev);
+	hold_free_all();
 	wanted_free();
 }

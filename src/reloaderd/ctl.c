@@ -247,6 +247,8 @@ ctl_list_reg(struct client *c, const struct reg *g)
 	proto_add(&o, "stale", stamp_equal(&disk, &g->have) ? "no" : "yes");
 	proto_add(&o, "state", state);
 	proto_add(&o, "reason", sight == CRED_BLIND ? "hidden" : reason);
+	if (g->origin != NULL)
+		proto_add(&o, "origin", g->origin);
 	if (g->wp->target != NULL && sight != CRED_BLIND &&
 	    strcmp(g->wp->target->path, g->wp->path) != 0)
 		proto_add(&o, "target", g->wp->target->path);

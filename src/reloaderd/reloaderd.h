@@ -220,6 +220,8 @@ struct reg {
 	struct wpath *wp;
 	char *module;
 	char *given;                     /* the path as the client sent it */
+	char *origin;                    /* whence, as the client says: "otp"
+					    for OTP's own modules; or NULL */
 	enum reg_state state;
 	enum reg_action action;          /* pending, held, offered: what */
 	enum reg_state before;           /* where a rollback started */
@@ -249,6 +251,9 @@ struct client {
 	char *out;                       /* queued output, or NULL */
 	size_t outlen, outoff, outcap;
 	struct reg *regs;                /* its registrations */
+	size_t newregs;                  /* registered since last summary */
+	char *regnote;                   /* the first of them, "M (path)", */
+	char *regpath;                   /* and its path */
 	unsigned long batch;             /* batch out, or 0 */
 	size_t inbatch;                  /* modules of it not answered */
 	int dirty;                       /* some registration is pending */
@@ -338,6 +343,7 @@ struct daemon {
 	void **retry_dirs;               /* directories to list again */
 	size_t nretry_dirs;
 	ev_timer retry_ev;
+	ev_timer regsum_ev;              /* sums registrations up, per client */
 	double retry_wait;               /* seconds, doubled per round */
 	unsigned int nextclient;         /* id of the next client */
 	unsigned long nextbatch;         /* id of the next reload batch */
