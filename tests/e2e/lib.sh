@@ -883,3 +883,188 @@ erl_has() {
 	*) erl_fail "$name" "$name: '$*' answered '$got', without '$text'" ;;
 	esac
 }
+
+# ---- OpenSSH -------------------------------------------------------------
+# Helpers for reloader across machines (t-remote-ssh.sh, issue 15): a
+# private sshd from Debian's openssh-server on 127.0.0.1, with its own
+# configuration, host key and authorized key under $T/ssh, and ssh
+# clients, all logging in as the test's user, that the test ends (and
+# waits for) at exit.  sshd runs as that user, unprivileged, when it is
+# not root; as root it needs its privilege separation directory
+# /run/sshd, which it gets in a mount namespace of its own (/run there
+# is $T/run), so nothing outside $T changes.  The client's settings are
+# in $T/ssh/config, for the host "remote": `ssh -F "$SSH_CONFIG" remote`.
+# Call ssh_init after ctl_setup; it skips the test if sshd cannot run.
+
+SSHD=${SSHD:-/usr/sbin/sshd}
+SSHD_PID=
+SSH_NAMES=
+
+# Checks that sshd can run here, makes the keys, and arranges for every
+# ssh and the sshd to be ended at exit, before the other cleanups.
+ssh_init() {
+	for c in ssh ssh-keygen; do
+		command -v $c >/dev/null 2>&1 || skip "$c is not installed" \
+		    "(openssh-client; sh scripts/deps.sh check installs it)"
+	done
+	[ -x "$SSHD" ] || skip "$SSHD is not installed (openssh-server;" \
+	    "sh scripts/deps.sh check installs it)"
+	SSH_USER=$(id -un)
+	SSH_CONFIG=$T/ssh/config
+	SSHD_NS=
+	if [ "$(id -u)" -eq 0 ] && [ ! -d /run/sshd ]; then
+		unshare -m true 2>/dev/null || skip "sshd run as root needs" \
+		    "/run/sshd, and unshare -m (to make it in a mount" \
+		    "namespace of the test's own) is not permitted here"
+		SSHD_NS=1
+		mkdir -p "$T/run"
+	fi
+	mkdir -p "$T/ssh"
+	ssh-keygen -q -t ed25519 -N '' -C reloader-test-host \
+	    -f "$T/ssh/host_key" || fail "ssh-keygen failed (host key)"
+	ssh-keygen -q -t ed25519 -N '' -C reloader-test -f "$T/ssh/id" ||
+	    fail "ssh-keygen failed (user key)"
+	cp "$T/ssh/id.pub" "$T/ssh/authorized_keys"
+	trap 'ssh_cleanup; ctl_cleanup' EXIT
+}
+
+# Ends the ssh clients, then sshd once the sessions they had are gone;
+# shows sshd's log if the test failed.
+ssh_cleanup() {
+	rc=$?
+	for n in $SSH_NAMES; do
+		kill "$(cat "$T/$n.pid")" 2>/dev/null || true
+	done
+	for n in $SSH_NAMES; do
+		wait "$(cat "$T/$n.pid")" 2>/dev/null || true
+	done
+	SSH_NAMES=
+	[ -n "$SSHD_PID" ] || return 0
+	# Each session's sshd ends when its client has gone.
+	tries=500
+	while pgrep -P "$SSHD_PID" >/dev/null 2>&1 && [ "$tries" -gt 0 ]; do
+		tries=$((tries - 1))
+		sleep 0.01
+	done
+	pkill -P "$SSHD_PID" 2>/dev/null || true
+	kill "$SSHD_PID" 2>/dev/null || true
+	wait "$SSHD_PID" 2>/dev/null || true
+	SSHD_PID=
+	if [ "$rc" -ne 0 ]; then
+		echo "--- sshd log:" >&2
+		tail -n 30 "$T/sshd.log" >&2 2>/dev/null || true
+	fi
+}
+
+# Writes sshd's configuration and the client's for port PORT.
+ssh_config() {
+	cat >"$T/ssh/sshd_config" <<-CONF
+	ListenAddress 127.0.0.1
+	Port $1
+	HostKey $T/ssh/host_key
+	PidFile none
+	AuthorizedKeysFile $T/ssh/authorized_keys
+	# $T lies in /tmp, which anyone may write to.
+	StrictModes no
+	UsePAM no
+	AllowUsers $SSH_USER
+	PermitRootLogin prohibit-password
+	PubkeyAuthentication yes
+	PasswordAuthentication no
+	KbdInteractiveAuthentication no
+	AllowStreamLocalForwarding yes
+	StreamLocalBindUnlink yes
+	X11Forwarding no
+	PermitTTY no
+	PrintMotd no
+	LogLevel VERBOSE
+	CONF
+	echo "[127.0.0.1]:$1 $(cat "$T/ssh/host_key.pub")" >"$T/ssh/known_hosts"
+	cat >"$SSH_CONFIG" <<-CONF
+	Host remote
+		HostName 127.0.0.1
+		Port $1
+		User $SSH_USER
+		IdentityFile $T/ssh/id
+		IdentitiesOnly yes
+		IdentityAgent none
+		UserKnownHostsFile $T/ssh/known_hosts
+		GlobalKnownHostsFile /dev/null
+		StrictHostKeyChecking yes
+		UpdateHostKeys no
+		BatchMode yes
+		ControlMaster no
+		ControlPath none
+		ExitOnForwardFailure yes
+		StreamLocalBindUnlink yes
+	CONF
+}
+
+# Starts sshd on a free port of 127.0.0.1 (trying the next one while the
+# port is taken) and waits until it listens.
+sshd_start() {
+	port=$((20000 + $$ % 20000))
+	first=$port
+	while [ "$port" -lt $((first + 16)) ]; do
+		ssh_config "$port"
+		: >"$T/sshd.log"
+		if [ -n "$SSHD_NS" ]; then
+			# shellcheck disable=SC2016
+			unshare -m sh -c 'mount --bind "$1" /run &&
+			    mkdir -p -m 0755 /run/sshd && shift &&
+			    exec "$@"' sh "$T/run" "$SSHD" -D -e \
+			    -f "$T/ssh/sshd_config" >>"$T/sshd.log" 2>&1 &
+		else
+			"$SSHD" -D -e -f "$T/ssh/sshd_config" \
+			    >>"$T/sshd.log" 2>&1 &
+		fi
+		SSHD_PID=$!
+		tries=1000
+		while ! grep -q "^Server listening on 127.0.0.1 port $port" \
+		    "$T/sshd.log"; do
+			kill -0 "$SSHD_PID" 2>/dev/null || break
+			tries=$((tries - 1))
+			[ "$tries" -gt 0 ] || fail "sshd did not listen within 10 s"
+			sleep 0.01
+		done
+		kill -0 "$SSHD_PID" 2>/dev/null && return 0
+		wait "$SSHD_PID" 2>/dev/null || true
+		SSHD_PID=
+		grep -q 'Address already in use' "$T/sshd.log" ||
+		    fail "sshd did not start: $(cat "$T/sshd.log")"
+		port=$((port + 1))
+	done
+	fail "sshd found no free port from $first to $((port - 1))"
+}
+
+# Runs `ssh -N ARGS... remote` in the background as NAME (its messages
+# in $T/NAME.err) and waits until every forward it asks for is in place.
+ssh_forward() {
+	name=$1
+	shift
+	: >"$T/$name.err"
+	ssh -F "$SSH_CONFIG" -v -N "$@" remote 2>"$T/$name.err" &
+	echo $! >"$T/$name.pid"
+	SSH_NAMES="$SSH_NAMES $name"
+	tries=1000
+	# What ssh -v says when a -L listens, or when sshd has taken a -R.
+	ready='Local forwarding listening on path'
+	ready="$ready\\|all expected forwarding replies received"
+	while ! grep -q "$ready" "$T/$name.err"; do
+		if ! kill -0 "$(cat "$T/$name.pid")" 2>/dev/null; then
+			grep -v '^debug' "$T/$name.err" >&2
+			fail "ssh $* did not forward"
+		fi
+		tries=$((tries - 1))
+		[ "$tries" -gt 0 ] || fail "ssh $* did not forward within 10 s"
+		sleep 0.01
+	done
+}
+
+# Ends ssh NAME and waits for it.
+ssh_stop() {
+	kill "$(cat "$T/$1.pid")" 2>/dev/null || true
+	wait "$(cat "$T/$1.pid")" 2>/dev/null || true
+	SSH_NAMES=$(echo "$SSH_NAMES" | tr ' ' '\n' | grep -vx "$1" |
+	    tr '\n' ' ')
+}
