@@ -27,6 +27,15 @@ enum backend {
 	BACKEND_POLL
 };
 
+/* Which processes of a two-phase batch switch together. */
+enum switch_mode {
+	SWITCH_TOGETHER = 0,        /* every process of the batch */
+	SWITCH_PER_PROCESS          /* each process on its own */
+};
+
+/* The highest protocol version the daemon speaks (docs/PROTOCOL.md). */
+#define RELOADERD_PROTO_MAX 2
+
 /* One watched directory as configured. */
 struct root_conf {
 	char *path;        /* absolute, normalised */
@@ -49,6 +58,8 @@ struct config {
 	double interval;       /* poll interval, seconds, > 0 */
 	double settle;         /* settle window, seconds, >= 0 */
 	unsigned long max_clients;  /* connections attached at once */
+	enum switch_mode switch_mode;  /* who switches together */
+	double prepare_timeout;     /* seconds to prepare a two-phase batch */
 	char **include;        /* default include globs for roots */
 	char **exclude;        /* default exclude globs for roots */
 	struct root_conf *roots;
@@ -150,6 +161,17 @@ struct cred {
 
 struct client;
 struct wpath;
+struct upgrade;
+
+/* Where a client's batch out stands. */
+enum client_phase {
+	PHASE_IDLE = 0,                  /* no batch out */
+	PHASE_LOAD,                      /* version 1: results, then done */
+	PHASE_PREPARE,                   /* prepare out: results, then done */
+	PHASE_PREPARED,                  /* all prepared: waits for its group */
+	PHASE_COMMIT,                    /* commit sent: waits for committed */
+	PHASE_ABORT                      /* abort sent: waits for aborted */
+};
 
 /* A symlink, or a name not there yet, that a registered path's
  * resolution goes through: a change of it may send the path elsewhere. */
@@ -195,7 +217,8 @@ enum reg_state {
 	REG_FAILED,                      /* the disk's version failed */
 	REG_DISCARDED,                   /* a failed build wrote it */
 	REG_WAIT_PURGE,                  /* refused while old code runs */
-	REG_ROLLED_BACK                  /* went back on request */
+	REG_ROLLED_BACK,                 /* went back on request */
+	REG_PREPARED                     /* ready to switch with its group */
 };
 
 /* What an offer asks of the client. */
@@ -209,7 +232,8 @@ enum reg_action {
 enum reg_outcome {
 	REG_OK = 0,                      /* ok, or test-failed and kept */
 	REG_NOT_PURGED,                  /* load-failed failed=purge */
-	REG_REFUSED                      /* load-failed, rolled-back, none */
+	REG_REFUSED,                     /* load-failed, rolled-back, none */
+	REG_ABORTED                      /* prepared, then the switch aborted */
 };
 
 /* One client's statement "I have module M from path P at stamp S". */
@@ -256,6 +280,11 @@ struct client {
 	char *regpath;                   /* and its path */
 	unsigned long batch;             /* batch out, or 0 */
 	size_t inbatch;                  /* modules of it not answered */
+	int proto;                       /* protocol version it speaks */
+	enum client_phase phase;         /* where its batch out stands */
+	struct upgrade *upgrade;         /* the switch it takes part in */
+	size_t nprepared;                /* modules answered prepared */
+	char *failure;                   /* why its prepare failed, or NULL */
 	int dirty;                       /* some registration is pending */
 	int dead;                        /* dropped; freed by clients_reap */
 	int control;                     /* said hello with role=control */
@@ -458,6 +487,37 @@ void wanted_refresh(void);
 void wanted_refresh_linked(void);
 size_t wanted_run(void);
 
+/* What an upgrade (processes switching together) is doing. */
+enum upgrade_state {
+	UPGRADE_PREPARING = 0,             /* prepares out */
+	UPGRADE_COMMITTING,                /* commits sent */
+	UPGRADE_ABORTING                   /* aborts sent */
+};
+
+/* The processes that switch one set of batches together (upgrade.c). */
+struct upgrade {
+	struct upgrade *next;
+	unsigned long id;
+	enum upgrade_state state;
+	struct client **members;         /* NULL where one went away */
+	size_t nmembers;
+	size_t nready;                   /* prepared, waiting */
+	size_t nacked;                   /* committed or aborted, or gone */
+	char *reason;                    /* why it aborts */
+	double first_at, last_at;        /* committed at, for the skew */
+	int busy;                        /* telling its members: not freed */
+	ev_timer timer;                  /* prepare-timeout */
+};
+
+/* upgrade.c */
+struct upgrade *upgrade_new(void);
+void upgrade_add(struct upgrade *, struct client *);
+void upgrade_start(struct upgrade *);
+void upgrade_ready(struct client *);
+void upgrade_failed(struct client *, const char *);
+void upgrade_acked(struct client *, int, double);
+void upgrade_leave(struct client *);
+
 /* reg.c */
 const char *reg_state_name(enum reg_state);
 const char *reg_state_ends(enum reg_state);
@@ -468,6 +528,7 @@ void reg_changed(struct reg *, const struct stamp *, int);
 int reg_offer(struct reg *, const struct stamp *, int);
 int reg_offer_forced(const struct reg *);
 void reg_denied(struct reg *, const struct stamp *, const char *);
+void reg_prepared(struct reg *);
 int reg_result(struct reg *, enum reg_outcome, const struct stamp *,
     const struct stamp *, int, const char *);
 void reg_purged(struct reg *, const struct stamp *, int);
