@@ -738,6 +738,38 @@ START_TEST(test_clean)
 }
 END_TEST
 
+/* An application's .app and .appup files are stamped by the MD5 of their
+ * bytes, and are whole once their term's full stop is written. */
+START_TEST(test_app_stamp)
+{
+	static const char app[] = "{application, nine9s, [{vsn, \"0.2.0\"}]}.\n";
+	char p[PATH_MAX], err[STAMP_ERR_MAX], hex[64];
+	struct stamp st;
+	FILE *fp;
+
+	snprintf(p, sizeof(p), "%s/nine9s.app", tmp);
+	ck_assert_ptr_nonnull(fp = fopen(p, "w"));
+	fwrite(app, 1, strlen(app) - 3, fp);	/* not the "}.\n" yet */
+	fclose(fp);
+	ck_assert_int_eq(stamp_read_file(p, &st, err, sizeof(err)),
+	    STAMP_INCOMPLETE);
+	ck_assert_ptr_nonnull(fp = fopen(p, "w"));
+	fputs(app, fp);
+	fclose(fp);
+	ck_assert_int_eq(stamp_read_file(p, &st, err, sizeof(err)), STAMP_OK);
+	ck_assert_int_eq(st.kind, STAMP_CONTENT);
+	stamp_format_value(&st, hex, sizeof(hex));
+	/* md5sum of the same bytes. */
+	ck_assert_str_eq(hex, "aa2571078fe55fbe0b02f83ec8dce5f3");
+	snprintf(p, sizeof(p), "%s/nine9s.appup", tmp);
+	ck_assert_ptr_nonnull(fp = fopen(p, "w"));
+	fputs("{\"0.2.0\", [], []}.", fp);
+	fclose(fp);
+	ck_assert_int_eq(stamp_read_file(p, &st, err, sizeof(err)), STAMP_OK);
+	ck_assert_int_eq(st.kind, STAMP_CONTENT);
+}
+END_TEST
+
 /* One rule names a module after its file, wherever it is named: the
  * daemon's log and events, and libreloader. */
 START_TEST(test_module_name)
@@ -810,6 +842,7 @@ reg_suite(void)
 	tcase_add_test(tc, test_resolve_cred);
 	tcase_add_test(tc, test_clean);
 	tcase_add_test(tc, test_module_name);
+	tcase_add_test(tc, test_app_stamp);
 	suite_add_tcase(s, tc);
 	return s;
 }
