@@ -56,6 +56,8 @@ static const struct verb verbs[] = {
 	{ "pong", client_pong, 0 },
 	{ "error", client_peer_error, 1 },
 	{ "committed", client_committed, 0 },
+	{ "watch-set", set_watch, 0 },
+	{ "unwatch-set", set_unwatch, 0 },
 	{ "aborted", client_aborted, 0 },
 };
 
@@ -1198,13 +1200,17 @@ client_send_lines(struct client *c, struct upgrade *g)
  * condition changed (complete now, readable again), those waiting are
  * offered. */
 void
-client_file_checked(struct file *f, int changed)
+client_file_checked(struct file *f, int rc)
 {
+	int changed = rc == CHECK_ADDED || rc == CHECK_CHANGED;
+
 	struct wtarget *t;
 	struct wpath *wp;
 	struct stamp dbuf;
 	struct reg *r;
 
+	if (rc == CHECK_ADDED)
+		set_file_added(f);
 	if (rd->targets.count == 0)
 		return;
 	t = htab_first(&rd->targets, hash_str(f->path));
@@ -1372,8 +1378,10 @@ clients_flush(void)
 	size_t n = 0, i, v1 = 0;
 
 	for (c = rd->clients; c != NULL; c = c->next) {
-		if (!c->dirty || c->batch != 0 || c->dead || c->name == NULL ||
-		    client_held(c) || client_pick(c) == 0)
+		if (c->dead || c->name == NULL || client_held(c))
+			continue;
+		set_flush(c);
+		if (!c->dirty || c->batch != 0 || client_pick(c) == 0)
 			continue;
 		if ((np = reallocarray(picked, n + 1, sizeof(*np))) == NULL)
 			fatal("clients_flush");
@@ -1434,6 +1442,7 @@ client_forget(struct client *c)
 		notify_status_changed();
 	}
 	upgrade_leave(c);
+	set_forget(c);
 	while (c->regs != NULL)
 		reg_free(c->regs);
 	client_regsum_clear(c);

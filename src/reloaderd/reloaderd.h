@@ -457,6 +457,15 @@ struct path_res {
 	char msg[PATH_MAX + 64];         /* what failed */
 };
 
+/* set.c */
+int set_selects(const char *);
+void set_flush(struct client *);
+void set_file_added(const struct file *);
+void set_file_removed(const struct file *);
+void set_forget(struct client *);
+int set_watch(struct client *, struct proto_msg *);
+int set_unwatch(struct client *, struct proto_msg *);
+
 /* hold.c */
 int hold_covers(const struct hold *, const struct client *);
 int hold_client_held(const struct client *);
@@ -577,6 +586,8 @@ void cred_free(struct cred *);
 int cred_allowed(const struct cred *);
 int cred_may(const struct cred *, const struct stat *, int);
 int cred_admin(const struct cred *);
+int cred_can_search(const struct cred *, const char *, char *, size_t,
+    char *, size_t);
 enum cred_sight cred_sight(const struct cred *, const char *);
 int cred_resolve_admin(char *, size_t);
 int cred_can_read(const struct cred *, const char *, char *, size_t);
