@@ -57,6 +57,7 @@ static const struct verb verbs[] = {
 	{ "error", client_peer_error, 1 },
 	{ "committed", client_committed, 0 },
 	{ "watch-set", set_watch, 0 },
+	{ "releases-done", relay_done, 0 },
 	{ "unwatch-set", set_unwatch, 0 },
 	{ "aborted", client_aborted, 0 },
 };
@@ -1080,6 +1081,8 @@ client_peer_error(struct client *c, struct proto_msg *m)
 
 	log_warnx("%s reports an error: %s: %s", c->label,
 	    code ? log_esc(code) : "?", msg ? log_esc(msg) : "");
+	if (code != NULL && strcmp(code, "unknown-verb") == 0)
+		relay_unknown(c);
 	return 0;
 }
 
@@ -1434,6 +1437,7 @@ client_forget(struct client *c)
 	struct proto_out o;
 
 	ctl_forget(c);
+	relay_forget(c);
 	if (c->name != NULL && !c->control) {
 		if (ctl_subscribers()) {
 			client_event(c, "detach", &o, buf, sizeof(buf));

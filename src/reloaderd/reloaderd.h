@@ -457,6 +457,13 @@ struct path_res {
 	char msg[PATH_MAX + 64];         /* what failed */
 };
 
+/* relay.c */
+int relay_releases(struct client *, struct proto_msg *);
+int relay_row(struct client *, struct proto_msg *);
+int relay_done(struct client *, struct proto_msg *);
+void relay_unknown(struct client *);
+void relay_forget(struct client *);
+
 /* set.c */
 int set_selects(const char *);
 void set_flush(struct client *);
@@ -629,6 +636,7 @@ void ctl_forget(struct client *);
 void ctl_log_line(const struct timespec *, int, const char *,
     const char *);
 int ctl_subscribers(void);
+int ctl_names(const struct client *, const char *);
 
 /* config.c */
 void config_init(struct config *);
