@@ -233,7 +233,7 @@ batch_read(void)
 			file_stamp(f, &was);
 		rc = file_check(f, 0);
 		if (rc != CHECK_REMOVED && rc != CHECK_FORGOTTEN)
-			client_file_checked(f, rc != CHECK_NOTHING);
+			client_file_checked(f, rc);
 		if (rc != CHECK_NOTHING && rc != CHECK_FORGOTTEN) {
 			rd->stats.changes++;
 			changes++;

@@ -42,6 +42,8 @@ static int client_purged(struct client *, struct proto_msg *);
 static int client_ping(struct client *, struct proto_msg *);
 static int client_pong(struct client *, struct proto_msg *);
 static int client_peer_error(struct client *, struct proto_msg *);
+static int client_committed(struct client *, struct proto_msg *);
+static int client_aborted(struct client *, struct proto_msg *);
 
 static const struct verb verbs[] = {
 	{ "hello", client_hello, 1 },
@@ -53,6 +55,11 @@ static const struct verb verbs[] = {
 	{ "ping", client_ping, 0 },
 	{ "pong", client_pong, 0 },
 	{ "error", client_peer_error, 1 },
+	{ "committed", client_committed, 0 },
+	{ "watch-set", set_watch, 0 },
+	{ "releases-done", relay_done, 0 },
+	{ "unwatch-set", set_unwatch, 0 },
+	{ "aborted", client_aborted, 0 },
 };
 
 static void client_regsum_cb(struct ev_loop *, ev_timer *, int);
@@ -277,15 +284,18 @@ client_hello(struct client *c, struct proto_msg *m)
 		    "not \"%s\"", role);
 		return -1;
 	}
-	if (min > RELOADER_PROTO_VERSION || proto < RELOADER_PROTO_VERSION) {
+	if (min > RELOADERD_PROTO_MAX || proto < 1) {
 		client_error(c, "version", "this reloaderd speaks protocol "
-		    "version %d only; the client speaks %llu to %llu",
-		    RELOADER_PROTO_VERSION, min, proto);
+		    "versions 1 to %d; the client speaks %llu to %llu",
+		    RELOADERD_PROTO_MAX, min, proto);
 		log_warnx("%s: refused: it speaks protocol %llu to %llu, "
-		    "not %d", c->label, min, proto, RELOADER_PROTO_VERSION);
+		    "not 1 to %d", c->label, min, proto, RELOADERD_PROTO_MAX);
 		control_drop(c, "closed after a protocol version mismatch");
 		return -1;
 	}
+	/* The highest version both speak. */
+	c->proto = proto > RELOADERD_PROTO_MAX ? RELOADERD_PROTO_MAX :
+	    (int)proto;
 	if ((c->name = strdup(name)) == NULL)
 		fatal("client_hello");
 	c->pid = (long)pid;
@@ -308,7 +318,7 @@ client_hello(struct client *c, struct proto_msg *m)
 		notify_status_changed();
 	}
 	proto_start(&o, buf, sizeof(buf), "welcome");
-	proto_addf(&o, "proto", "%d", RELOADER_PROTO_VERSION);
+	proto_addf(&o, "proto", "%d", c->proto);
 	proto_addf(&o, "server", "reloaderd/%s", RELOADER_VERSION);
 	proto_addf(&o, "client", "%u", c->id);
 	proto_addf(&o, "max-line", "%d", PROTO_MAX_LINE);
@@ -651,6 +661,122 @@ result_step_known(const char *step)
 	    strcmp(step, "code-change") == 0 || strcmp(step, "test") == 0;
 }
 
+/* Takes a module's "prepared" in a two-phase batch, and logs it. */
+static int
+client_prepared(struct client *c, struct reg *r, struct proto_msg *m,
+    const char *status, const char *reason)
+{
+	char line[1536];
+	double load = 0;
+
+	reg_prepared(r);
+	c->inbatch--;
+	c->nprepared++;
+	proto_get_ms(m, "load", &load);
+	snprintf(line, sizeof(line), "%s %s (%s) in %s ... prepared %.2f ms",
+	    r->action == REG_ROLLBACK ? "rolling back" : "reloading",
+	    log_esc(r->module), log_esc(reg_display(r)), c->label, load);
+	result_stage(line, sizeof(line), m, "state", "code_change", NULL);
+	result_stage(line, sizeof(line), m, "test", "test",
+	    strcmp(status, "test-failed") == 0 ? "test" : NULL);
+	if (reason != NULL)
+		result_add(line, sizeof(line), ": %s", log_esc(reason));
+	log_about(r->wp->path);
+	log_info("%s", line);
+	log_about(NULL);
+	result_event(c, m, "prepared", reason, r->wp->path);
+	return 0;
+}
+
+/* Ends a client's part in a switch: each module it prepared is current
+ * (committed) or back on its old version (not), its batch is over. */
+static void
+client_switched(struct client *c, int committed, const char *why)
+{
+	struct stamp dbuf, now;
+	struct reg *r;
+
+	for (r = c->regs; r != NULL; r = r->next) {
+		if (r->state != REG_PREPARED || r->batch != c->batch)
+			continue;
+		now = committed ? r->offered : r->have;
+		log_about(r->wp->path);
+		if (committed) {
+			log_info("%s %s (%s) in %s ... ok, switched with %s",
+			    r->action == REG_ROLLBACK ? "rolling back" :
+			    "reloading", log_esc(r->module),
+			    log_esc(reg_display(r)), c->label, why);
+			rd->stats.ok++;
+			if (r->action == REG_ROLLBACK)
+				rd->stats.rollbacks++;
+		} else {
+			log_warnx("%s %s (%s) in %s ... aborted: %s",
+			    r->action == REG_ROLLBACK ? "rolling back" :
+			    "reloading", log_esc(r->module),
+			    log_esc(reg_display(r)), c->label, log_esc(why));
+			rd->stats.rolledback++;
+		}
+		log_about(NULL);
+		reg_result(r, committed ? REG_OK : REG_ABORTED, &now,
+		    reg_disk(r, &dbuf), client_held(c), committed ? NULL :
+		    why);
+		reg_touch(r);
+	}
+	c->batch = 0;
+	c->inbatch = 0;
+	c->phase = PHASE_IDLE;
+	free(c->failure);
+	c->failure = NULL;
+}
+
+/* Handles "committed": the client switched everything it prepared. */
+static int
+client_committed(struct client *c, struct proto_msg *m)
+{
+	unsigned long long batch;
+	char why[64];
+	double at = 0;
+
+	if (client_need(c, m, "batch") == NULL)
+		return -1;
+	if (proto_get_uint(m, "batch", &batch) == -1 || c->batch == 0 ||
+	    batch != c->batch || c->phase != PHASE_COMMIT) {
+		client_error(c, "bad-result", "batch %s was not told to commit",
+		    proto_get(m, "batch"));
+		return -1;
+	}
+	if (proto_get(m, "at") != NULL && proto_get_ms(m, "at", &at) == -1) {
+		client_error(c, "bad-field", "at must be a time in seconds");
+		return -1;
+	}
+	snprintf(why, sizeof(why), "switch %lu", c->upgrade->id);
+	client_switched(c, 1, why);
+	upgrade_acked(c, 1, at);
+	return 0;
+}
+
+/* Handles "aborted": the client gave up what it prepared. */
+static int
+client_aborted(struct client *c, struct proto_msg *m)
+{
+	unsigned long long batch;
+	char why[1024];
+
+	if (client_need(c, m, "batch") == NULL)
+		return -1;
+	if (proto_get_uint(m, "batch", &batch) == -1 || c->batch == 0 ||
+	    batch != c->batch || c->phase != PHASE_ABORT) {
+		client_error(c, "bad-result", "batch %s was not told to abort",
+		    proto_get(m, "batch"));
+		return -1;
+	}
+	snprintf(why, sizeof(why), "switch %lu aborted: %s",
+	    c->upgrade->id, c->upgrade->reason ? c->upgrade->reason : "?");
+	client_switched(c, 0, why);
+	upgrade_acked(c, 0, 0);
+	return 0;
+}
+
 /*
  * Handles "result": logs how one module's reload ended and feeds it to
  * the registration's state.  A result with node= is another node's,
@@ -666,7 +792,7 @@ client_result(struct client *c, struct proto_msg *m)
 	struct reg *r;
 	char line[1536], where[256];
 	double load = 0;
-	int ok, kept, rollback, switched;
+	int ok, kept, prepared, rollback, switched;
 
 	if (client_need(c, m, "batch") == NULL ||
 	    (module = client_need(c, m, "module")) == NULL ||
@@ -691,12 +817,24 @@ client_result(struct client *c, struct proto_msg *m)
 		    module, c->batch);
 		return -1;
 	}
+	if (node == NULL && c->phase != PHASE_LOAD &&
+	    c->phase != PHASE_PREPARE) {
+		client_error(c, "bad-result", "batch %lu is done; no more "
+		    "results for it", c->batch);
+		return -1;
+	}
 	ok = strcmp(status, "ok") == 0;
 	kept = strcmp(status, "test-failed") == 0;
-	if (!ok && !kept && strcmp(status, "load-failed") != 0 &&
+	prepared = strcmp(status, "prepared") == 0;
+	if (prepared && c->phase != PHASE_PREPARE) {
+		client_error(c, "bad-field", "status \"prepared\" answers a "
+		    "prepare, and batch %lu is not one", c->batch);
+		return -1;
+	}
+	if (!ok && !kept && !prepared && strcmp(status, "load-failed") != 0 &&
 	    strcmp(status, "rolled-back") != 0) {
 		client_error(c, "bad-field", "status \"%s\" is not ok, "
-		    "load-failed, test-failed or rolled-back", status);
+		    "prepared, load-failed, test-failed or rolled-back", status);
 		return -1;
 	}
 	if (proto_stamp_parse(stamp, &now) == -1) {
@@ -717,6 +855,14 @@ client_result(struct client *c, struct proto_msg *m)
 		reason = NULL;
 	proto_get_ms(m, "load", &load);
 	rollback = r->state == REG_OFFERED && r->action == REG_ROLLBACK;
+	/* Prepared (a kept test failure counts): it waits for the switch. */
+	if (node == NULL && c->phase == PHASE_PREPARE && (prepared || kept))
+		return client_prepared(c, r, m, status, reason);
+	if (prepared) {
+		client_error(c, "bad-field", "status \"prepared\" is for the "
+		    "client's own result, not node=");
+		return -1;
+	}
 
 	if (node != NULL) {
 		rd->stats.remote++;
@@ -732,6 +878,10 @@ client_result(struct client *c, struct proto_msg *m)
 		else
 			out = REG_REFUSED;
 		c->inbatch--;
+		if (c->phase == PHASE_PREPARE && c->failure == NULL &&
+		    asprintf(&c->failure, "%s failed in %s%s%s", module,
+		    c->label, reason ? ": " : "", reason ? reason : "") == -1)
+			fatal("client_result");
 		switched = reg_result(r, out, &now, reg_disk(r, &dbuf),
 		    client_held(r->c), reason);
 		reg_touch(r);
@@ -813,7 +963,8 @@ client_done(struct client *c, struct proto_msg *m)
 	if (client_need(c, m, "batch") == NULL)
 		return -1;
 	if (proto_get_uint(m, "batch", &batch) == -1 || c->batch == 0 ||
-	    batch != c->batch) {
+	    batch != c->batch || (c->phase != PHASE_LOAD &&
+	    c->phase != PHASE_PREPARE)) {
 		client_error(c, "bad-result", "batch %s is not out",
 		    proto_get(m, "batch"));
 		return -1;
@@ -830,10 +981,29 @@ client_done(struct client *c, struct proto_msg *m)
 		reg_result(r, REG_REFUSED, &have, reg_disk(r, &dbuf),
 		    client_held(r->c), "no result");
 		reg_touch(r);
+		if (c->failure == NULL && asprintf(&c->failure, "%s gave no "
+		    "result for %s", c->label, r->module) == -1)
+			fatal("client_done");
 		missing++;
 	}
-	c->batch = 0;
-	c->inbatch = 0;
+	if (c->phase == PHASE_PREPARE) {
+		/* All prepared: wait for the others.  Else it gave up what
+		 * it prepared, and the whole switch aborts. */
+		if (c->failure == NULL)
+			upgrade_ready(c);
+		else {
+			char *why = c->failure;
+
+			c->failure = NULL;
+			client_switched(c, 0, why);
+			upgrade_failed(c, why);
+			free(why);
+		}
+	} else {
+		c->batch = 0;
+		c->inbatch = 0;
+		c->phase = PHASE_IDLE;
+	}
 	if (missing > 0) {
 		client_error(c, "bad-result", "done before %d module%s of "
 		    "batch %llu had a result", missing, missing == 1 ? "" :
@@ -911,15 +1081,19 @@ client_peer_error(struct client *c, struct proto_msg *m)
 
 	log_warnx("%s reports an error: %s: %s", c->label,
 	    code ? log_esc(code) : "?", msg ? log_esc(msg) : "");
+	if (code != NULL && strcmp(code, "unknown-verb") == 0)
+		relay_unknown(c);
 	return 0;
 }
 
-/* Sends a client the batch of its pending modules, if none is out.
- * Rollbacks go in a batch of their own, before any load. */
+/* Picks a client's batch out of its pending modules, if none is out:
+ * each goes to state reloading, and the client gets a batch id.
+ * Rollbacks go in a batch of their own, before any load.  Returns how
+ * many modules it holds. */
 static size_t
-client_send_batch(struct client *c)
+client_pick(struct client *c)
 {
-	char buf[PROTO_MAX_LINE], stamp[PROTO_STAMP_MAX], err[512];
+	char buf[PROTO_MAX_LINE], err[512];
 	struct proto_out o;
 	struct stamp dbuf;
 	const struct stamp *disk;
@@ -967,15 +1141,39 @@ client_send_batch(struct client *c)
 		proto_add(&o, "action", rollbacks ? "rollback" : "load");
 		ctl_event(&o);
 	}
-	proto_start(&o, buf, sizeof(buf), "reload");
+	for (r = c->regs; r != NULL; r = r->next)
+		if (r->state == REG_OFFERED)
+			r->batch = id;
+	c->nprepared = 0;
+	return count;
+}
+
+/* Sends a client the batch picked for it: "reload" for version 1,
+ * "prepare" in group g for version 2. */
+static void
+client_send_lines(struct client *c, struct upgrade *g)
+{
+	char buf[PROTO_MAX_LINE], stamp[PROTO_STAMP_MAX];
+	struct proto_out o;
+	struct reg *r;
+	unsigned long id = c->batch;
+	int rollbacks = 0;
+
+	for (r = c->regs; r != NULL && !rollbacks; r = r->next)
+		rollbacks = r->state == REG_OFFERED && r->batch == id &&
+		    r->action == REG_ROLLBACK;
+	proto_start(&o, buf, sizeof(buf), g != NULL ? "prepare" : "reload");
 	proto_addf(&o, "batch", "%lu", id);
-	proto_addf(&o, "count", "%zu", count);
+	proto_addf(&o, "count", "%zu", c->inbatch);
+	if (g != NULL) {
+		proto_addf(&o, "group", "%lu", g->id);
+		proto_addf(&o, "clients", "%zu", g->nmembers);
+	}
 	if (client_send(c, &o) == -1)
-		return count;
+		return;
 	for (r = c->regs; r != NULL; r = r->next) {
-		if (r->state != REG_OFFERED || r->batch == id)
+		if (r->state != REG_OFFERED || r->batch != id)
 			continue;
-		r->batch = id;
 		log_about(r->wp->path);
 		log_debug("offering %s (%s) to %s in batch %lu",
 		    log_esc(r->module), log_esc(reg_display(r)), c->label, id);
@@ -993,12 +1191,11 @@ client_send_batch(struct client *c)
 		else if (reg_offer_forced(r))
 			proto_add(&o, "force", "yes");
 		if (client_send(c, &o) == -1)
-			return count;
+			return;
 	}
 	proto_start(&o, buf, sizeof(buf), "end");
 	proto_addf(&o, "batch", "%lu", id);
 	client_send(c, &o);
-	return count;
 }
 
 /* Notes that a watched file was read: where it changed, the registrations
@@ -1006,13 +1203,17 @@ client_send_batch(struct client *c)
  * condition changed (complete now, readable again), those waiting are
  * offered. */
 void
-client_file_checked(struct file *f, int changed)
+client_file_checked(struct file *f, int rc)
 {
+	int changed = rc == CHECK_ADDED || rc == CHECK_CHANGED;
+
 	struct wtarget *t;
 	struct wpath *wp;
 	struct stamp dbuf;
 	struct reg *r;
 
+	if (rc == CHECK_ADDED)
+		set_file_added(f);
 	if (rd->targets.count == 0)
 		return;
 	t = htab_first(&rd->targets, hash_str(f->path));
@@ -1168,16 +1369,64 @@ clients_build_ended(void)
 }
 
 /* Sends every client with changes waiting and no batch out its batch,
- * unless reloads are held.  Clients it drops are left for clients_reap. */
+ * unless reloads are held for it.  The version-2 clients among them
+ * prepare, in one group that switches together (or each in its own with
+ * switch = per-process); version-1 clients reload at once, on their own.
+ * Clients it drops are left for clients_reap. */
 void
 clients_flush(void)
 {
-	struct client *c;
+	struct client *c, **picked = NULL, **np;
+	struct upgrade *g = NULL, *own;
+	size_t n = 0, i, v1 = 0;
 
-	for (c = rd->clients; c != NULL; c = c->next)
-		if (c->dirty && c->batch == 0 && !c->dead && c->name != NULL &&
-		    !client_held(c))
-			client_send_batch(c);
+	for (c = rd->clients; c != NULL; c = c->next) {
+		if (c->dead || c->name == NULL || client_held(c))
+			continue;
+		set_flush(c);
+		if (!c->dirty || c->batch != 0 || client_pick(c) == 0)
+			continue;
+		if ((np = reallocarray(picked, n + 1, sizeof(*np))) == NULL)
+			fatal("clients_flush");
+		picked = np;
+		picked[n++] = c;
+		if (c->proto < 2) {
+			c->phase = PHASE_LOAD;
+			v1++;
+			continue;
+		}
+		c->phase = PHASE_PREPARE;
+		if (rd->conf.switch_mode == SWITCH_PER_PROCESS)
+			upgrade_add(upgrade_new(), c);
+		else {
+			if (g == NULL)
+				g = upgrade_new();
+			upgrade_add(g, c);
+		}
+	}
+	if (g != NULL) {
+		g->busy = 1;
+		if (v1 > 0)
+			log_info("switch %lu: %zu process%s speak%s protocol 1: "
+			    "reloaded on %s own, not in step with the others",
+			    g->id, v1, v1 == 1 ? "" : "es", v1 == 1 ? "s" : "",
+			    v1 == 1 ? "its" : "their");
+	}
+	for (i = 0; i < n; i++) {
+		c = picked[i];
+		own = c->upgrade;
+		if (c->dead)
+			continue;
+		if (own != NULL && own != g)
+			own->busy = 1;
+		client_send_lines(c, c->proto < 2 ? NULL : own);
+		/* With its group ready to run, its clock starts. */
+		if (own != NULL && own != g)
+			upgrade_start(own);
+	}
+	if (g != NULL)
+		upgrade_start(g);
+	free(picked);
 }
 
 /* Forgets what a dropped client registered. */
@@ -1188,6 +1437,7 @@ client_forget(struct client *c)
 	struct proto_out o;
 
 	ctl_forget(c);
+	relay_forget(c);
 	if (c->name != NULL && !c->control) {
 		if (ctl_subscribers()) {
 			client_event(c, "detach", &o, buf, sizeof(buf));
@@ -1195,9 +1445,14 @@ client_forget(struct client *c)
 		}
 		notify_status_changed();
 	}
+	upgrade_leave(c);
+	set_forget(c);
 	while (c->regs != NULL)
 		reg_free(c->regs);
 	client_regsum_clear(c);
+	free(c->failure);
+	c->failure = NULL;
+	c->phase = PHASE_IDLE;
 	c->batch = 0;
 	c->inbatch = 0;
 }

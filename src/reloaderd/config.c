@@ -47,6 +47,11 @@
  * it runs out of descriptors.
  */
 #define MAX_CLIENTS_DEFAULT	1000
+
+/* How long the processes of a two-phase batch have to prepare, seconds. */
+#define PREPARE_TIMEOUT_DEFAULT	5.0
+#define PREPARE_TIMEOUT_MIN	0.01
+#define PREPARE_TIMEOUT_MAX	600.0
 #define MAX_CLIENTS_MAX		1000000
 
 static const char *const default_include[] = { "*.so", "*.beam", NULL };
@@ -59,11 +64,13 @@ static const char *const default_exclude[] = {
 /* The keys of the global section; the order indexes parser.gline. */
 enum gkey {
 	G_SOCKET, G_LOG, G_LOGLEVEL, G_BACKEND, G_INTERVAL, G_SETTLE,
-	G_INCLUDE, G_EXCLUDE, G_GROUP, G_MAX_CLIENTS, G_ADMIN_GROUP, G_NKEYS
+	G_INCLUDE, G_EXCLUDE, G_GROUP, G_MAX_CLIENTS, G_ADMIN_GROUP, G_SWITCH,
+	G_PREPARE_TIMEOUT, G_NKEYS
 };
 static const char *const gkey_names[G_NKEYS] = {
 	"socket", "log", "log-level", "backend", "interval", "settle",
-	"include", "exclude", "group", "max-clients", "admin-group"
+	"include", "exclude", "group", "max-clients", "admin-group", "switch",
+	"prepare-timeout"
 };
 
 /* The keys of a [watch] section; the order indexes wsect.kline. */
@@ -249,6 +256,8 @@ config_init(struct config *c)
 	c->backend = BACKEND_AUTO;
 	c->interval = 1.0;
 	c->settle = 0.020;
+	c->switch_mode = SWITCH_TOGETHER;
+	c->prepare_timeout = PREPARE_TIMEOUT_DEFAULT;
 	c->max_clients = MAX_CLIENTS_DEFAULT;
 	c->include = config_strv_dup(default_include);
 	c->exclude = config_strv_dup(default_exclude);
@@ -721,6 +730,20 @@ cf_global_key(struct parser *p, const char *key, char *val)
 	case G_MAX_CLIENTS:
 		return cf_countval(p, key, val, MAX_CLIENTS_MAX,
 		    &c->max_clients);
+	case G_SWITCH:
+		if (cf_scalar(p, key, val, &v) == -1)
+			return -1;
+		if (strcmp(v, "together") == 0)
+			c->switch_mode = SWITCH_TOGETHER;
+		else if (strcmp(v, "per-process") == 0)
+			c->switch_mode = SWITCH_PER_PROCESS;
+		else
+			return cf_perr(p, "invalid switch \"%.*s\": expected "
+			    "together or per-process", MSG_VALUE_MAX, v);
+		return 0;
+	case G_PREPARE_TIMEOUT:
+		return cf_durationval(p, key, val, PREPARE_TIMEOUT_MIN,
+		    PREPARE_TIMEOUT_MAX, "10ms to 10m", &c->prepare_timeout);
 	case G_INCLUDE:
 	case G_EXCLUDE:
 		if (cf_globlist(p, key, val, k == G_EXCLUDE, &l) == -1)

@@ -203,3 +203,37 @@ cred_sight(const struct cred *c, const char *path)
 	path_res_free(&res);
 	return s;
 }
+
+/*
+ * Checks that the peer may search the directory at an absolute path (and
+ * every one on the way), following symlinks; fills in real with where it
+ * leads.  Returns 0; or -1 with errno and a message.
+ */
+int
+cred_can_search(const struct cred *c, const char *dir, char *real,
+    size_t rlen, char *err, size_t errlen)
+{
+	struct path_res res;
+	struct stat sb;
+	int rc = -1, e;
+
+	/* A directory is no regular file: resolution ends there with
+	 * EINVAL, having checked the way to it. */
+	if (path_resolve(dir, c, &res) == 0 || res.err != EINVAL ||
+	    stat(res.real, &sb) == -1 || !S_ISDIR(sb.st_mode)) {
+		e = res.err ? res.err : ENOTDIR;
+		snprintf(err, errlen, "%s", res.err && res.err != EINVAL ?
+		    res.msg : "not a directory");
+	} else if (!cred_may(c, &sb, X_OK)) {
+		e = EACCES;
+		snprintf(err, errlen, "uid %lu may not search %s",
+		    (unsigned long)c->uid, res.real);
+	} else {
+		snprintf(real, rlen, "%s", res.real);
+		e = 0;
+		rc = 0;
+	}
+	path_res_free(&res);
+	errno = e;
+	return rc;
+}

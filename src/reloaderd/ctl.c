@@ -45,6 +45,7 @@ static const struct ctl_verb ctl_verbs[] = {
 	{ "subscribe", ctl_subscribe },
 	{ "hold", ctl_hold },
 	{ "release", ctl_release },
+	{ "releases", relay_releases },
 };
 
 static int nsubscribers;       /* connections that get events */
@@ -211,8 +212,8 @@ ctl_status(struct client *c, struct proto_msg *m)
 }
 
 /* Says whether a client is the one "client=" names, by id or name. */
-static int
-ctl_client_matches(const struct client *k, const char *which)
+int
+ctl_names(const struct client *k, const char *which)
 {
 	char id[16];
 
@@ -267,7 +268,7 @@ ctl_list(struct client *c, struct proto_msg *m)
 	size_t clients = 0, modules = 0, n;
 
 	for (k = rd->clients; k != NULL; k = k->next) {
-		if (!ctl_is_client(k) || !ctl_client_matches(k, which))
+		if (!ctl_is_client(k) || !ctl_names(k, which))
 			continue;
 		for (n = 0, g = k->regs; g != NULL; g = g->next)
 			n++;
@@ -705,6 +706,9 @@ ctl_release(struct client *c, struct proto_msg *m)
 		client_error(c, "bad-field", "deliver must be yes or no");
 		return -1;
 	}
+	/* A process's row of a releases answer is a release with req=. */
+	if (proto_get(m, "req") != NULL)
+		return relay_row(c, m);
 	keep = deliver == NULL || strcmp(deliver, "yes") == 0;
 	if (rd->holds == 0) {
 		client_error(c, "not-held", "reloads are not held");

@@ -11,11 +11,13 @@
  *	pending		disk differs: offered at the next flush
  *	held		disk differs: offered when the holds end
  *	reloading	offered in the batch out: the result decides
+ *	prepared	(version 2) ready to switch: its group commits or
+ *			aborts
  *	failed		the disk's version failed in this client: offered
  *			again when a build changes the file (or on a forced
  *			reload)
- *	discarded	a build that failed wrote it: offered when the next
- *			build ends
+ *	discarded	a build that failed wrote it, or it prepared but its
+ *			switch aborted: offered when the next build ends
  *	waiting-for-purge  refused while old code still runs: offered again
  *			as soon as the client says it is purged
  *	rolled-back	went back to the previous version on request: the
@@ -52,6 +54,8 @@ reg_state_name(enum reg_state s)
 		return "waiting-for-purge";
 	case REG_ROLLED_BACK:
 		return "rolled-back";
+	case REG_PREPARED:
+		return "prepared";
 	}
 	return "?";
 }
@@ -80,6 +84,9 @@ reg_state_ends(enum reg_state s)
 	case REG_ROLLED_BACK:
 		return "rolled back on request; the newer file is offered "
 		    "when a build changes it";
+	case REG_PREPARED:
+		return "prepared; switches when every process of its switch "
+		    "has, or goes back if one fails";
 	}
 	return "?";
 }
@@ -156,6 +163,7 @@ reg_changed(struct reg *r, const struct stamp *disk, int held)
 {
 	switch (r->state) {
 	case REG_OFFERED:
+	case REG_PREPARED:
 		return;
 	case REG_WAIT_PURGE:
 		if (disk != NULL && !stamp_equal(disk, &r->have)) {
@@ -203,6 +211,15 @@ reg_denied(struct reg *r, const struct stamp *disk, const char *reason)
 		reg_block(r, REG_FAILED, disk, reason);
 }
 
+/* The client prepared the version offered (protocol version 2): it
+ * switches when its group commits. */
+void
+reg_prepared(struct reg *r)
+{
+	if (r->state == REG_OFFERED)
+		r->state = REG_PREPARED;
+}
+
 /* Says whether the offer out must say force=yes: a forced reload of the
  * very version the client runs. */
 int
@@ -240,8 +257,9 @@ reg_restore(struct reg *r, const struct stamp *disk, int held)
  * or changed nothing goes back to where it started.  A load that
  * succeeded is compared with the disk again (it may have changed
  * meanwhile); one refused because old code runs waits for the purge; one
- * that failed holds that stamp back, unless a newer build came meanwhile.
- * Returns 1 when the client switched to another version.
+ * that failed holds that stamp back, unless a newer build came meanwhile;
+ * one that prepared but whose switch aborted is discarded until the next
+ * build ends.  Returns 1 when the client switched to another version.
  */
 int
 reg_result(struct reg *r, enum reg_outcome out, const struct stamp *now,
@@ -250,7 +268,7 @@ reg_result(struct reg *r, enum reg_outcome out, const struct stamp *now,
 	struct stamp offered = r->offered;
 	int switched = !stamp_equal(now, &r->have);
 
-	if (r->state != REG_OFFERED)
+	if (r->state != REG_OFFERED && r->state != REG_PREPARED)
 		return 0;
 	if (switched) {
 		r->prev = r->have;
@@ -283,6 +301,14 @@ reg_result(struct reg *r, enum reg_outcome out, const struct stamp *now,
 		else
 			reg_settle(r, disk, held);
 		break;
+	case REG_ABORTED:
+		/* It was fine; its switch was not: the next build offers it
+		 * again, with whatever fixes what failed. */
+		if (disk != NULL && !stamp_equal(disk, &r->have))
+			reg_block(r, REG_DISCARDED, disk, reason);
+		else
+			reg_settle(r, disk, held);
+		break;
 	}
 	return switched;
 }
@@ -301,7 +327,8 @@ reg_purged(struct reg *r, const struct stamp *disk, int held)
 int
 reg_force(struct reg *r, const struct stamp *disk, int held)
 {
-	if (r->state == REG_OFFERED || disk == NULL)
+	if (r->state == REG_OFFERED || r->state == REG_PREPARED ||
+	    disk == NULL)
 		return 0;
 	reg_settle(r, disk, held);
 	reg_wait(r, stamp_equal(disk, &r->have) ? REG_FORCE : REG_LOAD, held);
@@ -313,7 +340,8 @@ reg_force(struct reg *r, const struct stamp *disk, int held)
 int
 reg_rollback(struct reg *r, int held)
 {
-	if (r->state == REG_OFFERED || r->prev.kind == STAMP_NONE)
+	if (r->state == REG_OFFERED || r->state == REG_PREPARED ||
+	    r->prev.kind == STAMP_NONE)
 		return 0;
 	r->before = r->state;
 	reg_wait(r, REG_ROLLBACK, held);

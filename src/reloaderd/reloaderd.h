@@ -27,6 +27,15 @@ enum backend {
 	BACKEND_POLL
 };
 
+/* Which processes of a two-phase batch switch together. */
+enum switch_mode {
+	SWITCH_TOGETHER = 0,        /* every process of the batch */
+	SWITCH_PER_PROCESS          /* each process on its own */
+};
+
+/* The highest protocol version the daemon speaks (docs/PROTOCOL.md). */
+#define RELOADERD_PROTO_MAX 2
+
 /* One watched directory as configured. */
 struct root_conf {
 	char *path;        /* absolute, normalised */
@@ -49,6 +58,8 @@ struct config {
 	double interval;       /* poll interval, seconds, > 0 */
 	double settle;         /* settle window, seconds, >= 0 */
 	unsigned long max_clients;  /* connections attached at once */
+	enum switch_mode switch_mode;  /* who switches together */
+	double prepare_timeout;     /* seconds to prepare a two-phase batch */
 	char **include;        /* default include globs for roots */
 	char **exclude;        /* default exclude globs for roots */
 	struct root_conf *roots;
@@ -150,6 +161,17 @@ struct cred {
 
 struct client;
 struct wpath;
+struct upgrade;
+
+/* Where a client's batch out stands. */
+enum client_phase {
+	PHASE_IDLE = 0,                  /* no batch out */
+	PHASE_LOAD,                      /* version 1: results, then done */
+	PHASE_PREPARE,                   /* prepare out: results, then done */
+	PHASE_PREPARED,                  /* all prepared: waits for its group */
+	PHASE_COMMIT,                    /* commit sent: waits for committed */
+	PHASE_ABORT                      /* abort sent: waits for aborted */
+};
 
 /* A symlink, or a name not there yet, that a registered path's
  * resolution goes through: a change of it may send the path elsewhere. */
@@ -195,7 +217,8 @@ enum reg_state {
 	REG_FAILED,                      /* the disk's version failed */
 	REG_DISCARDED,                   /* a failed build wrote it */
 	REG_WAIT_PURGE,                  /* refused while old code runs */
-	REG_ROLLED_BACK                  /* went back on request */
+	REG_ROLLED_BACK,                 /* went back on request */
+	REG_PREPARED                     /* ready to switch with its group */
 };
 
 /* What an offer asks of the client. */
@@ -209,7 +232,8 @@ enum reg_action {
 enum reg_outcome {
 	REG_OK = 0,                      /* ok, or test-failed and kept */
 	REG_NOT_PURGED,                  /* load-failed failed=purge */
-	REG_REFUSED                      /* load-failed, rolled-back, none */
+	REG_REFUSED,                     /* load-failed, rolled-back, none */
+	REG_ABORTED                      /* prepared, then the switch aborted */
 };
 
 /* One client's statement "I have module M from path P at stamp S". */
@@ -256,6 +280,11 @@ struct client {
 	char *regpath;                   /* and its path */
 	unsigned long batch;             /* batch out, or 0 */
 	size_t inbatch;                  /* modules of it not answered */
+	int proto;                       /* protocol version it speaks */
+	enum client_phase phase;         /* where its batch out stands */
+	struct upgrade *upgrade;         /* the switch it takes part in */
+	size_t nprepared;                /* modules answered prepared */
+	char *failure;                   /* why its prepare failed, or NULL */
 	int dirty;                       /* some registration is pending */
 	int dead;                        /* dropped; freed by clients_reap */
 	int control;                     /* said hello with role=control */
@@ -428,6 +457,22 @@ struct path_res {
 	char msg[PATH_MAX + 64];         /* what failed */
 };
 
+/* relay.c */
+int relay_releases(struct client *, struct proto_msg *);
+int relay_row(struct client *, struct proto_msg *);
+int relay_done(struct client *, struct proto_msg *);
+void relay_unknown(struct client *);
+void relay_forget(struct client *);
+
+/* set.c */
+int set_selects(const char *);
+void set_flush(struct client *);
+void set_file_added(const struct file *);
+void set_file_removed(const struct file *);
+void set_forget(struct client *);
+int set_watch(struct client *, struct proto_msg *);
+int set_unwatch(struct client *, struct proto_msg *);
+
 /* hold.c */
 int hold_covers(const struct hold *, const struct client *);
 int hold_client_held(const struct client *);
@@ -458,6 +503,37 @@ void wanted_refresh(void);
 void wanted_refresh_linked(void);
 size_t wanted_run(void);
 
+/* What an upgrade (processes switching together) is doing. */
+enum upgrade_state {
+	UPGRADE_PREPARING = 0,             /* prepares out */
+	UPGRADE_COMMITTING,                /* commits sent */
+	UPGRADE_ABORTING                   /* aborts sent */
+};
+
+/* The processes that switch one set of batches together (upgrade.c). */
+struct upgrade {
+	struct upgrade *next;
+	unsigned long id;
+	enum upgrade_state state;
+	struct client **members;         /* NULL where one went away */
+	size_t nmembers;
+	size_t nready;                   /* prepared, waiting */
+	size_t nacked;                   /* committed or aborted, or gone */
+	char *reason;                    /* why it aborts */
+	double first_at, last_at;        /* committed at, for the skew */
+	int busy;                        /* telling its members: not freed */
+	ev_timer timer;                  /* prepare-timeout */
+};
+
+/* upgrade.c */
+struct upgrade *upgrade_new(void);
+void upgrade_add(struct upgrade *, struct client *);
+void upgrade_start(struct upgrade *);
+void upgrade_ready(struct client *);
+void upgrade_failed(struct client *, const char *);
+void upgrade_acked(struct client *, int, double);
+void upgrade_leave(struct client *);
+
 /* reg.c */
 const char *reg_state_name(enum reg_state);
 const char *reg_state_ends(enum reg_state);
@@ -468,6 +544,7 @@ void reg_changed(struct reg *, const struct stamp *, int);
 int reg_offer(struct reg *, const struct stamp *, int);
 int reg_offer_forced(const struct reg *);
 void reg_denied(struct reg *, const struct stamp *, const char *);
+void reg_prepared(struct reg *);
 int reg_result(struct reg *, enum reg_outcome, const struct stamp *,
     const struct stamp *, int, const char *);
 void reg_purged(struct reg *, const struct stamp *, int);
@@ -516,6 +593,8 @@ void cred_free(struct cred *);
 int cred_allowed(const struct cred *);
 int cred_may(const struct cred *, const struct stat *, int);
 int cred_admin(const struct cred *);
+int cred_can_search(const struct cred *, const char *, char *, size_t,
+    char *, size_t);
 enum cred_sight cred_sight(const struct cred *, const char *);
 int cred_resolve_admin(char *, size_t);
 int cred_can_read(const struct cred *, const char *, char *, size_t);
@@ -557,6 +636,7 @@ void ctl_forget(struct client *);
 void ctl_log_line(const struct timespec *, int, const char *,
     const char *);
 int ctl_subscribers(void);
+int ctl_names(const struct client *, const char *);
 
 /* config.c */
 void config_init(struct config *);

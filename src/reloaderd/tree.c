@@ -182,7 +182,7 @@ root_matches(const struct root *r, const char *path)
 	if (strncmp(path, r->conf.path, plen) != 0 ||
 	    (path[plen] != '/' && plen > 1))
 		return 0;
-	return wanted_file(path) || root_globs(r, path);
+	return wanted_file(path) || root_globs(r, path) || set_selects(path);
 }
 
 /* Joins a directory and a name into a malloc'd path. */
@@ -468,6 +468,7 @@ file_gone(struct file *f)
 		    log_esc(file_module(f, f->stamp->module)),
 		    strchr(was, '=') + 1);
 		log_about(NULL);
+		set_file_removed(f);
 		rc = CHECK_REMOVED;
 	}
 	file_free(f);

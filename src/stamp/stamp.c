@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <md5.h>
+
 #include "stamp.h"
 
 /* Larger files are refused rather than read into memory. */
@@ -149,6 +151,50 @@ stamp_slurp(int fd, unsigned char **bufp, size_t *lenp, char *err,
 	return 0;
 }
 
+/* Says whether a file name is an Erlang application's resource file,
+ * whose stamp is the MD5 of its bytes: NAME.app or NAME.appup. */
+static int
+stamp_is_app_file(const char *path)
+{
+	size_t n = strlen(path);
+
+	return (n > 4 && strcmp(path + n - 4, ".app") == 0) ||
+	    (n > 6 && strcmp(path + n - 6, ".appup") == 0);
+}
+
+/*
+ * Reads the stamp of an application resource file (.app, .appup): the
+ * MD5 of its bytes.  The file is one Erlang term: whole once its last
+ * byte that is not white space is the term's full stop.
+ */
+static int
+stamp_read_app(const unsigned char *buf, size_t len, struct stamp *st,
+    char *err, size_t errlen)
+{
+	MD5_CTX ctx;
+	size_t i = len;
+
+	while (i > 0 && (buf[i - 1] == ' ' || buf[i - 1] == '\t' ||
+	    buf[i - 1] == '\n' || buf[i - 1] == '\r'))
+		i--;
+	if (i == 0 || buf[i - 1] != '.') {
+		snprintf(err, errlen, "%s", len == 0 ? "empty file" :
+		    "no full stop at the end of its term yet");
+		return STAMP_INCOMPLETE;
+	}
+	if (memchr(buf, '\0', len) != NULL) {
+		snprintf(err, errlen, "a NUL byte: not an Erlang term file");
+		return STAMP_INVALID;
+	}
+	MD5Init(&ctx);
+	MD5Update(&ctx, buf, len);
+	MD5Final(st->bytes, &ctx);
+	st->kind = STAMP_CONTENT;
+	st->len = 16;
+	st->format = STAMP_FMT_UNKNOWN;
+	return STAMP_OK;
+}
+
 /* Reads the stamp of the module file at path.  A file that cannot be
  * opened or read is STAMP_UNREADABLE, with errno saying why, so that the
  * caller can tell a missing file from a transient failure. */
@@ -173,7 +219,10 @@ stamp_read_file(const char *path, struct stamp *st, char *err, size_t errlen)
 		errno = e;
 		return rc;
 	}
-	rc = stamp_read_buf(buf, len, st, err, errlen);
+	if (stamp_is_app_file(path))
+		rc = stamp_read_app(buf, len, st, err, errlen);
+	else
+		rc = stamp_read_buf(buf, len, st, err, errlen);
 	free(buf);
 	return rc;
 }

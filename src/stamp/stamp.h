@@ -4,8 +4,10 @@
  * A stamp is the identity of the code in a module file: the GNU build-id
  * or an embedded version note of an ELF shared object (a content hash when
  * it has neither), or the MD5 that the Erlang VM reports as
- * Mod:module_info(md5) for a BEAM file.  Two files with equal stamps hold
- * the same code, whatever their mtimes say.
+ * Mod:module_info(md5) for a BEAM file; the MD5 of the bytes of an Erlang
+ * application's resource file (NAME.app, NAME.appup), so that an
+ * application upgrade can travel with its modules.  Two files with equal
+ * stamps hold the same code, whatever their mtimes say.
  *
  * This code never prints and never exits: every failure is returned with a
  * message in the caller's buffer.  It is safe on arbitrary bytes.

@@ -151,6 +151,8 @@ START_TEST(test_global_keys)
 	    "max-clients = 42\n"
 	    "group = devs\n"
 	    "admin-group = leads\n"
+	    "switch = per-process\n"
+	    "prepare-timeout = 250ms\n"
 	    "include = *.so \"lib *.so\"\t*.beam\n"
 	    "exclude = \"#*#\" *~ \"a\\\"b\" \"c\\\\d\" ;x\n";
 
@@ -165,6 +167,8 @@ START_TEST(test_global_keys)
 	ck_assert_uint_eq(c.max_clients, 42);
 	ck_assert_str_eq(c.group, "devs");
 	ck_assert_str_eq(c.admin_group, "leads");
+	ck_assert_int_eq(c.switch_mode, SWITCH_PER_PROCESS);
+	ck_assert_double_eq_tol(c.prepare_timeout, 0.25, 1e-9);
 	assert_list(c.include, inc);
 	assert_list(c.exclude, exc);
 	ck_assert_uint_eq(c.nroots, 0);
@@ -720,6 +724,9 @@ static const struct {
 	{ "settle = 10001ms\n", 1, { "settle \"10001ms\" is out of range" } },
 	{ "max-clients =\n", 1, { "empty value for \"max-clients\"" } },
 	{ "admin-group =\n", 1, { "empty value for \"admin-group\"" } },
+	{ "switch = sometimes\n", 1,
+	    { "invalid switch \"sometimes\"", "together or per-process" } },
+	{ "prepare-timeout = 1ms\n", 1, { "prepare-timeout" } },
 	{ "max-clients = 0\n", 1,
 	    { "max-clients \"0\" is out of range", "1 to 1000000" } },
 	{ "max-clients = 1000001\n", 1,

@@ -302,6 +302,32 @@ START_TEST(test_wait_purge)
 }
 END_TEST
 
+/* Version 2: a prepared module switches when its group commits, and is
+ * discarded (offered at the next build) when the switch aborts. */
+START_TEST(test_prepared)
+{
+	start(1, 1);
+	build(2);
+	offer(0);
+	reg_prepared(&g);
+	ck_state(REG_PREPARED);
+	build(3);
+	ck_state(REG_PREPARED);
+	ck_assert_int_eq(reg_force(&g, &disk, 0), 0);
+	ck_assert_int_eq(reg_rollback(&g, 0), 0);
+	answer(REG_ABORTED, 1);
+	ck_state(REG_DISCARDED);
+	ck_assert_str_eq(g.reason, "it broke");
+	reg_build_ended(&g, &disk, 0);
+	ck_state(REG_PENDING);
+	offer(0);
+	reg_prepared(&g);
+	answer(REG_OK, 3);
+	ck_state(REG_CURRENT);
+	ck_assert_int_eq(ver(&g.prev), 1);
+}
+END_TEST
+
 /* Issue path 4: a forced reload of the same version keeps the rollback
  * target; a rollback goes to it and holds the newer file back. */
 START_TEST(test_force_then_rollback)
@@ -436,6 +462,11 @@ reach(enum reg_state s)
 		offer(1);
 		answer(REG_OK, 1);
 		break;
+	case REG_PREPARED:
+		build(3);
+		offer(0);
+		reg_prepared(&g);
+		break;
 	}
 	ck_state(s);
 }
@@ -453,6 +484,7 @@ end_cause(enum reg_state s)
 		reg_release(&g, &disk, 1);
 		break;
 	case REG_OFFERED:
+	case REG_PREPARED:
 		answer(REG_OK, ver(&g.offered));
 		break;
 	case REG_FAILED:
@@ -474,9 +506,9 @@ end_cause(enum reg_state s)
 START_TEST(test_every_state_ends)
 {
 	enum reg_state s;
-	const char *seen[REG_ROLLED_BACK + 1];
+	const char *seen[REG_PREPARED + 1];
 
-	for (s = REG_CURRENT; s <= REG_ROLLED_BACK; s++) {
+	for (s = REG_CURRENT; s <= REG_PREPARED; s++) {
 		seen[s] = reg_state_name(s);
 		ck_assert_str_ne(seen[s], "?");
 		ck_assert_str_ne(reg_state_ends(s), "?");
@@ -706,6 +738,38 @@ START_TEST(test_clean)
 }
 END_TEST
 
+/* An application's .app and .appup files are stamped by the MD5 of their
+ * bytes, and are whole once their term's full stop is written. */
+START_TEST(test_app_stamp)
+{
+	static const char app[] = "{application, nine9s, [{vsn, \"0.2.0\"}]}.\n";
+	char p[PATH_MAX], err[STAMP_ERR_MAX], hex[64];
+	struct stamp st;
+	FILE *fp;
+
+	snprintf(p, sizeof(p), "%s/nine9s.app", tmp);
+	ck_assert_ptr_nonnull(fp = fopen(p, "w"));
+	fwrite(app, 1, strlen(app) - 3, fp);	/* not the "}.\n" yet */
+	fclose(fp);
+	ck_assert_int_eq(stamp_read_file(p, &st, err, sizeof(err)),
+	    STAMP_INCOMPLETE);
+	ck_assert_ptr_nonnull(fp = fopen(p, "w"));
+	fputs(app, fp);
+	fclose(fp);
+	ck_assert_int_eq(stamp_read_file(p, &st, err, sizeof(err)), STAMP_OK);
+	ck_assert_int_eq(st.kind, STAMP_CONTENT);
+	stamp_format_value(&st, hex, sizeof(hex));
+	/* md5sum of the same bytes. */
+	ck_assert_str_eq(hex, "aa2571078fe55fbe0b02f83ec8dce5f3");
+	snprintf(p, sizeof(p), "%s/nine9s.appup", tmp);
+	ck_assert_ptr_nonnull(fp = fopen(p, "w"));
+	fputs("{\"0.2.0\", [], []}.", fp);
+	fclose(fp);
+	ck_assert_int_eq(stamp_read_file(p, &st, err, sizeof(err)), STAMP_OK);
+	ck_assert_int_eq(st.kind, STAMP_CONTENT);
+}
+END_TEST
+
 /* One rule names a module after its file, wherever it is named: the
  * daemon's log and events, and libreloader. */
 START_TEST(test_module_name)
@@ -768,6 +832,7 @@ reg_suite(void)
 	tcase_add_test(tc, test_rollback_fails);
 	tcase_add_test(tc, test_denied);
 	tcase_add_test(tc, test_every_state_ends);
+	tcase_add_test(tc, test_prepared);
 	tcase_add_test(tc, test_holds);
 	suite_add_tcase(s, tc);
 
@@ -777,6 +842,7 @@ reg_suite(void)
 	tcase_add_test(tc, test_resolve_cred);
 	tcase_add_test(tc, test_clean);
 	tcase_add_test(tc, test_module_name);
+	tcase_add_test(tc, test_app_stamp);
 	suite_add_tcase(s, tc);
 	return s;
 }
