@@ -49,10 +49,15 @@ wait_log 'tester\[4242\]'
 # The highest common version within [min, proto]; none is an error, and
 # the connection is closed.
 client future <<EOF
-> hello proto=2 min=1 pid=2 name=future
+> hello proto=3 min=1 pid=2 name=future
 < welcome
 EOF
-expect_recv future 1 welcome proto=1
+expect_recv future 1 welcome proto=2
+client one <<EOF
+> hello proto=1 pid=4 name=one
+< welcome
+EOF
+expect_recv one 1 welcome proto=1
 client old <<EOF
 > hello proto=9 min=9 pid=3 name=old
 < code=version
