@@ -25,10 +25,11 @@ libmicrohttpd-dev curl"
 # checks the daemon's system calls against the system unit's filter);
 # util-linux: unshare and setpriv (the sandboxed run); dpkg-dev,
 # debhelper and fakeroot (t-deb builds the Debian packages, make deb);
-# jq (t-terminal checks that reloaderctl's JSON parses).
+# jq (t-terminal checks that reloaderctl's JSON parses, t-ctl-json its
+# types); netcat-openbsd (t-demo holds make run's port with nc -l).
 CHECK_PKGS="$RUN_PKGS check erlang-base erlang-eunit erlang-dev
 erlang-dialyzer binutils procps systemd mandoc man-db
-strace util-linux dpkg-dev debhelper fakeroot jq"
+strace util-linux dpkg-dev debhelper fakeroot jq netcat-openbsd"
 
 case ${1:-check} in
 run) PKGS=$RUN_PKGS ;;

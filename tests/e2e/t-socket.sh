@@ -40,6 +40,11 @@ set -u
 X=$1
 W=$2
 want=$3
+# A host that died must not take this script with it (SIGPIPE), nor the
+# daemon be left running.
+trap '' PIPE
+dpid=
+trap '[ -z "$dpid" ] || kill "$dpid" 2>/dev/null' EXIT
 AS=${AS:-}
 FULL_AS=${FULL_AS:-}
 mkdir -p "$W"
@@ -85,6 +90,7 @@ exec 3>&-
 wait "$hpid"
 kill "$dpid"
 wait "$dpid"
+dpid=
 [ ! -e "$want" ] || echo "FAIL: $want is left after the daemon stopped"
 echo "done $want"
 CASE
