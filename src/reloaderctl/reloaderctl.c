@@ -32,8 +32,10 @@ static int cmd_help(struct conn *, int, char **);
 static const struct command commands[] = {
 	{ "status", cmd_status, "",
 	    "the daemon, its roots, limits, clients and counters" },
-	{ "list", cmd_list, "[client]",
-	    "attached processes and their modules, stale ones marked" },
+	{ "list", cmd_list, "[-a] [-m module] [client [module]]",
+	    "attached processes and their modules, stale ones marked; a "
+	    "client by id, name start or glob, modules by glob; OTP's own "
+	    "only with -a" },
 	{ "reload", cmd_reload, "module... | --all",
 	    "force a reload and print each process's result" },
 	{ "rollback", cmd_rollback, "module",
