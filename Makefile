@@ -183,9 +183,14 @@ check-sanitize: deps
 	@$(AS_USER) $(MAKE) --no-print-directory O=obj-san SANITIZE=1 tests
 	@O=obj-san SANITIZE=1 sh tests/run.sh
 
+# Under sudo the demo's daemon listens where the user's second terminal
+# looks: in their XDG_RUNTIME_DIR, which sudo leaves out.
+RUN_ENV = $(if $(SUDO_UID),$(if $(wildcard /run/user/$(SUDO_UID)/.),env \
+	XDG_RUNTIME_DIR=/run/user/$(SUDO_UID) ))
+
 run: deps-run
 	@$(AS_USER) $(MAKE) --no-print-directory all
-	@$(AS_USER) sh examples/run.sh $(O)
+	@$(AS_USER) $(RUN_ENV)sh examples/run.sh $(O)
 
 format:
 	clang-format -i $(STAMP_SRCS) $(DAEMON_SRCS) $(MAIN_SRCS) \

@@ -1,9 +1,6 @@
 # examples.mk: the example dev server and the end-to-end tests' host
 # program, both linked with the shared libreloader from the build tree
 # (their rpath points there, so they run from the tree uninstalled).
-#
-# The devserver's handler modules are not built here: they are what a
-# user rebuilds while the server runs, with `make -C examples/devserver`.
 
 MHD_CFLAGS = $(shell $(PKG_CONFIG) --cflags libmicrohttpd)
 MHD_LIBS = $(shell $(PKG_CONFIG) --libs libmicrohttpd)
@@ -27,3 +24,14 @@ $(TEST_HOST): tests/e2e/host.c $(O)/libreloader.so
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(DEPFLAGS) $(ALL_LDFLAGS) \
 	    -pthread -o $@ $< $(RELOADER_LINK)
+
+# The devserver's handler modules, rebuilt by the top-level make as well,
+# so that the demo's edit loop is one command: edit a handler, run
+# `make`.  examples/devserver/Makefile builds them, the Makefile a user
+# copies for handlers of their own.
+ALL_TARGETS += devserver-handlers
+
+devserver-handlers:
+	@$(MAKE) -s --no-print-directory -C examples/devserver
+
+.PHONY: devserver-handlers

@@ -25,14 +25,15 @@ libmicrohttpd-dev curl"
 # checks the daemon's system calls against the system unit's filter);
 # util-linux: unshare and setpriv (the sandboxed run); dpkg-dev,
 # debhelper and fakeroot (t-deb builds the Debian packages, make deb);
-# jq (t-terminal checks that reloaderctl's JSON parses); rsync, and
-# OpenSSH's server and client (t-remote-*: a build sent by rsync, and
+# jq (t-terminal checks that reloaderctl's JSON parses, t-ctl-json its
+# types); netcat-openbsd (t-demo holds make run's port with nc -l); rsync,
+# and OpenSSH's server and client (t-remote-*: a build sent by rsync, and
 # reloaderctl and hosts reaching a daemon through a private sshd's
 # Unix-socket forwards).
 CHECK_PKGS="$RUN_PKGS check erlang-base erlang-eunit erlang-dev
 erlang-dialyzer binutils procps systemd mandoc man-db
-strace util-linux dpkg-dev debhelper fakeroot jq rsync openssh-client
-openssh-server"
+strace util-linux dpkg-dev debhelper fakeroot jq netcat-openbsd rsync
+openssh-client openssh-server"
 
 case ${1:-check} in
 run) PKGS=$RUN_PKGS ;;

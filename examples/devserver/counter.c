@@ -12,7 +12,7 @@
  * The state lives in memory that the module allocates; the library hands
  * it to every call and, on a reload, to the new version's
  * reloader_code_change, which returns the state the new version will
- * use.  Edit the reply text below, run `make -C examples/devserver`, and
+ * use.  Edit the reply text below, run `make`, and
  * the count carries on where it was.
  *
  * A version 2 that adds a field does it the way code_change/3 does:

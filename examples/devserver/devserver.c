@@ -14,6 +14,18 @@
  * to load or fails a hook changes nothing.  Each reload is logged on
  * standard error.
  *
+ * It listens on a socket of its own and passes it to libmicrohttpd, so
+ * that a port in use is told apart: the exit status is then 69
+ * (EX_UNAVAILABLE), which `make run` turns into a hint.  Every answer
+ * carries the header X-Devserver: PID, so that a script can tell this
+ * server from another one on the same port.
+ *
+ * A handler that crashes while it answers a request (SIGSEGV, SIGBUS,
+ * SIGFPE, SIGILL) takes no one down silently: the server says which
+ * module and which version (its stamp) crashed, answers 500, and stops
+ * cleanly, so that libreloader removes its private copies; it exits 70
+ * (EX_SOFTWARE).  Its state may be corrupt, so it does not carry on.
+ *
  * Everything runs on one libev loop: libmicrohttpd in its "external
  * epoll" mode (its epoll descriptor watched with an ev_io, MHD_run when
  * it is readable or when MHD_get_timeout says so) and libreloader
@@ -31,10 +43,12 @@
 #include <err.h>
 #include <errno.h>
 #include <limits.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -48,6 +62,22 @@ static const char *const devserver_required[] = { "route", "handle", NULL };
 
 /* The signature of a handler's handle(). */
 typedef int devserver_handle_fn(void *, char *, size_t);
+
+/* The signals a crashing handler dies of. */
+static const int devserver_crash_signals[] = { SIGSEGV, SIGBUS, SIGFPE,
+    SIGILL };
+#define DEVSERVER_NCRASH \
+	(sizeof(devserver_crash_signals) / sizeof(devserver_crash_signals[0]))
+
+/* The handler call under way, for the crash handler: where to jump back
+ * to, and what to name. */
+static struct {
+	sigjmp_buf env;
+	volatile sig_atomic_t active;
+	volatile sig_atomic_t sig;
+	char module[256];
+	char stamp[256];
+} devserver_calling;
 
 /* The server: its loop, its HTTP daemon, and its handlers. */
 struct devserver {
@@ -63,6 +93,7 @@ struct devserver {
 	ev_signal sigint;
 	ev_signal sigterm;
 	struct reloader_ev rev;     /* the library's descriptor in the loop */
+	int crashed;                /* a handler crashed: stop after answering */
 };
 
 static void devserver_usage(void) __attribute__((noreturn));
@@ -105,8 +136,54 @@ devserver_event(reloader_t *r, const struct reloader_event *ev, void *arg)
 	}
 }
 
+/* Jumps back out of a handler that crashed; any other fault takes its
+ * default action, as if we had not been there. */
+static void
+devserver_crash(int sig, siginfo_t *si, void *uc)
+{
+	struct sigaction dfl;
+
+	if (devserver_calling.active) {
+		devserver_calling.active = 0;
+		devserver_calling.sig = sig;
+		siglongjmp(devserver_calling.env, 1);
+	}
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	sigaction(sig, &dfl, NULL);
+	if (si == NULL || si->si_code <= 0)
+		raise(sig);
+}
+
+/* Catches the crash signals on a stack of their own (a handler may have
+ * overflowed its stack); libreloader chains its hook guard to this. */
+static void
+devserver_catch_crashes(void)
+{
+	static char altstack[64 * 1024];
+	struct sigaction sa;
+	stack_t ss;
+	size_t i;
+
+	ss.ss_sp = altstack;
+	ss.ss_size = sizeof(altstack);
+	ss.ss_flags = 0;
+	if (sigaltstack(&ss, NULL) == -1)
+		err(1, "sigaltstack");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = devserver_crash;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < DEVSERVER_NCRASH; i++)
+		if (sigaction(devserver_crash_signals[i], &sa, NULL) == -1)
+			err(1, "sigaction");
+}
+
 /* Calls the handler whose current version serves url, if any; fills
- * body and returns the HTTP status, or 0 if no handler serves url. */
+ * body and returns the HTTP status, or 0 if no handler serves url.  A
+ * handler that crashes is named with its version, answered 500, and the
+ * server stops once the answer is out. */
 static int
 devserver_call(struct devserver *ds, const char *url, char *body,
     size_t size)
@@ -125,11 +202,44 @@ devserver_call(struct devserver *ds, const char *url, char *body,
 		}
 		*(void **)&handle = reloader_sym(img, "handle");
 		body[0] = '\0';
+		/* One loop: the version pinned is the current one. */
+		snprintf(devserver_calling.module,
+		    sizeof(devserver_calling.module), "%s",
+		    reloader_module_name(ds->handlers[i]));
+		snprintf(devserver_calling.stamp,
+		    sizeof(devserver_calling.stamp), "%s",
+		    reloader_module_stamp(ds->handlers[i]));
+		if (sigsetjmp(devserver_calling.env, 1) != 0) {
+			reloader_leave(img);
+			fprintf(stderr, "devserver: handler %s (%s) crashed "
+			    "with %s on GET %s; stopping\n",
+			    devserver_calling.module, devserver_calling.stamp,
+			    strsignal(devserver_calling.sig), url);
+			snprintf(body, size, "handler %s (%s) crashed with %s; "
+			    "the devserver stops\n", devserver_calling.module,
+			    devserver_calling.stamp,
+			    strsignal(devserver_calling.sig));
+			ds->crashed = 1;
+			return MHD_HTTP_INTERNAL_SERVER_ERROR;
+		}
+		devserver_calling.active = 1;
 		status = handle(reloader_state(img), body, size);
+		devserver_calling.active = 0;
 		reloader_leave(img);
 		return status;
 	}
 	return 0;
+}
+
+/* Stops the loop once the answer to a crashed handler's request is out. */
+static void
+devserver_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct devserver *ds = cls;
+
+	if (ds->crashed)
+		ev_break(ds->loop, EVBREAK_ALL);
 }
 
 /* Lists the routes, for GET /. */
@@ -186,6 +296,10 @@ devserver_request(void *cls, struct MHD_Connection *conn, const char *url,
 		return MHD_NO;
 	MHD_add_response_header(resp, "Content-Type",
 	    "text/plain; charset=utf-8");
+	snprintf(body, sizeof(body), "%ld", (long)getpid());
+	MHD_add_response_header(resp, "X-Devserver", body);
+	if (ds->crashed)
+		MHD_add_response_header(resp, "Connection", "close");
 	ret = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -237,32 +351,45 @@ devserver_signal(struct ev_loop *loop, ev_signal *w, int revents)
 
 /* Starts libmicrohttpd on 127.0.0.1:port in external epoll mode and
  * hooks its descriptor into the loop; returns the port it listens on,
- * or exits. */
+ * or exits (EX_UNAVAILABLE when another program has the port). */
 static unsigned int
 devserver_listen(struct devserver *ds, unsigned int port)
 {
 	const union MHD_DaemonInfo *info;
 	struct sockaddr_in sin;
-	int epfd;
+	socklen_t len = sizeof(sin);
+	int epfd, fd, one = 1;
 
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons(port);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	/* Our own socket, so that the reason a bind fails is ours to say. */
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		err(1, "socket");
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1)
+		err(1, "SO_REUSEADDR");
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1) {
+		if (errno == EADDRINUSE)
+			errx(EX_UNAVAILABLE, "127.0.0.1:%u is taken by another "
+			    "program; choose another port with -p", port);
+		err(1, "cannot listen on 127.0.0.1:%u", port);
+	}
+	if (listen(fd, 64) == -1)
+		err(1, "listen on 127.0.0.1:%u", port);
+	if (getsockname(fd, (struct sockaddr *)&sin, &len) == 0)
+		port = ntohs(sin.sin_port);
 	ds->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, port,
 	    NULL, NULL, devserver_request, ds,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
+	    MHD_OPTION_LISTEN_SOCKET, fd,
+	    MHD_OPTION_NOTIFY_COMPLETED, devserver_completed, ds,
 	    MHD_OPTION_END);
 	if (ds->mhd == NULL)
-		errx(1, "cannot listen on 127.0.0.1:%u (in use? try -p)",
-		    port);
+		errx(1, "libmicrohttpd cannot serve 127.0.0.1:%u", port);
 	info = MHD_get_daemon_info(ds->mhd, MHD_DAEMON_INFO_EPOLL_FD);
 	if (info == NULL)
 		errx(1, "libmicrohttpd has no epoll descriptor");
 	epfd = info->epoll_fd;
-	if ((info = MHD_get_daemon_info(ds->mhd,
-	    MHD_DAEMON_INFO_BIND_PORT)) != NULL && info->port != 0)
-		port = info->port;
 
 	ev_io_init(&ds->mhd_io, devserver_mhd_io, epfd, EV_READ);
 	ds->mhd_io.data = ds;
@@ -326,6 +453,7 @@ main(int argc, char **argv)
 
 	memset(&ds, 0, sizeof(ds));
 	signal(SIGPIPE, SIG_IGN);
+	devserver_catch_crashes();
 	if ((ds.loop = ev_default_loop(0)) == NULL)
 		errx(1, "cannot start libev");
 	if ((ds.r = reloader_new("devserver")) == NULL)
@@ -333,12 +461,13 @@ main(int argc, char **argv)
 	if (sock != NULL && reloader_set_socket(ds.r, sock) == -1)
 		errx(1, "-s %s: %s", sock, reloader_error(ds.r));
 	reloader_set_event_cb(ds.r, devserver_event, NULL);
+	/* The port first: taken, it is all there is to say. */
+	port = devserver_listen(&ds, port);
 	devserver_open(&ds, argc, argv);
 	if (reloader_connect(ds.r) == -1)
 		errx(1, "%s", reloader_error(ds.r));
 	reloader_ev_attach(ds.loop, &ds.rev, ds.r);
 
-	port = devserver_listen(&ds, port);
 	ev_signal_init(&ds.sigint, devserver_signal, SIGINT);
 	ev_signal_start(ds.loop, &ds.sigint);
 	ev_signal_init(&ds.sigterm, devserver_signal, SIGTERM);
@@ -357,5 +486,5 @@ main(int argc, char **argv)
 	reloader_ev_detach(ds.loop, &ds.rev);
 	reloader_free(ds.r);
 	free(ds.handlers);
-	return 0;
+	return ds.crashed ? EX_SOFTWARE : 0;
 }

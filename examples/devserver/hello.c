@@ -1,7 +1,7 @@
 /*
  * hello.c: the devserver's GET /hello.
  *
- * Change the greeting, run `make -C examples/devserver`, and curl
+ * Change the greeting, run `make` (at the top of the tree), and curl
  * http://127.0.0.1:8080/hello again: the running server answers with the
  * new text, without a restart.
  */

@@ -20,6 +20,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -480,8 +481,7 @@ reloader_set_socket(reloader_t *r, const char *path)
 int
 reloader_connect(reloader_t *r)
 {
-	const char *env;
-	char *path = NULL;
+	char path[PATH_MAX];
 	int rc;
 
 	reloader_lock(r);
@@ -490,25 +490,14 @@ reloader_connect(reloader_t *r)
 		return 0;
 	}
 	if (r->sockpath == NULL) {
-		if ((env = getenv("RELOADER_SOCKET")) != NULL && *env != '\0')
-			path = strdup(env);
-		else if ((env = getenv("XDG_RUNTIME_DIR")) != NULL &&
-		    *env != '\0') {
-			if (asprintf(&path, "%s/reloader.sock", env) == -1)
-				path = NULL;
-		} else if (geteuid() == 0)
-			path = strdup("/run/reloader/reloader.sock");
-		else if (asprintf(&path, "/tmp/reloader-%lu.sock",
-		    (unsigned long)geteuid()) == -1)
-			path = NULL;
-		if (path == NULL) {
-			reloader_set_error(r, "out of memory");
+		if (proto_default_socket(path, sizeof(path)) == -1) {
+			reloader_set_error(r, "the default socket path is "
+			    "longer than %zu bytes", sizeof(path) - 1);
 			reloader_unlock(r);
 			return -1;
 		}
 		reloader_unlock(r);
 		rc = reloader_set_socket(r, path);
-		free(path);
 		if (rc == -1)
 			return -1;
 		reloader_lock(r);

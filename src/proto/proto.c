@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "proto.h"
 
@@ -512,4 +513,32 @@ proto_stamp_parse(const char *s, struct stamp *st)
 	}
 	st->len = vlen / 2;
 	return 0;
+}
+
+/* Writes into buf the socket path that the daemon, libreloader and
+ * reloaderctl use when none is named, the one rule all of them follow:
+ * $RELOADER_SOCKET; else $XDG_RUNTIME_DIR/reloader.sock, its trailing
+ * slashes dropped; else /run/reloader/reloader.sock when the effective
+ * uid is 0; else /tmp/reloader-EUID.sock.  Returns 0, or -1 when the path
+ * does not fit in len bytes (buf then holds as much as fits). */
+int
+proto_default_socket(char *buf, size_t len)
+{
+	const char *env;
+	size_t n;
+	int rc;
+
+	if ((env = getenv("RELOADER_SOCKET")) != NULL && *env != '\0')
+		rc = snprintf(buf, len, "%s", env);
+	else if ((env = getenv("XDG_RUNTIME_DIR")) != NULL && *env != '\0') {
+		n = strlen(env);
+		while (n > 0 && env[n - 1] == '/')
+			n--;
+		rc = snprintf(buf, len, "%.*s/reloader.sock", (int)n, env);
+	} else if (geteuid() == 0)
+		rc = snprintf(buf, len, "/run/reloader/reloader.sock");
+	else
+		rc = snprintf(buf, len, "/tmp/reloader-%lu.sock",
+		    (unsigned long)geteuid());
+	return rc < 0 || (size_t)rc >= len ? -1 : 0;
 }

@@ -1,9 +1,10 @@
 /*
  * proto.h: the line codec of the reloader protocol (docs/PROTOCOL.md),
- * shared by reloaderd and libreloader.
+ * shared by reloaderd, libreloader and reloaderctl.
  *
  * Pure code: it never prints, never exits and never allocates; it is safe
- * on arbitrary bytes.  A parsed message points into the line it came
+ * on arbitrary bytes.  It also holds the one rule for the default socket
+ * path, so that every C program of reloader looks in the same place.  A parsed message points into the line it came
  * from, which is unescaped in place.
  */
 #ifndef PROTO_H
@@ -62,5 +63,6 @@ void proto_addf(struct proto_out *, const char *, const char *, ...)
 int proto_end(struct proto_out *);
 void proto_stamp_format(const struct stamp *, char *, size_t);
 int proto_stamp_parse(const char *, struct stamp *);
+int proto_default_socket(char *, size_t);
 
 #endif /* PROTO_H */

@@ -6,6 +6,7 @@
  * line is EX_USAGE whether or not a daemon runs.
  */
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +70,7 @@ cmd_plural(const struct proto_msg *m, const char *key)
 static void
 status_daemon(struct table *t, const struct proto_msg *m)
 {
-	char up[64];
+	char up[64], hbuf[64];
 	const char *held = cmd_get(m, "held");
 
 	table_add(t, "daemon");
@@ -88,9 +89,11 @@ status_daemon(struct table *t, const struct proto_msg *m)
 	table_add(t, "held");
 	if (strcmp(held, "0") == 0)
 		table_add(t, "no");
-	else
-		table_cell(t, "warn", strcmp(held, "1") == 0 ? "yes (1 hold)" :
-		    "yes (several holds)");
+	else {
+		snprintf(hbuf, sizeof(hbuf), "yes (%s hold%s)", held,
+		    strcmp(held, "1") == 0 ? "" : "s");
+		table_cell(t, "warn", hbuf);
+	}
 }
 
 /* Adds the rows of the status table for the inotify and counts lines. */
@@ -237,30 +240,128 @@ list_note(char **notes, size_t *len, const char *label,
 	*len += (size_t)n;
 }
 
-/* "list [client]": every attached client and each of its modules with
- * the stamp it runs and the stamp on disk, stale ones marked. */
+/* What list shows: the clients and modules asked for, and the counts. */
+struct list_filter {
+	const char *client;              /* id, name prefix or glob; NULL */
+	const char *module;              /* module glob; NULL: all */
+	int all;                         /* OTP's own modules too */
+};
+
+/* Says whether pattern p has a glob character. */
+static int
+list_is_glob(const char *p)
+{
+	return strpbrk(p, "*?[") != NULL;
+}
+
+/* Says whether a client line is one the filter asks for: its id, or a
+ * name the glob matches, or a name the word starts. */
+static int
+list_client_match(const struct list_filter *f, const struct proto_msg *m)
+{
+	const char *name = cmd_get(m, "name");
+
+	if (f->client == NULL)
+		return 1;
+	if (strcmp(cmd_get(m, "client"), f->client) == 0)
+		return 1;
+	if (list_is_glob(f->client))
+		return fnmatch(f->client, name, 0) == 0;
+	return strncmp(name, f->client, strlen(f->client)) == 0;
+}
+
+/* Says whether a loaded line is shown: its module matches, and it is
+ * not OTP's own unless -a.  Counts the OTP modules left out. */
+static int
+list_module_match(const struct list_filter *f, const struct proto_msg *m,
+    unsigned long *hidden)
+{
+	const char *origin = proto_get(m, "origin");
+
+	if (f->module != NULL && fnmatch(f->module, cmd_get(m, "module"),
+	    0) != 0)
+		return 0;
+	if (!f->all && origin != NULL && strcmp(origin, "otp") == 0) {
+		(*hidden)++;
+		return 0;
+	}
+	return 1;
+}
+
+/* Reads list's options and operands: [-a] [-m glob] [client [glob]]. */
+static void
+list_args(int argc, char **argv, struct list_filter *f)
+{
+	static const struct option longopts[] = {
+		{ "all", no_argument, NULL, 'a' },
+		{ "module", required_argument, NULL, 'm' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch, reset = 1;
+
+	memset(f, 0, sizeof(*f));
+	while ((ch = ctl_getopt(argc, argv, "+:ajm:v", longopts, reset)) !=
+	    -1) {
+		reset = 0;
+		if (ch == 'a')
+			f->all = 1;
+		else if (ch == 'm')
+			f->module = optarg;
+		else if (ch == 'j')
+			opts.json = 1;
+		else
+			opts.verbose = 1;
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc > 2 || (argc == 2 && f->module != NULL))
+		ctl_usage_error("list takes at most a client and a module "
+		    "(or -m module)");
+	if (argc >= 1)
+		f->client = argv[0];
+	if (argc == 2)
+		f->module = argv[1];
+	if ((f->client != NULL && *f->client == '\0') ||
+	    (f->module != NULL && *f->module == '\0'))
+		ctl_usage_error("list: the %s is empty",
+		    f->module != NULL && *f->module == '\0' ? "module" :
+		    "client name");
+}
+
+/* Adds the ID and CLIENT cells of a client's row. */
+static void
+list_client_cells(struct table *t, const char *id, const char *label)
+{
+	table_add(t, "%s", id);
+	table_add(t, "%s", label);
+}
+
+/*
+ * "list [-a] [-m glob] [client [glob]]": the attached clients and each
+ * of their modules with the stamp it runs and the stamp on disk, stale
+ * ones marked.  A client is picked by id, by the start of its name or by
+ * a glob; modules by a glob; OTP's own (origin=otp) only with -a.
+ */
 int
 cmd_list(struct conn *c, int argc, char **argv)
 {
-	char label[512], have[512], disk[512], sbuf[64], *notes = NULL;
+	char label[512], cid[32], have[512], disk[512], sbuf[64];
+	char *notes = NULL, *cjson = NULL;
 	const char *color, *state;
+	struct list_filter f;
 	struct table *t;
 	struct proto_msg m;
 	struct proto_out o;
-	unsigned long id, stale = 0;
-	size_t nlen = 0;
-	int i, rc, cols, rows = 0, nclients = 0;
+	unsigned long id, stale = 0, hidden = 0, nmods = 0;
+	size_t nlen = 0, cjlen = 0;
+	int rc, cols, rows = 0, shown = 0, nclients = 0;
+	FILE *cj;
 
-	i = cmd_print_opts(argc, argv);
-	if (argc - i > 1)
-		ctl_usage_error("list takes at most one client (an id or a "
-		    "name)");
-	if (argc - i == 1 && *argv[i] == '\0')
-		ctl_usage_error("list: the client name is empty");
+	list_args(argc, argv, &f);
 	conn_connect(c);
 	id = conn_start(c, &o, "list");
-	if (argc - i == 1)
-		proto_add(&o, "client", argv[i]);
 	conn_send_or_die(c, &o);
 
 	cols = opts.verbose ? 7 : 6;
@@ -273,59 +374,92 @@ cmd_list(struct conn *c, int argc, char **argv)
 	table_cell(t, "bold", "STATE");
 	if (opts.verbose)
 		table_cell(t, "bold", "PATH");
-	label[0] = '\0';
+	label[0] = cid[0] = '\0';
 	while ((rc = conn_answer(c, id, &m)) == ANS_DATA) {
+		if (strcmp(m.verb, "client") == 0) {
+			if (shown && rows == 0 && f.module == NULL) {
+				/* The last client had no modules shown. */
+				list_client_cells(t, cid, label);
+				table_add(t, "-");
+				table_row(t);
+			}
+			shown = list_client_match(&f, &m);
+			rows = 0;
+			if (!shown)
+				continue;
+			snprintf(label, sizeof(label), "%s[%s]",
+			    cmd_get(&m, "name"), cmd_get(&m, "pid"));
+			snprintf(cid, sizeof(cid), "%s", cmd_get(&m, "client"));
+			/* Printed with its first module when -m picks them. */
+			free(cjson);
+			cjson = NULL;
+			if ((cj = open_memstream(&cjson, &cjlen)) == NULL)
+				ctl_die(EX_OSERR, "out of memory");
+			out_json(cj, NULL, &m);
+			fclose(cj);
+			if (f.module == NULL) {
+				nclients++;
+				if (opts.json)
+					fputs(cjson, stdout);
+			}
+			continue;
+		}
+		if (strcmp(m.verb, "loaded") != 0 || !shown ||
+		    !list_module_match(&f, &m, &hidden))
+			continue;
+		if (rows == 0 && f.module != NULL) {
+			nclients++;
+			if (opts.json)
+				fputs(cjson, stdout);
+		}
+		nmods++;
+		rows++;
 		if (opts.json) {
 			out_json(stdout, NULL, &m);
 			continue;
 		}
-		if (strcmp(m.verb, "client") == 0) {
-			if (rows == 0 && nclients > 0) {
-				/* The last client had no modules. */
-				table_add(t, "-");
-				table_row(t);
-			}
-			snprintf(label, sizeof(label), "%s[%s]",
-			    cmd_get(&m, "name"), cmd_get(&m, "pid"));
-			table_add(t, "%s", cmd_get(&m, "client"));
-			table_add(t, "%s", label);
-			nclients++;
-			rows = 0;
-		} else if (strcmp(m.verb, "loaded") == 0) {
-			if (rows > 0) {
-				table_add(t, "%s", cmd_get(&m, "client"));
-				table_add(t, "%s", label);
-			}
-			rows++;
-			table_add(t, "%s", cmd_get(&m, "module"));
-			table_add(t, "%s", out_stamp(proto_get(&m, "have"),
-			    have, sizeof(have)));
-			table_add(t, "%s", out_stamp(proto_get(&m, "disk"),
-			    disk, sizeof(disk)));
-			state = list_state(&m, sbuf, sizeof(sbuf), &color);
-			table_cell(t, color, state);
-			if (opts.verbose)
-				table_add(t, "%s", cmd_get(&m, "path"));
-			if (color != NULL)
-				stale++;
-			list_note(&notes, &nlen, label, &m);
-		}
+		list_client_cells(t, cid, label);
+		table_add(t, "%s", cmd_get(&m, "module"));
+		table_add(t, "%s", out_stamp(proto_get(&m, "have"), have,
+		    sizeof(have)));
+		table_add(t, "%s", out_stamp(proto_get(&m, "disk"), disk,
+		    sizeof(disk)));
+		state = list_state(&m, sbuf, sizeof(sbuf), &color);
+		table_cell(t, color, state);
+		if (opts.verbose)
+			table_add(t, "%s", cmd_get(&m, "path"));
+		if (color != NULL)
+			stale++;
+		list_note(&notes, &nlen, label, &m);
 	}
+	free(cjson);
 	if (rc == ANS_ERROR) {
 		table_free(t);
 		free(notes);
-		conn_error_die(c, &m, argc - i == 1 ? argv[i] : "list");
+		conn_error_die(c, &m, "list");
+	}
+	if (shown && rows == 0 && f.module == NULL) {
+		list_client_cells(t, cid, label);
+		table_add(t, "-");
+		table_row(t);
+	}
+	if (nclients == 0 && f.client != NULL) {
+		table_free(t);
+		free(notes);
+		ctl_die(EX_DATAERR, "%s: no attached client has that id or "
+		    "a name that matches%s", f.client, f.module != NULL ?
+		    " with such a module" : "");
 	}
 	if (!opts.json) {
-		if (rows == 0 && nclients > 0) {
-			table_add(t, "-");
-			table_row(t);
-		}
 		if (nclients > 0)
 			table_print(t, stdout, "");
-		printf("%s client%s, %s module%s, %lu stale\n",
-		    cmd_get(&m, "clients"), cmd_plural(&m, "clients"),
-		    cmd_get(&m, "modules"), cmd_plural(&m, "modules"), stale);
+		printf("%d client%s, %lu module%s, %lu stale", nclients,
+		    nclients == 1 ? "" : "s", nmods, nmods == 1 ? "" : "s",
+		    stale);
+		if (hidden > 0)
+			printf("; %lu of OTP's own module%s not shown (-a "
+			    "shows them)", hidden, hidden == 1 ? "" : "s");
+		printf("\n");
 		/* Why each one is not current, and what ends it. */
 		if (notes != NULL)
 			printf("%s", notes);

@@ -156,16 +156,123 @@ out_json_string(FILE *fp, const char *s)
 	putc('"', fp);
 }
 
-/* Prints a line from the daemon as one JSON object: "type" first (the
- * given type, else the line's verb), then every field but id=, each
- * value a string. */
-void
-out_json(FILE *fp, const char *type, const struct proto_msg *m)
+/* How a field's value is written in JSON. */
+#define OUT_NUMBER 1   /* a number; null when empty */
+#define OUT_BOOL 2     /* yes/no as true/false */
+
+/* The fields that are not strings, by the object they are in ("*": in
+ * any); reloaderctl(1), JSON, lists them.  A value that does not fit
+ * its type (a daemon newer than this table) stays a string. */
+static const struct {
+	const char *type, *key;
+	int kind;
+} out_fields[] = {
+	{ "*", "pid", OUT_NUMBER },
+	{ "*", "client", OUT_NUMBER },
+	{ "*", "batch", OUT_NUMBER },
+	{ "*", "count", OUT_NUMBER },
+	{ "*", "held", OUT_NUMBER },
+	{ "*", "clients", OUT_NUMBER },
+	{ "*", "modules", OUT_NUMBER },
+	{ "daemon", "uptime", OUT_NUMBER },
+	{ "daemon", "settle", OUT_NUMBER },
+	{ "daemon", "interval", OUT_NUMBER },
+	{ "inotify", "watches", OUT_NUMBER },
+	{ "inotify", "max-user-watches", OUT_NUMBER },
+	{ "inotify", "max-user-instances", OUT_NUMBER },
+	{ "inotify", "max-queued-events", OUT_NUMBER },
+	{ "root", "dirs", OUT_NUMBER },
+	{ "root", "files", OUT_NUMBER },
+	{ "root", "implicit", OUT_BOOL },
+	{ "counts", "controls", OUT_NUMBER },
+	{ "counts", "changes", OUT_NUMBER },
+	{ "counts", "batches", OUT_NUMBER },
+	{ "counts", "ok", OUT_NUMBER },
+	{ "counts", "load-failed", OUT_NUMBER },
+	{ "counts", "rolled-back", OUT_NUMBER },
+	{ "counts", "test-failed", OUT_NUMBER },
+	{ "counts", "remote", OUT_NUMBER },
+	{ "counts", "rollbacks", OUT_NUMBER },
+	{ "client", "uid", OUT_NUMBER },
+	{ "client", "attached", OUT_NUMBER },
+	{ "loaded", "stale", OUT_BOOL },
+	{ "result", "load", OUT_NUMBER },
+	{ "result", "state", OUT_NUMBER },
+	{ "result", "test", OUT_NUMBER },
+	{ "result", "purge", OUT_NUMBER },
+	{ "result", "copied", OUT_NUMBER },
+	{ "release", "delivered", OUT_NUMBER },
+	{ "release", "discarded", OUT_NUMBER },
+	{ "ok", "delivered", OUT_NUMBER },
+	{ "ok", "discarded", OUT_NUMBER },
+};
+
+/* Returns how a field of an object of the given type is written. */
+static int
+out_kind(const char *type, const char *key)
 {
 	size_t i;
 
+	for (i = 0; i < sizeof(out_fields) / sizeof(out_fields[0]); i++)
+		if (strcmp(out_fields[i].key, key) == 0 &&
+		    (strcmp(out_fields[i].type, "*") == 0 ||
+		    strcmp(out_fields[i].type, type) == 0))
+			return out_fields[i].kind;
+	return 0;
+}
+
+/* Says whether s is a number as JSON writes one (digits, an optional
+ * fraction; no sign, no leading zero, as the protocol sends them). */
+static int
+out_is_number(const char *s)
+{
+	const char *p = s;
+
+	if (*p == '0')
+		p++;
+	else if (*p >= '1' && *p <= '9')
+		while (*p >= '0' && *p <= '9')
+			p++;
+	else
+		return 0;
+	if (*p == '.') {
+		if (p[1] < '0' || p[1] > '9')
+			return 0;
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			;
+	}
+	return *p == '\0' && p - s <= 32;
+}
+
+/* Prints one value as its field's JSON type: a number, true/false, null
+ * for an empty number, or else a string. */
+static void
+out_json_value(FILE *fp, int kind, const char *v)
+{
+	if (kind == OUT_NUMBER && *v == '\0')
+		fputs("null", fp);
+	else if (kind == OUT_NUMBER && out_is_number(v))
+		fputs(v, fp);
+	else if (kind == OUT_BOOL && strcmp(v, "yes") == 0)
+		fputs("true", fp);
+	else if (kind == OUT_BOOL && strcmp(v, "no") == 0)
+		fputs("false", fp);
+	else
+		out_json_string(fp, v);
+}
+
+/* Prints a line from the daemon as one JSON object: "type" first (the
+ * given type, else the line's verb), then every field but id=, numbers
+ * and yes/no fields as JSON numbers and booleans (out_fields), the rest
+ * as strings. */
+void
+out_json(FILE *fp, const char *type, const struct proto_msg *m)
+{
+	const char *t = type != NULL ? type : m->verb;
+	size_t i;
+
 	fputs("{\"type\":", fp);
-	out_json_string(fp, type != NULL ? type : m->verb);
+	out_json_string(fp, t);
 	for (i = 0; i < m->n; i++) {
 		if (strcmp(m->f[i].key, "id") == 0 ||
 		    (type != NULL && strcmp(m->f[i].key, "type") == 0))
@@ -173,7 +280,7 @@ out_json(FILE *fp, const char *type, const struct proto_msg *m)
 		fputc(',', fp);
 		out_json_string(fp, m->f[i].key);
 		fputc(':', fp);
-		out_json_string(fp, m->f[i].val);
+		out_json_value(fp, out_kind(t, m->f[i].key), m->f[i].val);
 	}
 	fputs("}\n", fp);
 }
@@ -187,7 +294,8 @@ out_stamp(const char *stamp, char *buf, size_t len)
 	char tmp[512];
 	size_t keep;
 
-	if (stamp == NULL || *stamp == '\0')
+	/* "none:" is the protocol's "no stamp known", not a kind to show. */
+	if (stamp == NULL || *stamp == '\0' || strcmp(stamp, "none:") == 0)
 		return out_vis("-", buf, len);
 	colon = strchr(stamp, ':');
 	if (opts.verbose || colon == NULL)

@@ -7,6 +7,7 @@
  * status follows sysexits(3) (docs/reloaderctl.1, EXIT STATUS).
  */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,8 +32,10 @@ static int cmd_help(struct conn *, int, char **);
 static const struct command commands[] = {
 	{ "status", cmd_status, "",
 	    "the daemon, its roots, limits, clients and counters" },
-	{ "list", cmd_list, "[client]",
-	    "attached processes and their modules, stale ones marked" },
+	{ "list", cmd_list, "[-a] [-m module] [client [module]]",
+	    "attached processes and their modules, stale ones marked; a "
+	    "client by id, name start or glob, modules by glob; OTP's own "
+	    "only with -a" },
 	{ "reload", cmd_reload, "module... | --all",
 	    "force a reload and print each process's result" },
 	{ "rollback", cmd_rollback, "module",
@@ -185,30 +188,18 @@ bad:
 	ctl_usage_error("-t %s: expected seconds, e.g. 10, 2.5 or 500ms", s);
 }
 
-/* Returns the socket's path, in the daemon's order: -s, RELOADER_SOCKET,
- * $XDG_RUNTIME_DIR/reloader.sock, /run/reloader/reloader.sock for root,
- * else /tmp/reloader-UID.sock.  The result is static or the caller's. */
+/* Returns the socket's path: -s, else the default every program of
+ * reloader uses (proto_default_socket).  The result is static or the
+ * caller's. */
 static const char *
 socket_path(void)
 {
-	static char buf[4096];
-	const char *env;
-	size_t n;
+	static char buf[PATH_MAX];
 
 	if (opts.socket != NULL)
 		return opts.socket;
-	if ((env = getenv("RELOADER_SOCKET")) != NULL && *env != '\0')
-		return env;
-	if ((env = getenv("XDG_RUNTIME_DIR")) != NULL && *env != '\0') {
-		n = strlen(env);
-		while (n > 0 && env[n - 1] == '/')
-			n--;
-		snprintf(buf, sizeof(buf), "%.*s/reloader.sock", (int)n, env);
-	} else if (getuid() == 0)
-		snprintf(buf, sizeof(buf), "/run/reloader/reloader.sock");
-	else
-		snprintf(buf, sizeof(buf), "/tmp/reloader-%lu.sock",
-		    (unsigned long)getuid());
+	/* A default too long to fit is refused when connecting. */
+	(void)proto_default_socket(buf, sizeof(buf));
 	return buf;
 }
 

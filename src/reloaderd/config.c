@@ -23,6 +23,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "proto.h"
 #include "reloaderd.h"
 
 #define CONFIG_SIZE_MAX	(1024 * 1024)	/* largest file config_load reads */
@@ -233,24 +234,12 @@ cf_root_find(const struct config *c, const char *path)
 void
 config_init(struct config *c)
 {
-	const char *xdg = getenv("XDG_RUNTIME_DIR");
-	size_t n;
-	int rc;
+	char sock[PATH_MAX];
 
 	memset(c, 0, sizeof(*c));
-	if (xdg != NULL && *xdg != '\0') {
-		/* Trailing slashes would make an ugly "dir//reloader.sock". */
-		n = strlen(xdg);
-		while (n > 0 && xdg[n - 1] == '/')
-			n--;
-		rc = asprintf(&c->socket, "%.*s/reloader.sock", (int)n, xdg);
-	} else if (getuid() == 0)
-		rc = (c->socket = strdup("/run/reloader/reloader.sock")) ?
-		    0 : -1;
-	else
-		rc = asprintf(&c->socket, "/tmp/reloader-%lu.sock",
-		    (unsigned long)getuid());
-	if (rc == -1)
+	/* A default too long to fit is refused when the socket is opened. */
+	(void)proto_default_socket(sock, sizeof(sock));
+	if ((c->socket = strdup(sock)) == NULL)
 		abort();
 	c->loglevel = LOG_INFO;
 	c->backend = BACKEND_AUTO;

@@ -33,14 +33,15 @@ struct opts {
 
 static struct opts opts;
 
-/* Prints the usage line and exits. */
+/* Prints the usage line and exits: on standard output with status 0
+ * when asked for (-h), else on standard error with status 1. */
 static void __attribute__((noreturn))
-usage(void)
+usage(int status)
 {
-	fprintf(stderr, "usage: reloaderd [-fnvV] [-c file] [-s socket] "
-	    "[-w dir]... [-b auto|inotify|poll]\n"
+	fprintf(status == 0 ? stdout : stderr, "usage: reloaderd [-fhnvV] "
+	    "[-c file] [-s socket] [-w dir]... [-b auto|inotify|poll]\n"
 	    "                 [-i interval] [-l logfile]\n");
-	exit(1);
+	exit(status);
 }
 
 /* Builds a configuration from the file and the command line; -1 with a
@@ -326,8 +327,10 @@ main(int argc, char **argv)
 	const char **nw;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "fnvVc:s:w:b:i:l:")) != -1) {
+	while ((ch = getopt(argc, argv, "fhnvVc:s:w:b:i:l:")) != -1) {
 		switch (ch) {
+		case 'h':
+			usage(0);
 		case 'f':
 			opts.foreground = 1;
 			break;
@@ -364,11 +367,11 @@ main(int argc, char **argv)
 			opts.logfile = optarg;
 			break;
 		default:
-			usage();
+			usage(1);
 		}
 	}
 	if (optind != argc)
-		usage();
+		usage(1);
 
 	rd->ifd = -1;
 	if (build_config(&rd->conf, msg, sizeof(msg)) == -1) {

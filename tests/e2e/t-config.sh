@@ -89,6 +89,16 @@ expect_error "-i 0: interval must be between 1ms and 1h" "-i 0"
 run -n -x
 expect_error "invalid option -- 'x'" "-x"
 grep -q '^usage: reloaderd' "$T/err" || fail "-x: no usage line"
+# -h asks for the usage: on standard output, status 0, nothing started;
+# the same options as the manual's synopsis.
+rc=0
+"$RELOADERD" -h >"$T/h.out" 2>"$T/h.err" || rc=$?
+[ "$rc" -eq 0 ] || fail "reloaderd -h exited $rc: $(cat "$T/h.err")"
+[ ! -s "$T/h.err" ] || fail "reloaderd -h wrote to stderr: $(cat "$T/h.err")"
+grep -q '^usage: reloaderd \[-fhnvV\] ' "$T/h.out" ||
+    fail "reloaderd -h: $(cat "$T/h.out")"
+grep -qx '.Op Fl fhnvV' docs/reloaderd.8 ||
+    fail "reloaderd(8)'s synopsis does not name -h"
 
 # The command line wins over the file.
 printf '[reloaderd]\nbackend = poll\n[watch "build"]\n' >"$T/poll.conf"

@@ -70,9 +70,9 @@ done
 sync_marker
 [ "$(($(batches) - n0))" -eq 2 ] ||
     fail "build: $(($(batches) - n0)) batches, not one per host"
-[ "$(bg_count_all subj '"type":"batch"' '"name":"alpha"' '"count":"4"')" \
+[ "$(bg_count_all subj '"type":"batch"' '"name":"alpha"' '"count":4')" \
     -eq 1 ] || fail "alpha did not get one batch of 4"
-[ "$(bg_count_all subj '"type":"batch"' '"name":"beta"' '"count":"4"')" \
+[ "$(bg_count_all subj '"type":"batch"' '"name":"beta"' '"count":4')" \
     -eq 1 ] || fail "beta did not get one batch of 4"
 for m in m1 m2 m3 m4; do
 	hst_expect alpha "greet v3" call $m reply

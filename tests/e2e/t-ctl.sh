@@ -40,7 +40,7 @@ ctl_has out "^ROOT  *BACKEND  *DIRS  *FILES  *STATE"
 ctl_has out "^$ROOT  *\(inotify\|poll\)  *1  *1  *watching  *for clients"
 ctl -j status
 ctl_status 0
-ctl_has out '^{"type":"counts","clients":"2",.*"modules":"3"'
+ctl_has out '^{"type":"counts","clients":2,.*"modules":3'
 [ "$(ctl_count out '^{"type":"daemon",.*}$')" -eq 1 ] ||
     ctl_fail "status -j: not one daemon object"
 
@@ -69,7 +69,7 @@ ctl_status 0
 ctl_has out '"path":"[^"]*/od d\\t\\u00ffx/odd.so"'
 ctl_has out '^{"type":"loaded",.*"module":"odd"'
 ctl_has out '^{"type":"client",.*"name":"alpha"'
-ctl_has out '^{"type":"client",.*"pid":"'"$A"'"'
+ctl_has out '^{"type":"client",.*"pid":'"$A"','
 
 # --- subscribe and tail -f, started before a change.
 ctl_bg sub subscribe
@@ -96,9 +96,9 @@ bg_wait_all subj '{"type":"change",' "\"path\":\"$ROOT/greet.so\"" \
     "\"stamp\":\"build-id:$g2\"" "\"was\":\"build-id:$g1\"" \
     '"module":"greet"'
 bg_wait_all subj '{"type":"result",' '"name":"beta"' '"module":"greet"' \
-    '"status":"ok"' "\"stamp\":\"build-id:$g2\"" '"load":"'
-bg_wait_all subj '{"type":"batch",' '"name":"alpha"' '"count":"1"' \
-    '"batch":"' '"client":"'
+    '"status":"ok"' "\"stamp\":\"build-id:$g2\"" '"load":'
+bg_wait_all subj '{"type":"batch",' '"name":"alpha"' '"count":1,' \
+    '"batch":' '"client":'
 
 # tail without -f: the recent lines from the daemon's memory, then exit.
 ctl tail -n 50

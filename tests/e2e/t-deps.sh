@@ -20,6 +20,17 @@ for p in gcc libev-dev libelf-dev libmd-dev zlib1g-dev libmicrohttpd-dev \
 	printf '%s\n' "$run" | grep -qx "$p" ||
 	    fail "make run does not install $p, which the demo needs"
 done
+# make run asks deps.sh for the run set only; run.sh itself calls no
+# test tool (nc, jq, erl, strace and the like are check's).
+make -n O="$O" run >"$T/n.out" 2>&1 || true
+grep -qx 'sh scripts/deps.sh run' "$T/n.out" ||
+    fail "make run does not install the run set: $(cat "$T/n.out")"
+! grep -q 'deps.sh check' "$T/n.out" ||
+    fail "make run installs the check set: $(cat "$T/n.out")"
+for tool in nc jq erl strace mandoc systemd-analyze python3; do
+	! grep -q "\(^\|[^a-z_-]\)$tool " examples/run.sh ||
+	    fail "examples/run.sh runs $tool, which make run does not install"
+done
 sh scripts/deps.sh bogus >/dev/null 2>"$T/err" && fail "deps.sh bogus: exit 0"
 grep -q '^usage: deps.sh ' "$T/err" || fail "deps.sh bogus: $(cat "$T/err")"
 

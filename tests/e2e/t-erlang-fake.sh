@@ -1,6 +1,7 @@
 #!/bin/sh
 # The Erlang client against a fake daemon (clients/erlang/test/rc_fake.erl)
-# that sends what the real one never would: a rollback to the previous
+# that sees what it registers (OTP's own modules with origin=otp) and
+# sends what the real one never would: a rollback to the previous
 # version, with the gen_server state migrated down; a rollback with no
 # previous version kept; reloads of a module the node has not loaded, of
 # the client's own modules, of a beam that vanished; a batch where one
@@ -44,6 +45,10 @@ erl_has n1 "lib=reloader_client/0.1.0" 'rc_fake:wait("^hello proto=1 pid=[0-9]+ 
 erl_has n1 "stamp=md5:" 'rc_fake:wait("^register module=counter ").'
 erl_expect n1 "\"$ROOT/greet.beam\"" 'rc_fake:field("^register module=greet ", "path").'
 erl_expect n1 0 'rc_fake:count("^register module=reloader_client").'
+# OTP's own modules (their beam under code:root_dir()) say origin=otp,
+# so that reloaderctl list can hide them; the node's own do not.
+erl_expect n1 '"otp"' 'rc_fake:field("^register module=lists ", "origin").'
+erl_expect n1 0 'rc_fake:count("^register module=greet .*origin=").'
 
 # An upgrade: the record gains a field, the count is kept.
 v1=$(stamp_of "$ROOT/counter.beam")

@@ -26,7 +26,7 @@ expect_state() {
 	got=$(state_of "$1" "$2")
 	[ "$got" = "$3" ] || ctl_fail "$1 $2: state '$got', not '$3'"
 	if [ "$3" = current ]; then
-		grep -q '"module":"'"$2"'".*"stale":"no"' "$T/ctl.out" ||
+		grep -q '"module":"'"$2"'".*"stale":false' "$T/ctl.out" ||
 		    ctl_fail "$1 $2: current but stale"
 	fi
 }

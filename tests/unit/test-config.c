@@ -92,6 +92,7 @@ START_TEST(test_defaults)
 	struct config c;
 	char *want;
 
+	ck_assert_int_eq(unsetenv("RELOADER_SOCKET"), 0);
 	ck_assert_int_eq(setenv("XDG_RUNTIME_DIR", "/run/user/1000", 1), 0);
 	config_init(&c);
 	ck_assert_ptr_null(c.file);
@@ -114,12 +115,12 @@ START_TEST(test_defaults)
 	ck_assert_str_eq(c.socket, "/run/user/7/reloader.sock");
 	config_free(&c);
 
-	/* Unset and empty both fall back by uid. */
-	if (getuid() == 0)
+	/* Unset and empty both fall back by effective uid. */
+	if (geteuid() == 0)
 		want = strdup("/run/reloader/reloader.sock");
 	else
 		ck_assert_int_ne(asprintf(&want, "/tmp/reloader-%lu.sock",
-		    (unsigned long)getuid()), -1);
+		    (unsigned long)geteuid()), -1);
 	ck_assert_int_eq(setenv("XDG_RUNTIME_DIR", "", 1), 0);
 	config_init(&c);
 	ck_assert_str_eq(c.socket, want);
@@ -128,6 +129,12 @@ START_TEST(test_defaults)
 	config_init(&c);
 	ck_assert_str_eq(c.socket, want);
 	config_free(&c);
+	/* RELOADER_SOCKET before everything, as clients have it. */
+	ck_assert_int_eq(setenv("RELOADER_SOCKET", "/srv/r.sock", 1), 0);
+	config_init(&c);
+	ck_assert_str_eq(c.socket, "/srv/r.sock");
+	config_free(&c);
+	ck_assert_int_eq(unsetenv("RELOADER_SOCKET"), 0);
 	free(want);
 }
 END_TEST

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "proto.h"
 #include "testutil.h"
@@ -1086,6 +1087,55 @@ START_TEST(test_stamp_format_small)
 }
 END_TEST
 
+/* The default socket path: one rule, in order, for every program. */
+START_TEST(test_default_socket)
+{
+	char buf[256], want[64], small[16];
+
+	if (geteuid() == 0)
+		snprintf(want, sizeof(want), "/run/reloader/reloader.sock");
+	else
+		snprintf(want, sizeof(want), "/tmp/reloader-%lu.sock",
+		    (unsigned long)geteuid());
+	ck_assert_int_eq(unsetenv("RELOADER_SOCKET"), 0);
+	ck_assert_int_eq(unsetenv("XDG_RUNTIME_DIR"), 0);
+	ck_assert_int_eq(proto_default_socket(buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, want);
+	/* Empty is unset. */
+	ck_assert_int_eq(setenv("XDG_RUNTIME_DIR", "", 1), 0);
+	ck_assert_int_eq(setenv("RELOADER_SOCKET", "", 1), 0);
+	ck_assert_int_eq(proto_default_socket(buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, want);
+
+	ck_assert_int_eq(setenv("XDG_RUNTIME_DIR", "/run/user/7", 1), 0);
+	ck_assert_int_eq(proto_default_socket(buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "/run/user/7/reloader.sock");
+	/* Trailing slashes do not double; inner ones stay as written. */
+	ck_assert_int_eq(setenv("XDG_RUNTIME_DIR", "/run//user/7//", 1), 0);
+	ck_assert_int_eq(proto_default_socket(buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "/run//user/7/reloader.sock");
+	ck_assert_int_eq(setenv("XDG_RUNTIME_DIR", "/", 1), 0);
+	ck_assert_int_eq(proto_default_socket(buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "/reloader.sock");
+
+	/* RELOADER_SOCKET comes first, exactly as given. */
+	ck_assert_int_eq(setenv("RELOADER_SOCKET", "/srv/r.sock/", 1), 0);
+	ck_assert_int_eq(proto_default_socket(buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "/srv/r.sock/");
+
+	/* Too long for the buffer: -1, and what fits is terminated. */
+	memset(small, 'Q', sizeof(small));
+	ck_assert_int_eq(proto_default_socket(small, sizeof(small)), 0);
+	ck_assert_str_eq(small, "/srv/r.sock/");
+	ck_assert_int_eq(setenv("RELOADER_SOCKET", "/a/long/path/r.sock", 1),
+	    0);
+	ck_assert_int_eq(proto_default_socket(small, sizeof(small)), -1);
+	ck_assert_uint_eq(strlen(small), sizeof(small) - 1);
+	ck_assert_int_eq(unsetenv("RELOADER_SOCKET"), 0);
+	ck_assert_int_eq(unsetenv("XDG_RUNTIME_DIR"), 0);
+}
+END_TEST
+
 /* Builds the suite. */
 static Suite *
 proto_suite(void)
@@ -1135,6 +1185,10 @@ proto_suite(void)
 	tcase_add_test(tc, test_stamp_roundtrip);
 	tcase_add_test(tc, test_stamp_bad);
 	tcase_add_test(tc, test_stamp_format_small);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("socket");
+	tcase_add_test(tc, test_default_socket);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -521,8 +521,12 @@ reg(Mod, #st{phase = up, known = Known} = St) ->
     case Known of
         #{Mod := #{skip := false, file := File, stamp := Stamp}} ->
             N = St#st.out + 1,
+            Origin = case reloader_client_config:otp(File) of
+                         true -> [{origin, otp}];
+                         false -> []
+                     end,
             St1 = send(St, register, [{module, Mod}, {path, path_bin(File)},
-                                      {stamp, Stamp}]),
+                                      {stamp, Stamp} | Origin]),
             St1#st{sent = maps:put(N, {register, Mod}, St1#st.sent),
                    regs = maps:put(Mod, pending, St1#st.regs)};
         _ ->

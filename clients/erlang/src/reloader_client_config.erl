@@ -12,13 +12,15 @@
 -export([socket_path/0, name/0, poll_interval/0, purge_retry/0,
          test_timeout/0, suspend_timeout/0, push/0, push_timeout/0,
          code_change_extra/1, hard_purge/2, rollback_on_test_failure/2,
-         excluded/2, keep_previous/2, own/1, console/0]).
+         excluded/2, keep_previous/2, otp/1, own/1, console/0]).
 
 %% @doc Where the daemon's socket is, or `none' when the client must not
 %% attach (it then only takes reloads pushed by other nodes): the
 %% `socket' key, else $RELOADER_SOCKET, else
 %% $XDG_RUNTIME_DIR/reloader.sock, else /run/reloader/reloader.sock for
-%% root, else /tmp/reloader-UID.sock, as the daemon and libreloader do.
+%% effective uid 0, else /tmp/reloader-EUID.sock: the rule of the daemon,
+%% libreloader and reloaderctl (proto_default_socket() in
+%% src/proto/proto.c).
 -spec socket_path() -> string() | none.
 socket_path() ->
     case get(socket, undefined) of
@@ -32,7 +34,10 @@ socket_path() ->
 default_socket() ->
     case {os:getenv("RELOADER_SOCKET"), os:getenv("XDG_RUNTIME_DIR")} of
         {S, _} when is_list(S), S =/= "" -> S;
-        {_, X} when is_list(X), X =/= "" -> filename:join(X, "reloader.sock");
+        {_, X} when is_list(X), X =/= "" ->
+            %% As proto_default_socket() in C: trailing slashes dropped,
+            %% nothing else normalised, so that both name the same bytes.
+            string:trim(X, trailing, "/") ++ "/reloader.sock";
         _ ->
             case euid() of
                 0 -> "/run/reloader/reloader.sock";
@@ -136,10 +141,16 @@ excluded(Mod, File) -> own(Mod) orelse selects(get(exclude, none), Mod, File).
 -spec keep_previous(module(), string() | undefined) -> boolean().
 keep_previous(Mod, File) ->
     case get(keep_previous, user) of
-        user -> is_list(File) andalso
-                    not lists:prefix(code:root_dir() ++ "/", File);
+        user -> is_list(File) andalso not otp(File);
         Sel -> selects(Sel, Mod, File)
     end.
+
+%% @doc Whether a beam file is OTP's own, under the installation's
+%% code:root_dir(): the client registers it with `origin=otp', so that
+%% `reloaderctl list' can leave it out.
+-spec otp(string()) -> boolean().
+otp(File) ->
+    lists:prefix(code:root_dir() ++ "/", File).
 
 %% @doc Whether a module is one of the client's own, which it never
 %% reloads.
