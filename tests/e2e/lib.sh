@@ -883,3 +883,16 @@ erl_has() {
 	*) erl_fail "$name" "$name: '$*' answered '$got', without '$text'" ;;
 	esac
 }
+
+# Sends lines from the fake daemon (clients/erlang/test/rc_fake.erl,
+# started in node n1) to the client.
+erl_fake_send() {
+	for l in "$@"; do
+		erl_expect n1 ok "rc_fake:send(\"$l\")."
+	done
+}
+
+# Prints the stamp of a beam as the daemon would send it (node n1).
+erl_stamp_of() {
+	erl_cmd n1 "rc_fake:stamp(\"$1\")." | sed 's/^= "\(.*\)"$/\1/'
+}

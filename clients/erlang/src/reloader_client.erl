@@ -39,6 +39,10 @@
           known = #{} :: #{module() => map()},
           regs = #{} :: #{module() => pending | registered | missing | refused},
           open :: map() | undefined,      % the batch being received
+          proto = 1 :: 1 | 2,             % the version welcome chose
+          prepared :: {non_neg_integer(), reloader_client_load:prep()}
+                    | undefined,          % a version 2 batch prepared
+          committed = [] :: [non_neg_integer()], % pushed after the commit
           waiting = #{} :: reloader_client_push:waiting(), % out to nodes
           ctx :: reloader_client_load:ctx(),
           purge_timer :: reference() | undefined,
@@ -183,8 +187,9 @@ connect(#st{sock = undefined, path = Path} = St) ->
     case gen_tcp:connect({local, Path}, 0, Opts, 2000) of
         {ok, S} ->
             St1 = St#st{sock = S, phase = hello, out = 0, in = 0, sent = #{},
-                        skipping = false, regs = #{}, open = undefined},
-            send(St1, hello, [{proto, 1}, {pid, os:getpid()},
+                        skipping = false, regs = #{}, open = undefined,
+                        proto = 1, prepared = undefined},
+            send(St1, hello, [{proto, 2}, {min, 1}, {pid, os:getpid()},
                               {name, reloader_client_config:name()},
                               {lib, "reloader_client/" ?VERSION}]);
         {error, Why} ->
@@ -210,6 +215,7 @@ lost(#st{sock = S, path = Path} = St, Why) ->
                      "reconnecting quietly", [Path, Why]),
     retry(St#st{sock = undefined, phase = down, quiet = true, regs = #{},
                 open = undefined, backoff = ?BACKOFF_MIN,
+                prepared = dropped(St#st.prepared, "the connection is gone"),
                 waiting = reloader_client_push:cancel_all(St#st.waiting)}).
 
 %% Sends one line; counts it, so that the daemon's `line=' can be matched
@@ -310,14 +316,15 @@ verb(Verb, Fields, St) ->
 %% Handles each verb the daemon may send.
 verb1(<<"welcome">>, Fields, #st{phase = hello} = St) ->
     [Proto, Server] = need(welcome, Fields, [<<"proto">>, <<"server">>]),
-    case int(proto, Proto) of
-        1 -> ok;
-        P -> throw({<<"bad-field">>,
-                    io_lib:format("proto ~b: this client speaks 1 only", [P])})
-    end,
-    ?LOG_INFO("reloader_client: attached to ~ts at ~ts as ~ts",
-              [Server, St#st.path, reloader_client_config:name()]),
-    register_all(St#st{phase = up, quiet = false, tries = 0,
+    Version = case int(proto, Proto) of
+                  P when P =:= 1; P =:= 2 -> P;
+                  P -> throw({<<"bad-field">>,
+                              io_lib:format("proto ~b: this client speaks 1 "
+                                            "and 2", [P])})
+              end,
+    ?LOG_INFO("reloader_client: attached to ~ts at ~ts as ~ts (protocol ~b)",
+              [Server, St#st.path, reloader_client_config:name(), Version]),
+    register_all(St#st{phase = up, quiet = false, tries = 0, proto = Version,
                        backoff = ?BACKOFF_MIN});
 verb1(<<"error">>, Fields, St) ->
     daemon_error(Fields, St);
@@ -342,18 +349,22 @@ verb1(<<"unregistered">>, Fields, St) ->
         Mod -> answered(unregister, Mod, St)
     end;
 verb1(<<"reload">>, Fields, St) ->
-    [B, C] = need(reload, Fields, [<<"batch">>, <<"count">>]),
+    begin_batch(reload, Fields, St);
+verb1(<<"prepare">>, Fields, #st{proto = 2} = St) ->
+    begin_batch(prepare, Fields, St);
+verb1(<<"commit">>, Fields, #st{proto = 2} = St) ->
+    [B] = need(commit, Fields, [<<"batch">>]),
+    {Prep, St1} = take_prepared(int(batch, B), St),
+    commit(int(batch, B), Prep, St1);
+verb1(<<"abort">>, Fields, #st{proto = 2} = St) ->
+    [B] = need(abort, Fields, [<<"batch">>]),
     Batch = int(batch, B),
-    Count = int(count, C),
-    St1 = case St#st.open of
-              undefined -> St;
-              #{id := Old} ->
-                  reply_error(St, <<"bad-field">>,
-                              io_lib:format("batch ~b begins while batch ~b "
-                                            "has had no end; that one is "
-                                            "dropped", [Batch, Old]))
-          end,
-    St1#st{open = #{id => Batch, count => Count, items => []}};
+    {_Prep, St1} = take_prepared(Batch, St),
+    Why = maps:get(<<"reason">>, Fields, <<"no reason given">>),
+    ?LOG_INFO("reloader_client: batch ~b aborted by reloaderd (~ts); the "
+              "prepared code is dropped, the old code runs on",
+              [Batch, shorten(Why)]),
+    send(St1, aborted, [{batch, Batch}]);
 verb1(<<"module">>, Fields, St) ->
     [B, Name, Path, Stamp, Was] =
         need(module, Fields, [<<"batch">>, <<"module">>, <<"path">>,
@@ -374,7 +385,7 @@ verb1(<<"module">>, Fields, St) ->
 verb1(<<"end">>, Fields, St) ->
     [B] = need('end', Fields, [<<"batch">>]),
     Batch = int(batch, B),
-    #{count := Count, items := Items0} = open_batch(Batch, St),
+    #{count := Count, items := Items0, kind := Kind} = open_batch(Batch, St),
     Items = lists:reverse(Items0),
     St1 = case length(Items) of
               Count -> St;
@@ -383,12 +394,31 @@ verb1(<<"end">>, Fields, St) ->
                                              "~b came; answering those",
                                              [Batch, Count, N]))
           end,
-    run_batch(Batch, Items, St1#st{open = undefined});
+    case Kind of
+        reload -> run_batch(Batch, Items, St1#st{open = undefined});
+        prepare -> run_prepare(Batch, Items, St1#st{open = undefined})
+    end;
 verb1(<<"welcome">>, _Fields, _St) ->
     throw({<<"unknown-verb">>, "\"welcome\" after the handshake"});
 verb1(Verb, _Fields, _St) ->
     throw({<<"unknown-verb">>,
            io_lib:format("unknown verb \"~ts\"", [shorten(Verb)])}).
+
+%% Begins receiving a batch: `reload' (version 1, or a version 2 daemon
+%% that sends one) or `prepare' (version 2, loaded in two phases).
+begin_batch(Kind, Fields, St) ->
+    [B, C] = need(Kind, Fields, [<<"batch">>, <<"count">>]),
+    Batch = int(batch, B),
+    Count = int(count, C),
+    St1 = case St#st.open of
+              undefined -> St;
+              #{id := Old} ->
+                  reply_error(St, <<"bad-field">>,
+                              io_lib:format("batch ~b begins while batch ~b "
+                                            "has had no end; that one is "
+                                            "dropped", [Batch, Old]))
+          end,
+    St1#st{open = #{id => Batch, count => Count, items => [], kind => Kind}}.
 
 %% The batch being received, which must be the one a line names.
 open_batch(Batch, #st{open = #{id := Batch} = Open}) ->
@@ -562,25 +592,112 @@ path_bin(File) ->
 run_batch(Batch, Items, St) ->
     reloader_client_console:sync(),
     {Results, Events, Ctx} = load(Items, St#st.ctx),
-    St1 = learn_results(Results, St#st{ctx = Ctx}),
-    [log_result(Batch, R, node()) || R <- Results],
-    St2 = arm_purge(St1#st{last = #{batch => Batch,
-                                    results => [{N, S} || #{name := N,
-                                                            status := S}
-                                                              <- Results]}}),
+    St2 = took(Batch, Results, St#st{ctx = Ctx}),
     {Out, Waiting} = reloader_client_push:start(Batch, Items, Results,
                                                 {Results, Events},
                                                 St2#st.waiting),
     pushing(Out, St2#st{waiting = Waiting}).
 
+%% Notes what a batch this node took came to: the new stamps, a log
+%% line per module, the purge timer, and the batch for status/0.
+took(Batch, Results, St) ->
+    St1 = learn_results(Results, St),
+    [log_result(Batch, R, node()) || R <- Results],
+    arm_purge(St1#st{last = #{batch => Batch,
+                              results => [{N, S} || #{name := N, status := S}
+                                                        <- Results]}}).
+
+%% Prepares a batch of protocol version 2 (docs/PROTOCOL.md, "The
+%% Erlang client") and answers it: each module `prepared', or, when any
+%% failed, every one given up with its reason; then `done', then the
+%% purges.  The prepared set waits for `commit' or `abort'.
+run_prepare(Batch, Items, St) ->
+    reloader_client_console:sync(),
+    St0 = St#st{prepared = dropped(St#st.prepared,
+                                   io_lib:format("batch ~b is prepared",
+                                                 [Batch]))},
+    {Results, Events, Prep, Ctx} =
+        try reloader_client_load:prepare_batch(Items, St0#st.ctx) of
+            {ok, P, R, E, C} -> {R, E, {Batch, P}, C};
+            {failed, R, E, C} -> {R, E, undefined, C}
+        catch
+            Class:Why:Stack ->
+                {R, E, C} = crashed(Items, St0#st.ctx, {Class, Why, Stack}),
+                {R, E, undefined, C}
+        end,
+    [log_result(Batch, case R of
+                           #{status := prepared} -> R#{quiet => true};
+                           _ -> R
+                       end, node()) || R <- Results],
+    St1 = arm_purge(St0#st{ctx = Ctx, prepared = Prep}),
+    answer(Batch, [maps:remove(bin, R) || R <- Results], Events, St1).
+
+%% Takes the prepared batch a `commit' or `abort' names; any other is
+%% answered bad-result, as the protocol has it.
+take_prepared(Batch, #st{prepared = {Batch, Prep}} = St) ->
+    {Prep, St#st{prepared = undefined}};
+take_prepared(Batch, _St) ->
+    throw({<<"bad-result">>, io_lib:format("batch ~b is not prepared here",
+                                           [Batch])}).
+
+%% Drops a prepared batch that will never be committed (the connection
+%% went away, another batch came): prepare_loading's result is simply
+%% forgotten, and the old code runs on.
+dropped(undefined, _Why) ->
+    undefined;
+dropped({Batch, _Prep}, Why) ->
+    ?LOG_WARNING("reloader_client: batch ~b was prepared and is dropped "
+                 "uncommitted: ~ts", [Batch, Why]),
+    undefined.
+
+%% Makes a prepared batch current and answers `committed' with the
+%% instant of the switch, or `aborted' when a failure after the switch
+%% took this node back to the code it ran; logs each module as a
+%% version 1 reload is logged, then pushes the batch to the other nodes
+%% when so configured (their results are only logged: the batch is
+%% over for the daemon).
+commit(Batch, Prep, St) ->
+    {Outcome, At, Results, Events, Ctx} =
+        try
+            reloader_client_load:commit_batch(Prep, St#st.ctx)
+        catch
+            Class:Why:Stack ->
+                #{items := Items} = Prep,
+                {R, E, C} = crashed(Items, St#st.ctx, {Class, Why, Stack}),
+                {{aborted, <<"internal error in reloader_client">>}, 0.0, R, E,
+                 C}
+        end,
+    St2 = took(Batch, Results, St#st{ctx = Ctx}),
+    St3 = case Outcome of
+              {committed, Note} ->
+                  send(St2, committed, [{batch, Batch},
+                                        {at, io_lib:format("~.6f", [At])},
+                                        {reason, Note}]);
+              {aborted, Why2} ->
+                  ?LOG_WARNING("reloader_client: batch ~b: ~ts", [Batch, Why2]),
+                  send(St2, aborted, [{batch, Batch}, {reason, Why2}])
+          end,
+    St4 = purged(Events, St3),
+    #{items := Items1} = Prep,
+    {Out, Waiting} = reloader_client_push:start(Batch, Items1, Results,
+                                                committed, St4#st.waiting),
+    pushing(Out, St4#st{waiting = Waiting,
+                        committed = [Batch | St4#st.committed]}).
+
 %% Does what the push module says: another node's results logged and
 %% sent, or a batch answered once its pushes settled.
 pushing(Out, St) ->
     lists:foldl(fun({node_results, Batch, Node, Results}, S) ->
-                        lists:foldl(fun(R, S1) ->
+                        After = lists:member(Batch, S#st.committed),
+                        lists:foldl(fun(R, S1) when After ->
+                                            log_result(Batch, R, Node),
+                                            S1;
+                                       (R, S1) ->
                                             log_result(Batch, R, Node),
                                             send_result(S1, Batch, R, Node)
                                     end, S, Results);
+                   ({answer, Batch, committed}, S) ->
+                        S#st{committed = lists:delete(Batch, S#st.committed)};
                    ({answer, Batch, {Results, Events}}, S) ->
                         answer(Batch, Results, Events, S)
                 end, St, Out).
@@ -597,19 +714,22 @@ load(Items, Ctx) ->
     try
         reloader_client_load:run(Items, Ctx)
     catch
-        Class:Why:Stack ->
-            ?LOG_ERROR("reloader_client: crashed loading ~p: ~p:~p ~p",
-                       [[N || #{name := N} <- Items], Class, Why, Stack]),
-            Text = iolist_to_binary(["internal error in reloader_client: ",
-                                     reloader_client_load:fmt({Class, Why})]),
-            {[#{name => N, status => 'load-failed', failed => load,
-                stamp => case reloader_client_load:current_stamp(
-                                mod_of(N)) of
-                             undefined -> maps:get(was, I, <<"none:">>);
-                             S -> S
-                         end,
-                reason => Text} || #{name := N} = I <- Items], [], Ctx}
+        Class:Why:Stack -> crashed(Items, Ctx, {Class, Why, Stack})
     end.
+
+%% Logs a crash of the loader and answers every module load-failed with
+%% the stamp it runs now.
+crashed(Items, Ctx, {Class, Why, Stack}) ->
+    ?LOG_ERROR("reloader_client: crashed loading ~p: ~p:~p ~p",
+               [[N || #{name := N} <- Items], Class, Why, Stack]),
+    Text = iolist_to_binary(["internal error in reloader_client: ",
+                             reloader_client_load:fmt({Class, Why})]),
+    {[#{name => N, status => 'load-failed', failed => load,
+        stamp => case reloader_client_load:current_stamp(mod_of(N)) of
+                     undefined -> maps:get(was, I, <<"none:">>);
+                     S -> S
+                 end,
+        reason => Text} || #{name := N} = I <- Items], [], Ctx}.
 
 %% Notes the code now current for each module a batch reloaded, so that
 %% the next look at what is loaded does not take it for a change (the

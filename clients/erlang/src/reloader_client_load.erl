@@ -18,13 +18,16 @@
 %% rollbacks) and the old versions still waiting to be purged.
 -module(reloader_client_load).
 
--export([new/0, run/2, retry_purges/1, remember/4, lingering/1,
-         current_stamp/1, stamp/1, fmt/1]).
+-export([new/0, run/2, prepare_batch/2, commit_batch/2, retry_purges/1,
+         remember/4, lingering/1, current_stamp/1, stamp/1, fmt/1]).
 
 -type ctx() :: #{kept := #{module() => map()},
                  lingering := #{module() => map()},
                  events => [tuple()]}.
--export_type([ctx/0]).
+-type prep() :: #{work := [map()], prepared := term(),
+                  on_load := [tuple()], warns := [tuple()], load := float(),
+                  early := [map()], items := [map()]}.
+-export_type([ctx/0, prep/0]).
 
 %% @doc A context with nothing kept and nothing lingering.
 -spec new() -> ctx().
@@ -111,6 +114,213 @@ run(Items, Ctx0) ->
           false -> R
       end || #{name := N} = R <- Early ++ Results],
      Events ++ maps:get(events, Ctx, []), maps:remove(events, Ctx)}.
+
+%% @doc Prepares a batch of protocol version 2 without making any of it
+%% current: each module resolved, read and checked, old code left by an
+%% earlier reload purged (softly, or as the policy says), and the whole
+%% set handed to code:prepare_loading/1, whose verdict is the loader's.
+%% Returns `{ok, Prep, Results, Events, Ctx}', every result `prepared'
+%% with the stamp it would switch to, or `{failed, Results, Events,
+%% Ctx}' when any module failed, every module then given up with a
+%% reason naming the culprits.  Items are those of run/2.
+-spec prepare_batch([map()], ctx()) ->
+          {ok, prep(), [map()], [tuple()], ctx()}
+        | {failed, [map()], [tuple()], ctx()}.
+prepare_batch(Items, Ctx0) ->
+    T0 = now_ms(),
+    {Work0, Early} = resolve(Items, Ctx0, [], []),
+    Fails = [R || #{status := S} = R <- Early, S =/= ok],
+    Current = [R || #{status := ok} = R <- Early],
+    case Fails of
+        [] ->
+            prepare_work(Items, Work0, Current, T0, Ctx0);
+        _ ->
+            {failed, mark_back(Items, gave_up(Work0, [], Fails, Current)), [],
+             Ctx0}
+    end.
+
+%% Reads, purges and prepares the modules to load; see prepare_batch/2.
+prepare_work(Items, Work0, Current, T0, Ctx0) ->
+    case read_all(Work0, [], []) of
+        {Work1, []} ->
+            {Purge, Ctx1} = prepurge(Work1, Ctx0),
+            Events = [E || {purged, _, _, _} = E <- Purge],
+            Work = [W#{old_vsn => vsn_current(Mod), together => true}
+                    || #{mod := Mod} = W <- Work1],
+            Errors = [{M, purge, Why} || {error, M, Why} <- Purge],
+            Prepped = case Errors of
+                          [] -> prepare(Work);
+                          _ -> {error, Errors}
+                      end,
+            case Prepped of
+                {ok, Prepared, OnLoad} ->
+                    Ms = now_ms() - T0,
+                    Warns = [{M, Why} || {warn, M, Why} <- Purge],
+                    Res = [prepared_result(W, Ms, Warns) || W <- Work] ++
+                        [R#{status => prepared} || R <- Current],
+                    Prep = #{work => Work, prepared => Prepared,
+                             on_load => OnLoad, warns => Warns, load => Ms,
+                             early => Current, items => Items},
+                    {ok, Prep, mark_back(Items, Res), Events, Ctx1};
+                {error, Errs} ->
+                    {failed, mark_back(Items, gave_up(Work, Errs, [], Current)),
+                     Events, Ctx1}
+            end;
+        {Work1, Errors} ->
+            {failed, mark_back(Items, gave_up(Work1, Errors, [], Current)), [],
+             Ctx0}
+    end.
+
+%% The result of one module prepared: the stamp it would switch to.
+prepared_result(#{name := Name, mod := Mod, new := New}, Ms, Warns) ->
+    R = #{name => Name, status => prepared, stamp => New, load => Ms},
+    case lists:keyfind(Mod, 1, Warns) of
+        {Mod, Warn} -> warn(R, Warn);
+        false -> R
+    end.
+
+%% Every module of a batch given up because some failed: the culprits
+%% (Errors of the modules to load, as `{Mod, Step, Why}', and Fails,
+%% the results of those refused at once) keep their own reasons, the
+%% others, those already current included, are load-failed naming them.
+gave_up(Work, Errors, Fails, Current) ->
+    Names = [atom_to_list(M) || {M, _, _} <- lists:reverse(Errors)] ++
+        [binary_to_list(N) || #{name := N} <- Fails],
+    Step = case lists:usort([S || {_, S, _} <- Errors] ++
+                                [S || #{failed := S} <- Fails]) of
+               [purge] -> purge;
+               _ -> load
+           end,
+    Why = ["not prepared: the batch switches all or nothing, and ",
+           lists:join(", ", Names), " failed"],
+    [case lists:keyfind(Mod, 1, Errors) of
+         {Mod, S, W} -> failed(Name, Cur, S, W);
+         false -> failed(Name, Cur, Step, Why)
+     end || #{mod := Mod, name := Name, cur := Cur} <- Work] ++
+        Fails ++ [failed(Name, S, Step, Why) || #{name := Name, stamp := S}
+                                                    <- Current].
+
+%% Marks the results of rollbacks, for the log and the console.
+mark_back(Items, Results) ->
+    Back = [N || #{name := N, action := rollback} <- Items],
+    [case lists:member(N, Back) of
+         true -> R#{rollback => true};
+         false -> R
+     end || #{name := N} = R <- Results].
+
+%% @doc Makes a prepared batch current at once, as release_handler does:
+%% the processes to migrate suspended, downgrades migrated, the set
+%% made current by code:finish_loading/1 (the switch, whose instant on
+%% CLOCK_MONOTONIC is returned, in seconds), upgrades migrated, the
+%% processes resumed, the old code purged, and each test/0 run.  Since
+%% neither code_change/3 nor test/0 of the new code can run before it is
+%% current, their failures come after the switch: a failed migration
+%% undoes the whole batch in this node (as run/2 does), and so does a
+%% failed test under rollback_on_test_failure; the outcome is then
+%% `{aborted, Why}' (this node runs the old code, with its old state),
+%% otherwise `{committed, Note}', Note naming failed tests (the new
+%% code kept) or undefined.
+-spec commit_batch(prep(), ctx()) ->
+          {{committed, binary() | undefined} | {aborted, binary()},
+           float(), [map()], [tuple()], ctx()}.
+commit_batch(#{work := Work, prepared := Prepared, on_load := OnLoad,
+               warns := Warns, load := PrepMs, early := Early,
+               items := Items}, Ctx0) ->
+    T0 = now_ms(),
+    Held = suspend(sys_procs(Work)),
+    Down = change_code([W || #{dir := down} = W <- Work], Held),
+    Loaded = finish(Prepared, OnLoad),
+    At = switch_time(),
+    LoadMs = PrepMs + now_ms() - T0 - state_total(Down),
+    {Outcome, Res, Ctx1} =
+        case Loaded of
+            ok ->
+                Up = change_code([W || #{dir := up} = W <- Work], Held),
+                {Res0, C0} = after_load(Work, Held, Down ++ Up, Warns, LoadMs,
+                                        Ctx0),
+                settle(Work, Res0, C0);
+            {error, Errors} ->
+                resume(Held),
+                Failed = all_failed(Work, Errors),
+                {{aborted, iolist_to_binary(
+                             ["the switch failed: ",
+                              lists:join("; ", [[N, ": ", W] ||
+                                                   #{name := N, reason := W}
+                                                       <- Failed])])},
+                 Failed, Ctx0}
+        end,
+    Quiet = [R#{status => ok, quiet => true} || R <- Early],
+    {Outcome, At, mark_back(Items, Res ++ Quiet),
+     maps:get(events, Ctx1, []), maps:remove(events, Ctx1)}.
+
+%% The instant of the switch: the OS's monotonic clock as the VM reads
+%% it (CLOCK_MONOTONIC on Linux, the clock libreloader's at= uses), in
+%% seconds.  erlang:monotonic_time/0 is that clock plus an offset of the
+%% VM's own, so it is not sent.
+switch_time() ->
+    Src = erlang:system_info(os_monotonic_time_source),
+    case lists:keyfind(time, 1, Src) of
+        {time, T} -> erlang:convert_time_unit(T, native, microsecond) / 1.0e6;
+        false -> erlang:monotonic_time(microsecond) / 1.0e6
+    end.
+
+%% What a committed batch came to after the switch, in this node: a
+%% state migration that failed undid the batch (every result
+%% rolled-back); a test that failed under rollback_on_test_failure undoes
+%% it now, every module going back together; other failed tests leave
+%% the new code current, and are named in the note.
+settle(Work, Res, Ctx) ->
+    Tests = [[N, ": ", W] || #{name := N, failed := test, reason := W} <- Res],
+    case [R || #{status := 'rolled-back'} = R <- Res] of
+        [#{reason := Why} | _] ->
+            {{aborted, iolist_to_binary(["after the switch: ", Why,
+                                         "; this node went back to the "
+                                         "versions it ran"])}, Res, Ctx};
+        [] ->
+            case [R || #{undo := true} = R <- Res] of
+                [] when Tests =:= [] ->
+                    {{committed, undefined}, Res, Ctx};
+                [] ->
+                    {{committed, iolist_to_binary(
+                                   ["new code kept although a test failed: ",
+                                    lists:join("; ", Tests)])}, Res, Ctx};
+                _ ->
+                    undo_batch(Work, Res, Tests, Ctx)
+            end
+    end.
+
+%% Takes every module of a committed batch back to the version it ran
+%% before, together, because a test failed under
+%% rollback_on_test_failure.
+undo_batch(Work, Res, Tests, Ctx) ->
+    Why = iolist_to_binary(lists:join("; ", Tests)),
+    Items = [#{name => Name, path => Path, stamp => Cur, was => New,
+               action => rollback}
+             || #{name := Name, path := Path, cur := Cur, new := New} <- Work],
+    {Back, Events, Ctx1} = run(Items, Ctx),
+    Ctx2 = Ctx1#{events => maps:get(events, Ctx, []) ++ Events},
+    case [B || #{status := S} = B <- Back, S =/= ok] of
+        [] ->
+            Rolled = [maps:without([undo, bin],
+                                   R#{status => 'rolled-back', stamp => Cur,
+                                      failed => test,
+                                      reason => iolist_to_binary(
+                                                  ["rolled back with the "
+                                                   "batch: ", Why])})
+                      || {R, #{cur := Cur}} <- lists:zip(Res, Work)],
+            {{aborted, iolist_to_binary(["after the switch a test failed: ",
+                                         Why, "; this node went back to the "
+                                         "versions it ran"])}, Rolled, Ctx2};
+        Stuck ->
+            Undo = lists:join("; ", [[N, ": ", W] || #{name := N, reason := W}
+                                                         <- Stuck]),
+            Kept = [maps:remove(undo, warn(R, ["could not roll back: ",
+                                               Undo])) || R <- Res],
+            {{committed, iolist_to_binary(["a test failed (", Why,
+                                           ") and the batch could not be "
+                                           "rolled back: ", Undo])},
+             Kept, Ctx2}
+    end.
 
 %% Sorts the items into those to load and those answered at once (not
 %% loaded here, one of our own, already current, nothing to roll back
@@ -730,6 +940,9 @@ test(#{dir := up, mod := Mod, file := File} = W, R, Ctx) ->
                     Back = reloader_client_config:rollback_on_test_failure(
                              Mod, File),
                     case Back of
+                        true when is_map_key(together, W) ->
+                            {warn(R1#{status => 'test-failed', failed => test,
+                                      undo => true}, Why), Ctx};
                         true -> test_rollback(W, R1, Why, Ctx);
                         false -> {warn(R1#{status => 'test-failed',
                                            failed => test}, Why), Ctx}
