@@ -26,7 +26,7 @@ libmicrohttpd-dev curl"
 # util-linux: unshare and setpriv (the sandboxed run); dpkg-dev,
 # debhelper and fakeroot (t-deb builds the Debian packages, make deb);
 # jq (t-terminal checks that reloaderctl's JSON parses).
-CHECK_PKGS="$RUN_PKGS check erlang-base erlang-eunit erlang-dev
+CHECK_PKGS="$RUN_PKGS check erlang-base erlang-eunit erlang-dev erlang-inets rebar3
 erlang-dialyzer binutils procps systemd mandoc man-db
 strace util-linux dpkg-dev debhelper fakeroot jq"
 

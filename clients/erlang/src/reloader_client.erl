@@ -43,6 +43,7 @@
           prepared :: {non_neg_integer(), reloader_client_load:prep()}
                     | undefined,          % a version 2 batch prepared
           committed = [] :: [non_neg_integer()], % pushed after the commit
+          apps = [] :: [atom()],          % applications loaded, last look
           waiting = #{} :: reloader_client_push:waiting(), % out to nodes
           ctx :: reloader_client_load:ctx(),
           purge_timer :: reference() | undefined,
@@ -499,7 +500,8 @@ sync(#st{known = Known} = St) ->
                         #{M := #{md5 := Md5}} -> false;
                         _ -> true
                     end],
-    Gone = [M || M <- maps:keys(Known), not is_map_key(M, Now)],
+    Gone = [M || {M, K} <- maps:to_list(Known), not is_map_key(M, Now),
+                 not is_map_key(app, K)],
     St1 = lists:foldl(fun forget/2, St, Gone),
     St2 = case Changed of
               [] -> St1;
@@ -510,7 +512,67 @@ sync(#st{known = Known} = St) ->
                                             maps:get(M, Files, none), S)
                               end, St1, Changed)
           end,
-    retry_missing(St2).
+    retry_missing(sync_apps(St2)).
+
+%% Registers the `.app' and `.appup' files of the applications loaded
+%% (reloader_client_appup), when the applications loaded are not those
+%% of the last look (that look walks the code path, so it is not made
+%% every poll), and forgets those of applications gone.  An `.app' whose
+%% vsn is not the one running is registered with stamp none:, since the
+%% node does not run it: the daemon then offers it at once.
+sync_apps(#st{known = Known} = St) ->
+    Loaded = lists:sort([A || {A, _, _} <- application:loaded_applications()]),
+    case Loaded =:= St#st.apps of
+        true ->
+            St;
+        false ->
+            Files = lists:append(
+                      [[{reloader_client_appup:key(app, A), F, A}
+                        | [{reloader_client_appup:key(appup, A), U, A}
+                           || U =/= none]]
+                       || {A, F, U} <- reloader_client_appup:discover()]),
+            Keys = [K || {K, _, _} <- Files],
+            Gone = [K || {K, #{app := true}} <- maps:to_list(Known),
+                         not lists:member(K, Keys)],
+            St1 = lists:foldl(fun forget/2, St, Gone),
+            St2 = lists:foldl(fun learn_app/2, St1, Files),
+            St2#st{apps = Loaded}
+    end.
+
+%% Records one application file, and registers it if it is new.
+learn_app({Key, File, App}, #st{known = Known} = St) ->
+    case Known of
+        #{Key := #{file := File}} ->
+            St;
+        _ ->
+            Stamp = case reloader_client_appup:file_stamp(File) of
+                        {ok, S} -> app_stamp(Key, File, App, S);
+                        {error, _} -> <<"none:">>
+                    end,
+            K = #{md5 => Stamp, skip => false, file => File, stamp => Stamp,
+                  app => true},
+            reg(Key, St#st{known = Known#{Key => K}})
+    end.
+
+%% The stamp to register an `.app' under: its own when it describes the
+%% vsn that runs, none: otherwise.
+app_stamp(Key, File, App, Stamp) ->
+    case reloader_client_appup:name(Key) of
+        {app, _} ->
+            Running = [V || {A, _, V} <- application:loaded_applications(),
+                            A =:= App],
+            case file:consult(File) of
+                {ok, [{application, App, Props}]} ->
+                    case [proplists:get_value(vsn, Props)] of
+                        Running -> Stamp;
+                        _ -> <<"none:">>
+                    end;
+                _ ->
+                    <<"none:">>
+            end;
+        _ ->
+            Stamp
+    end.
 
 %% The MD5 of a module's current code, in a list, or [] if it has none.
 md5_of(Mod) ->
@@ -596,7 +658,9 @@ run_batch(Batch, Items, St) ->
     {Out, Waiting} = reloader_client_push:start(Batch, Items, Results,
                                                 {Results, Events},
                                                 St2#st.waiting),
-    pushing(Out, St2#st{waiting = Waiting}).
+    %% Modules an appup added are registered at once, those it deleted
+    %% unregistered.
+    sync(pushing(Out, St2#st{waiting = Waiting})).
 
 %% Notes what a batch this node took came to: the new stamps, a log
 %% line per module, the purge timer, and the batch for status/0.
@@ -681,8 +745,8 @@ commit(Batch, Prep, St) ->
     #{items := Items1} = Prep,
     {Out, Waiting} = reloader_client_push:start(Batch, Items1, Results,
                                                 committed, St4#st.waiting),
-    pushing(Out, St4#st{waiting = Waiting,
-                        committed = [Batch | St4#st.committed]}).
+    sync(pushing(Out, St4#st{waiting = Waiting,
+                             committed = [Batch | St4#st.committed]})).
 
 %% Does what the push module says: another node's results logged and
 %% sent, or a batch answered once its pushes settled.
@@ -712,7 +776,7 @@ answer(Batch, Results, Events, St) ->
 %% answered load-failed for every module, and the client carries on.
 load(Items, Ctx) ->
     try
-        reloader_client_load:run(Items, Ctx)
+        reloader_client_load:run_apps(Items, Ctx)
     catch
         Class:Why:Stack -> crashed(Items, Ctx, {Class, Why, Stack})
     end.
@@ -736,15 +800,31 @@ crashed(Items, Ctx, {Class, Why, Stack}) ->
 %% daemon takes a result's stamp as the new registration).
 learn_results(Results, #st{known = Known} = St) ->
     Known1 = lists:foldl(
-               fun(#{name := Name, stamp := Stamp}, K) ->
+               fun(#{name := Name, stamp := Stamp} = R, K) ->
                        Mod = mod_of(Name),
-                       case {K, md5_of(Mod)} of
+                       K1 = silent(maps:get(silent, R, []), K),
+                       case {K1, md5_of(Mod)} of
+                           {#{Mod := #{app := true} = E}, _} ->
+                               K1#{Mod := E#{md5 := Stamp, stamp := Stamp}};
                            {#{Mod := #{skip := false} = E}, [Md5]} ->
-                               K#{Mod := E#{md5 := Md5, stamp := Stamp}};
-                           _ -> K
+                               K1#{Mod := E#{md5 := Md5, stamp := Stamp}};
+                           _ -> K1
                        end
                end, Known, Results),
-    St#st{known = Known1}.
+    St#st{known = Known1, apps = []}.
+
+%% Notes the code an application's rollback loaded into its modules,
+%% without registering them anew (see reloader_client_appup:upgrade/3).
+silent(Mods, Known) ->
+    lists:foldl(fun(Mod, K) ->
+                        case {K, md5_of(Mod)} of
+                            {#{Mod := #{skip := false} = E}, [Md5]} ->
+                                K#{Mod := E#{md5 := Md5,
+                                             stamp := reloader_client_load:
+                                                 stamp(Md5)}};
+                            _ -> K
+                        end
+                end, Known, Mods).
 
 %% Sends one module's result; Node is the node it comes from, undefined
 %% for this one.
@@ -791,6 +871,7 @@ log_result(Batch, #{name := Name, status := Status} = R, Node) ->
     Args = [Label, Name, Where, Status, Times, Why],
     Level0 = case R of
                  #{quiet := true} -> debug;
+                 #{status := ok, note := true} -> info;
                  #{status := ok, reason := _} -> warning;
                  #{status := ok} -> info;
                  _ -> warning

@@ -18,15 +18,18 @@
 %% rollbacks) and the old versions still waiting to be purged.
 -module(reloader_client_load).
 
--export([new/0, run/2, prepare_batch/2, commit_batch/2, retry_purges/1,
+-export([new/0, run/2, run_apps/2, prepare_batch/2, commit_batch/2,
+         retry_purges/1, vsn_current/1, procs_of/1,
          remember/4, lingering/1, current_stamp/1, stamp/1, fmt/1]).
 
 -type ctx() :: #{kept := #{module() => map()},
                  lingering := #{module() => map()},
+                 apps => #{atom() => map()},
                  events => [tuple()]}.
 -type prep() :: #{work := [map()], prepared := term(),
                   on_load := [tuple()], warns := [tuple()], load := float(),
-                  early := [map()], items := [map()]}.
+                  early := [map()], items := [map()],
+                  plans => [reloader_client_appup:plan()]}.
 -export_type([ctx/0, prep/0]).
 
 %% @doc A context with nothing kept and nothing lingering.
@@ -115,6 +118,69 @@ run(Items, Ctx0) ->
       end || #{name := N} = R <- Early ++ Results],
      Events ++ maps:get(events, Ctx, []), maps:remove(events, Ctx)}.
 
+%% @doc Loads a batch that may hold applications' `.app' and `.appup'
+%% files (reloader_client_appup): each application whose vsn changes and
+%% whose appup has instructions from the running vsn is upgraded by them
+%% (or, for a rollback, downgraded), its modules in the batch answered
+%% by what the appup loaded; everything else is loaded by run/2.
+-spec run_apps([map()], ctx()) -> {[map()], [tuple()], ctx()}.
+run_apps(Items, Ctx0) ->
+    case reloader_client_appup:split(Items) of
+        {Apps, _} when map_size(Apps) =:= 0 ->
+            run(Items, Ctx0);
+        {Apps, Mods} ->
+            T0 = now_ms(),
+            {Plans, Oks, Fails} = reloader_client_appup:plan(Apps, Ctx0),
+            {AppRes, Done, Ctx1} = upgrade_all(Plans, T0, Ctx0),
+            {ModRes, Rest} = by_appup(Mods, Done, []),
+            {Res, Events, Ctx} = run(Rest, Ctx1),
+            {AppRes ++ Oks ++ Fails ++ ModRes ++ Res, Events, Ctx}
+    end.
+
+%% Carries out each application's plan; returns the results of its
+%% files, what became of each (`{Plan, ok | failed, Why}'), and the
+%% context with each application's versions kept.
+upgrade_all(Plans, T0, Ctx0) ->
+    lists:foldl(
+      fun(#{app := App} = P, {Res, Done, C}) ->
+              Apps = maps:get(apps, C, #{}),
+              {Out, Rs, Why, Kept} =
+                  reloader_client_appup:upgrade(P, T0, maps:get(App, Apps,
+                                                                #{})),
+              {Res ++ Rs, [{P, Out, Why} | Done],
+               C#{apps => Apps#{App => Kept}}}
+      end, {[], [], Ctx0}, Plans).
+
+%% Answers the modules of a batch that an application's appup took: ok
+%% when the node now runs the stamp asked for (the appup loaded it),
+%% load-failed with the application's reason when its upgrade failed;
+%% the others are left to load as usual (a module the appup did not
+%% name is reloaded on its own).
+by_appup([], _Done, Acc) ->
+    {lists:reverse(Acc), []};
+by_appup([#{name := Name, stamp := Want} = I | Rest], Done, Acc) ->
+    Mod = try binary_to_existing_atom(Name, utf8)
+          catch error:badarg -> undefined
+          end,
+    Cur = current_stamp(Mod),
+    Owner = [{P, Out, Why} || {#{mods := Mods} = P, Out, Why} <- Done,
+                              lists:member(Mod, Mods)],
+    case Owner of
+        [{#{app := App}, ok, _} | _] when Cur =:= Want ->
+            _ = App,
+            R = #{name => Name, status => ok, stamp => Cur},
+            by_appup(Rest, Done, [R | Acc]);
+        [{_, failed, Why} | _] ->
+            R = failed(Name, case Cur of
+                                 undefined -> maps:get(was, I, <<"none:">>);
+                                 _ -> Cur
+                             end, load, ["not loaded: ", Why]),
+            by_appup(Rest, Done, [R | Acc]);
+        _ ->
+            {Res, Left} = by_appup(Rest, Done, Acc),
+            {Res, [I | Left]}
+    end.
+
 %% @doc Prepares a batch of protocol version 2 without making any of it
 %% current: each module resolved, read and checked, old code left by an
 %% earlier reload purged (softly, or as the policy says), and the whole
@@ -128,19 +194,51 @@ run(Items, Ctx0) ->
         | {failed, [map()], [tuple()], ctx()}.
 prepare_batch(Items, Ctx0) ->
     T0 = now_ms(),
-    {Work0, Early} = resolve(Items, Ctx0, [], []),
-    Fails = [R || #{status := S} = R <- Early, S =/= ok],
-    Current = [R || #{status := ok} = R <- Early],
+    {Apps, Mods0} = reloader_client_appup:split(Items),
+    {Plans, AppOks, AppFails} =
+        case map_size(Apps) of
+            0 -> {[], [], []};
+            _ -> reloader_client_appup:plan(Apps, Ctx0)
+        end,
+    %% The modules an appup will load are its to load, at the commit.
+    Owned = lists:append([Ms || #{mods := Ms} <- Plans]),
+    {Taken, Mods} = lists:partition(
+                      fun(#{name := N}) -> lists:member(atom_of(N), Owned) end,
+                      Mods0),
+    Later = [#{name => N, status => ok, stamp => W}
+             || #{name := N, stamp := W} <- Taken] ++
+        [#{name => N, status => ok, stamp => S}
+         || #{items := Is} <- Plans, #{name := N, stamp := S} <- Is],
+    {Work0, Early} = resolve(Mods, Ctx0, [], []),
+    Fails = [R || #{status := S} = R <- Early, S =/= ok] ++ AppFails,
+    Current = [R || #{status := ok} = R <- Early] ++ AppOks,
     case Fails of
         [] ->
-            prepare_work(Items, Work0, Current, T0, Ctx0);
+            prepare_work(Items, Work0, Current, Later, Plans, T0, Ctx0);
         _ ->
-            {failed, mark_back(Items, gave_up(Work0, [], Fails, Current)), [],
-             Ctx0}
+            {failed, mark_back(Items, gave_up(Work0, [], Fails,
+                                              Current ++ now_run(Later))),
+             [], Ctx0}
     end.
 
+%% The atom of a module name, or undefined.
+atom_of(Name) ->
+    try binary_to_existing_atom(Name, utf8)
+    catch error:badarg -> undefined
+    end.
+
+%% Results of items left for the commit, with the stamps the node runs
+%% now (for a set given up).
+now_run(Later) ->
+    [R#{stamp => case current_stamp(atom_of(N)) of
+                     undefined -> S;
+                     Cur -> Cur
+                 end} || #{name := N, stamp := S} = R <- Later].
+
 %% Reads, purges and prepares the modules to load; see prepare_batch/2.
-prepare_work(Items, Work0, Current, T0, Ctx0) ->
+%% Later are the results, once prepared, of the files that the
+%% applications' Plans load at the commit.
+prepare_work(Items, Work0, Current, Later, Plans, T0, Ctx0) ->
     case read_all(Work0, [], []) of
         {Work1, []} ->
             {Purge, Ctx1} = prepurge(Work1, Ctx0),
@@ -157,17 +255,21 @@ prepare_work(Items, Work0, Current, T0, Ctx0) ->
                     Ms = now_ms() - T0,
                     Warns = [{M, Why} || {warn, M, Why} <- Purge],
                     Res = [prepared_result(W, Ms, Warns) || W <- Work] ++
-                        [R#{status => prepared} || R <- Current],
+                        [R#{status => prepared} || R <- Current ++ Later],
                     Prep = #{work => Work, prepared => Prepared,
                              on_load => OnLoad, warns => Warns, load => Ms,
-                             early => Current, items => Items},
+                             early => Current, items => Items,
+                             plans => Plans},
                     {ok, Prep, mark_back(Items, Res), Events, Ctx1};
                 {error, Errs} ->
-                    {failed, mark_back(Items, gave_up(Work, Errs, [], Current)),
+                    {failed, mark_back(Items, gave_up(Work, Errs, [],
+                                                      Current ++
+                                                          now_run(Later))),
                      Events, Ctx1}
             end;
         {Work1, Errors} ->
-            {failed, mark_back(Items, gave_up(Work1, Errors, [], Current)), [],
+            {failed, mark_back(Items, gave_up(Work1, Errors, [],
+                                              Current ++ now_run(Later))), [],
              Ctx0}
     end.
 
@@ -225,7 +327,7 @@ mark_back(Items, Results) ->
            float(), [map()], [tuple()], ctx()}.
 commit_batch(#{work := Work, prepared := Prepared, on_load := OnLoad,
                warns := Warns, load := PrepMs, early := Early,
-               items := Items}, Ctx0) ->
+               items := Items} = Prep, Ctx0) ->
     T0 = now_ms(),
     Held = suspend(sys_procs(Work)),
     Down = change_code([W || #{dir := down} = W <- Work], Held),
@@ -250,8 +352,35 @@ commit_batch(#{work := Work, prepared := Prepared, on_load := OnLoad,
                  Failed, Ctx0}
         end,
     Quiet = [R#{status => ok, quiet => true} || R <- Early],
-    {Outcome, At, mark_back(Items, Res ++ Quiet),
-     maps:get(events, Ctx1, []), maps:remove(events, Ctx1)}.
+    {Outcome1, AppRes, Ctx2} = commit_apps(Outcome, Prep, Ctx1),
+    {Outcome1, At, mark_back(Items, Res ++ Quiet ++ AppRes),
+     maps:get(events, Ctx2, []), maps:remove(events, Ctx2)}.
+
+%% Upgrades, after the modules switched, the applications whose appups
+%% were checked at the prepare.  Their files and modules are answered as
+%% run_apps/2 answers them; an upgrade that fails leaves that
+%% application on its version, which the commit's outcome names.
+commit_apps(Outcome, #{plans := Plans, items := Items}, Ctx) when Plans =/= [] ->
+    {AppRes, Done, Ctx1} = upgrade_all(Plans, now_ms(), Ctx),
+    {_Apps, Mods} = reloader_client_appup:split(Items),
+    Owned = lists:append([Ms || #{mods := Ms} <- Plans]),
+    Taken = [I || #{name := N} = I <- Mods, lists:member(atom_of(N), Owned)],
+    {ModRes, Left} = by_appup(Taken, Done, []),
+    {Res, Events, Ctx2} = run(Left, Ctx1),
+    Ctx3 = Ctx2#{events => maps:get(events, Ctx1, []) ++ Events},
+    Failed = [Why || {_, failed, Why} <- Done],
+    Out = case {Outcome, Failed} of
+              {_, []} -> Outcome;
+              {{committed, undefined}, _} ->
+                  {committed, iolist_to_binary(lists:join("; ", Failed))};
+              {{committed, Note}, _} ->
+                  {committed, iolist_to_binary(lists:join("; ",
+                                                          [Note | Failed]))};
+              {{aborted, _}, _} -> Outcome
+          end,
+    {Out, AppRes ++ ModRes ++ Res, Ctx3};
+commit_apps(Outcome, _Prep, Ctx) ->
+    {Outcome, [], Ctx}.
 
 %% The instant of the switch: the OS's monotonic clock as the VM reads
 %% it (CLOCK_MONOTONIC on Linux, the clock libreloader's at= uses), in
@@ -686,6 +815,13 @@ sys_procs(Work) ->
                          Mod <- [callback(P)], is_map_key(Mod, Mods)]
     end.
 
+%% @doc The sys processes whose callback module Mod is (see callback/1),
+%% but for the caller.
+-spec procs_of(module()) -> [pid()].
+procs_of(Mod) ->
+    Self = self(),
+    [P || P <- processes(), P =/= Self, callback(P) =:= Mod].
+
 %% Whether the code that runs a module's state migration has one: the
 %% new code on upgrade, the current code on downgrade.
 migrates(#{dir := up, exports := Exports}) ->
@@ -746,8 +882,9 @@ change_code(Work, Held) ->
 state_total(Changes) ->
     lists:sum([Ms || {_, #{ms := Ms}} <- Changes]).
 
-%% The version of the current code of a module (its -vsn), as
+%% @doc The version of the current code of a module (its -vsn), as
 %% release_handler hands it to code_change/3.
+-spec vsn_current(module()) -> term().
 vsn_current(Mod) ->
     try erlang:get_module_info(Mod, attributes) of
         Attrs -> vsn_term(proplists:get_value(vsn, Attrs, []))
