@@ -17,7 +17,9 @@ libmicrohttpd-dev curl"
 # (BEAM stamps checked against the real VM; erlc also builds the Erlang
 # client, clients/erlang, and erl and epmd run its tests and benchmark;
 # erlang-eunit and erlang-dev, for eunit.hrl, run the client's codec
-# tests; erlang-dialyzer checks the client's types);
+# tests; erlang-dialyzer checks the client's types; erlang-inets serves
+# the appup tests' web application, seed 004's nine9s, and rebar3 builds
+# its releases, relups and tarballs);
 # binutils (readelf) and procps (pgrep); systemd: systemd-analyze
 # (t-systemd verifies the units and rates their sandbox) and
 # systemd-socket-activate (socket activation); mandoc (the man pages are
