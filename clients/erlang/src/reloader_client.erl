@@ -148,6 +148,8 @@ handle_info({'$reloader_push_result', Ref, Node, Results}, St) ->
 handle_info({'DOWN', Ref, process, _, Why}, St) ->
     {Out, W} = reloader_client_push:down(Ref, Why, St#st.waiting),
     {noreply, pushing(Out, St#st{waiting = W})};
+handle_info({'$reloader_releases', Req, Answer}, St) ->
+    {noreply, releases_done(Req, Answer, St)};
 handle_info({push_timeout, Batch}, St) ->
     {Out, W} = reloader_client_push:timeout(Batch, St#st.waiting),
     {noreply, pushing(Out, St#st{waiting = W})};
@@ -351,6 +353,13 @@ verb1(<<"unregistered">>, Fields, St) ->
     end;
 verb1(<<"reload">>, Fields, St) ->
     begin_batch(reload, Fields, St);
+verb1(<<"releases">>, Fields, St) ->
+    [Req, Op] = need(releases, Fields, [<<"req">>, <<"op">>]),
+    Arg = maps:get(<<"arg">>, Fields, undefined),
+    ?LOG_INFO("reloader_client: releases ~ts~ts (request ~ts)",
+              [Op, case Arg of undefined -> ""; _ -> [" ", Arg] end, Req]),
+    reloader_client_releases:start(Req, Op, Arg),
+    St;
 verb1(<<"prepare">>, Fields, #st{proto = 2} = St) ->
     begin_batch(prepare, Fields, St);
 verb1(<<"commit">>, Fields, #st{proto = 2} = St) ->
@@ -915,6 +924,26 @@ pushed(From, Ref, Origin, Batch, Items, St) ->
     reloader_client_push:reply(From, Ref, Results),
     %% The daemon, if attached, learns the new stamps at once.
     sync(St1).
+
+%% Answers a releases request: a `release' line per release the node
+%% has, then `releases-done'.
+releases_done(Req, {ok, Rows, Note}, St) ->
+    ?LOG_INFO("reloader_client: releases (request ~ts): ~ts",
+              [Req, case iolist_to_binary(Note) of <<>> -> "ok"; Say -> Say end]),
+    St1 = lists:foldl(fun({Name, Vsn, Status}, S) ->
+                              send(S, release, [{req, Req}, {name, Name},
+                                                {vsn, Vsn}, {status, Status}])
+                      end, St, Rows),
+    send(St1, 'releases-done', [{req, Req}, {status, ok},
+                                {msg, case iolist_to_binary(Note) of
+                                          <<>> -> undefined;
+                                          N -> N
+                                      end}]);
+releases_done(Req, {error, Why}, St) ->
+    ?LOG_WARNING("reloader_client: releases (request ~ts) failed: ~ts",
+                 [Req, Why]),
+    send(St, 'releases-done', [{req, Req}, {status, error},
+                               {reason, iolist_to_binary(Why)}]).
 
 %% A line or value cut for a log line.
 shorten(Bin) when byte_size(Bin) > 200 ->
