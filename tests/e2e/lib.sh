@@ -896,3 +896,30 @@ erl_fake_send() {
 erl_stamp_of() {
 	erl_cmd n1 "rc_fake:stamp(\"$1\")." | sed 's/^= "\(.*\)"$/\1/'
 }
+
+# Builds the test application APP (clients/erlang/test/APP: nine9s, tt)
+# at VSN into $LIB/APP/ebin with clients/erlang/test/rc_apps.erl; its
+# options follow (V2, BAD_APPLY: macros; appup: the .appup too;
+# no_MOD: leave MOD out).
+erl_app_build() {
+	app=$1
+	vsn=$2
+	shift 2
+	RC_APPS_SRC=$TOP/clients/erlang/test erl -noshell -pa "$ERL_TEST" \
+	    -s rc_apps main "$app" "$vsn" "$LIB" "$@" ||
+	    fail "could not build $app $vsn $*"
+}
+
+# Prints what the web server on $port answers for a path: the body,
+# then a space and the status code.
+erl_http() {
+	curl -s -o - -w ' %{http_code}' "http://127.0.0.1:$port$1"
+}
+
+# Asserts that the web server on $port answers PATH with BODY (one line)
+# and status CODE.
+erl_http_is() {
+	got=$(erl_http "$1")
+	[ "$got" = "$2
+ $3" ] || fail "$1 answered '$got', not '$2' $3"
+}

@@ -12,24 +12,7 @@
 # real daemon: t-erlang-appup.sh.
 . tests/e2e/lib.sh
 erl_init
-RC_APPS_SRC=$TOP/clients/erlang/test
-export RC_APPS_SRC
 LIB=$T/lib
-
-# Builds application APP at VSN into $LIB, with rc_apps' options.
-app_build() {
-	app=$1
-	vsn=$2
-	shift 2
-	erl -noshell -pa "$ERL_TEST" -s rc_apps main "$app" "$vsn" "$LIB" "$@" ||
-	    fail "could not build $app $vsn $*"
-}
-
-# Prints what nine9s answers for a path (its status line's code, then
-# the body).
-get() {
-	curl -s -o - -w ' %{http_code}' "http://127.0.0.1:$port$1"
-}
 
 # Prints the content stamp of a file, as the daemon reads an .app.
 content_stamp() {
@@ -54,8 +37,8 @@ beam_line() {
 	echo "module=$1 path=$LIB/nine9s/ebin/$1.beam stamp=$(erl_stamp_of "$LIB/nine9s/ebin/$1.beam") was=$2"
 }
 
-app_build nine9s 0.1.0 no_state_handler no_count_handler
-app_build tt 1.1
+erl_app_build nine9s 0.1.0 no_state_handler no_count_handler
+erl_app_build tt 1.1
 E=$LIB/nine9s/ebin
 FAKE=$T/fake.sock
 erl_start n1 "{socket, \"$FAKE\"}, {poll_interval, infinity}" \
@@ -63,10 +46,8 @@ erl_start n1 "{socket, \"$FAKE\"}, {poll_interval, infinity}" \
 erl_expect n1 ok "rc_fake:start(\"$FAKE\")."
 erl_has n1 '= {ok,' 'application:ensure_all_started(nine9s).'
 port=$(erl_cmd n1 'nine9s_app:port().' | sed 's/^= //')
-[ "$(get /)" = "Hello world!
- 200" ] || fail "nine9s 0.1.0 answered '$(get /)' for /"
-[ "$(get /count)" = "not found
- 404" ] || fail "nine9s 0.1.0 answered '$(get /count)' for /count"
+erl_http_is / 'Hello world!' 200
+erl_http_is /count 'not found' 404
 erl_has n1 '= {ok,' 'application:ensure_all_started(tt).'
 erl_expect n1 '{ok,1}' 'tt13:test().'
 erl_expect n1 '{ok,2}' 'tt13:test().'
@@ -88,7 +69,7 @@ s1=$(erl_stamp_of "$E/nine9s_sup.beam")
 
 # The project goes to 0.2.0: the batch brings its beams and .app; the
 # appup upgrades nine9s, the counter counts each /.
-app_build nine9s 0.2.0 V2 appup
+erl_app_build nine9s 0.2.0 V2 appup
 a2=$(content_stamp "$E/nine9s.app")
 fake_batch 1 "$(beam_line default_handler "$d1")" "$(beam_line nine9s_app "$n1")" \
     "$(beam_line nine9s_sup "$s1")" "module=app:nine9s path=$E/nine9s.app stamp=$a2 was=$a1"
@@ -99,11 +80,9 @@ erl_has n1 "status=ok stamp=$(erl_stamp_of "$E/nine9s_sup.beam")" \
 erl_expect n1 '[{state_handler,true,worker}]' \
     '[{I, is_pid(P), T} || {I, P, T, _} <- supervisor:which_children(nine9s_sup)].'
 erl_expect n1 '"0.2.0"' 'element(3, lists:keyfind(nine9s, 1, application:which_applications())).'
-[ "$(get /)" = "Hello world 2 !
- 200" ] || fail "nine9s 0.2.0 answered '$(get /)' for /"
-get / >/dev/null
-[ "$(get /count)" = "2
- 200" ] || fail "nine9s 0.2.0 answered '$(get /count)' for /count, not 2"
+erl_http_is / 'Hello world 2 !' 200
+erl_http / >/dev/null
+erl_http_is /count 2 200
 erl_log_wait n1 'batch 1: app:nine9s ok .*upgraded nine9s 0.1.0 -> 0.2.0'
 # What the appup added is registered at once.
 erl_has n1 "path=$E/state_handler.beam" 'rc_fake:wait("^register module=state_handler ").'
@@ -116,10 +95,8 @@ erl_has n1 "<<\"result batch=2 module=app:nine9s status=ok stamp=$a1 reason=roll
     'rc_fake:wait("^result batch=2 ").'
 erl_expect n1 '"0.1.0"' 'element(3, lists:keyfind(nine9s, 1, application:which_applications())).'
 erl_expect n1 '[]' 'supervisor:which_children(nine9s_sup).'
-[ "$(get /count)" = "not found
- 404" ] || fail "after the rollback /count answered '$(get /count)'"
-[ "$(get /)" = "Hello world!
- 200" ] || fail "after the rollback / answered '$(get /)'"
+erl_http_is /count 'not found' 404
+erl_http_is / 'Hello world!' 200
 erl_expect n1 false 'code:is_loaded(count_handler).'
 erl_expect n1 "\"$d1\"" 'binary_to_list(reloader_client_load:current_stamp(default_handler)).'
 erl_has n1 'unregister module=count_handler' 'rc_fake:wait("^unregister module=count_handler").'
@@ -130,7 +107,7 @@ erl_expect n1 1 'rc_fake:count("^register module=default_handler ").'
 
 # An appup whose apply fails: nine9s stays on 0.1.0, undone by the
 # appup's down instructions, and the result says so.
-app_build nine9s 0.2.0 V2 BAD_APPLY appup
+erl_app_build nine9s 0.2.0 V2 BAD_APPLY appup
 a3=$(content_stamp "$E/nine9s.app")
 fake_batch 3 "$(beam_line default_handler "$d1")" "$(beam_line nine9s_app "$n1")" \
     "$(beam_line nine9s_sup "$s1")" "module=app:nine9s path=$E/nine9s.app stamp=$a3 was=$a1"
@@ -140,16 +117,14 @@ erl_has n1 "status=load-failed stamp=$d1 failed=load reason=not\\\\x20loaded:\\\
     'rc_fake:wait("^result batch=3 module=default_handler ").'
 erl_expect n1 '"0.1.0"' 'element(3, lists:keyfind(nine9s, 1, application:which_applications())).'
 erl_expect n1 '[]' 'supervisor:which_children(nine9s_sup).'
-[ "$(get /)" = "Hello world!
- 200" ] || fail "after the failed upgrade / answered '$(get /)'"
-[ "$(get /count)" = "not found
- 404" ] || fail "after the failed upgrade /count answered '$(get /count)'"
+erl_http_is / 'Hello world!' 200
+erl_http_is /count 'not found' 404
 
 # Seed 001's tt13 through an appup: {update, tt13, {advanced, []}}
 # migrates the state record, and the count goes on.
 t1=$(erl_stamp_of "$LIB/tt/ebin/tt13.beam")
 ta1=$(content_stamp "$LIB/tt/ebin/tt.app")
-app_build tt 2.0 V2 appup
+erl_app_build tt 2.0 V2 appup
 fake_batch 4 "module=tt13 path=$LIB/tt/ebin/tt13.beam stamp=$(erl_stamp_of "$LIB/tt/ebin/tt13.beam") was=$t1" \
     "module=app:tt path=$LIB/tt/ebin/tt.app stamp=$(content_stamp "$LIB/tt/ebin/tt.app") was=$ta1"
 erl_has n1 'status=ok stamp=content-md5:' 'rc_fake:wait("^result batch=4 module=app:tt ").'

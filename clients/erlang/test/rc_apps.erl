@@ -59,10 +59,12 @@ build(App, Vsn, Lib, Opts, Src) ->
                {application, App, Props1}),
     case lists:member("appup", Opts) of
         true ->
-            {ok, [Appup]} = file:consult(filename:join(
-                                           Src, atom_to_list(App) ++
-                                               ".appup.src")),
-            write(filename:join(Ebin, atom_to_list(App) ++ ".appup"), Appup);
+            %% The appup is for the vsn built (0.2.1 is 0.2.0 again).
+            {ok, [{_, Up, Down}]} = file:consult(filename:join(
+                                                   Src, atom_to_list(App) ++
+                                                       ".appup.src")),
+            write(filename:join(Ebin, atom_to_list(App) ++ ".appup"),
+                  {Vsn, Up, Down});
         false ->
             ok
     end.
