@@ -26,8 +26,14 @@ fake_prepare() {
 
 erl_fixture "$ROOT" greet
 erl_fixture "$ROOT" counter
+LIB=$T/lib
+E=$LIB/nine9s/ebin
+erl_app_build nine9s 0.1.0 no_state_handler no_count_handler
 FAKE=$T/fake.sock
-erl_start n1 "{socket, \"$FAKE\"}, {poll_interval, infinity}"
+erl_start n1 "{socket, \"$FAKE\"}, {poll_interval, infinity}" -pa "$E"
+erl_has n1 '= {ok,' 'application:ensure_all_started(nine9s).'
+port=$(erl_cmd n1 'nine9s_app:port().' | sed 's/^= //')
+erl_http_is / 'Hello world!' 200
 erl_expect n1 ok "rc_fake:start(\"$FAKE\", #{proto => 2})."
 erl_expect n1 1 'greet:value().'
 erl_has n1 '= {ok,<' 'counter:start().'
@@ -149,5 +155,21 @@ erl_expect n1 7 'greet:value().'
 erl_fake_send 'commit batch=8'
 erl_has n1 '<<"committed batch=8 at=' 'rc_fake:wait("^committed batch=8 ").'
 erl_expect n1 8 'greet:value().'
+
+# An application upgraded by its appup goes through the two phases too:
+# its appup is checked and translated at the prepare, run at the commit.
+a1=$(erl_cmd n1 "binary_to_list(element(2, reloader_client_appup:file_stamp(\"$E/nine9s.app\")))." | sed 's/^= "\(.*\)"$/\1/')
+d1=$(erl_stamp_of "$E/default_handler.beam")
+erl_app_build nine9s 0.2.0 V2 appup
+a2=$(erl_cmd n1 "binary_to_list(element(2, reloader_client_appup:file_stamp(\"$E/nine9s.app\")))." | sed 's/^= "\(.*\)"$/\1/')
+fake_prepare 9 "module=default_handler path=$E/default_handler.beam stamp=$(erl_stamp_of "$E/default_handler.beam") was=$d1" \
+    "module=app:nine9s path=$E/nine9s.app stamp=$a2 was=$a1"
+erl_expect n1 "<<\"result batch=9 module=app:nine9s status=prepared stamp=$a2\">>" \
+    'rc_fake:wait("^result batch=9 module=app:nine9s ").'
+erl_http_is / 'Hello world!' 200
+erl_fake_send 'commit batch=9'
+erl_has n1 '<<"committed batch=9 at=' 'rc_fake:wait("^committed batch=9 ").'
+erl_http_is / 'Hello world 2 !' 200
+erl_http_is /count 1 200
 erl_expect n1 0 'rc_fake:count("closed").'
 erl_stop n1
