@@ -8,7 +8,9 @@
 # whole set up; a failure that can only show after the switch (a
 # code_change/3, a test under rollback_on_test_failure) takes the node
 # back and is answered `aborted'; commit and abort of a batch that is not
-# prepared are errors.  The real daemon's side: t-erlang-upgrade.sh.
+# prepared are errors; an application's appup upgrade is checked at the
+# prepare and run at the commit.  The real daemon's side: the lead's
+# tests of issue 13.
 . tests/e2e/lib.sh
 erl_init
 
