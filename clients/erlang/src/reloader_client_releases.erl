@@ -1,5 +1,6 @@
 %% @doc The node's releases, driven by `reloaderctl releases' through the
-%% daemon (docs/PROTOCOL.md, "Releases"): release_handler's
+%% daemon, which relays it as `releases req=R op=OP [arg=X]' (issue 14):
+%% release_handler's
 %% which_releases, unpack_release, install_release, make_permanent and
 %% remove_release, each run in a process of its own (an install may
 %% take a while; the client goes on answering the daemon meanwhile).
