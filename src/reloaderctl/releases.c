@@ -1,8 +1,7 @@
 /*
  * releases.c: "reloaderctl releases", which drives the release_handler
  * of an Erlang node through its reloader_client (issue 14): the daemon
- * relays the request to the client and its answer back (issue 14;
- * the daemon side documents the relay).
+ * relays the request to the client and its answer back.
  */
 #include <stdio.h>
 #include <string.h>
