@@ -97,7 +97,7 @@ $(ERL_EUNIT): $(ERL_BEAMS) $(ERL_TEST_BEAMS)
 # Built once per build directory; dialyzer checks it at each run.
 $(ERL_PLT):
 	@mkdir -p $(@D)
-	$(DIALYZER) --build_plt --output_plt $@.tmp --apps erts kernel stdlib \
+	$(DIALYZER) --build_plt --output_plt $@.tmp --apps erts kernel stdlib sasl \
 	    "$$($(ERL) -noshell -eval 'io:format("~s", [code:which(beam_opcodes)]), halt().')" \
 	    >$@.log 2>&1 || { cat $@.log; exit 1; }
 	mv $@.tmp $@

@@ -6,6 +6,7 @@
 
 CTL_SRCS = src/reloaderctl/reloaderctl.c src/reloaderctl/conn.c \
 	src/reloaderctl/cmd.c src/reloaderctl/reload.c \
+	src/reloaderctl/releases.c \
 	src/reloaderctl/build.c src/reloaderctl/out.c src/reloaderctl/sig.c
 CTL_OBJS = $(CTL_SRCS:%.c=$(O)/%.o)
 CTL_LIBS = $(shell $(PKG_CONFIG) --libs libelf libmd zlib)

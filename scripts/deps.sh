@@ -17,7 +17,9 @@ libmicrohttpd-dev curl"
 # (BEAM stamps checked against the real VM; erlc also builds the Erlang
 # client, clients/erlang, and erl and epmd run its tests and benchmark;
 # erlang-eunit and erlang-dev, for eunit.hrl, run the client's codec
-# tests; erlang-dialyzer checks the client's types);
+# tests; erlang-dialyzer checks the client's types; erlang-inets serves
+# the appup tests' web application, seed 004's nine9s, and rebar3 builds
+# its releases, relups and tarballs);
 # binutils (readelf) and procps (pgrep); systemd: systemd-analyze
 # (t-systemd verifies the units and rates their sandbox) and
 # systemd-socket-activate (socket activation); mandoc (the man pages are
@@ -29,9 +31,10 @@ libmicrohttpd-dev curl"
 # types); netcat-openbsd (t-demo holds make run's port with nc -l); rsync,
 # and OpenSSH's server and client (t-remote-*: a build sent by rsync, and
 # reloaderctl and hosts reaching a daemon through a private sshd's
-# Unix-socket forwards).
-CHECK_PKGS="$RUN_PKGS check erlang-base erlang-eunit erlang-dev
-erlang-dialyzer binutils procps systemd mandoc man-db
+# Unix-socket forwards); erlang-inets and rebar3 (the appup and release
+# tests build seed 004's web app on inets and release it with rebar3).
+CHECK_PKGS="$RUN_PKGS check erlang-base erlang-eunit erlang-dev erlang-inets
+rebar3 erlang-dialyzer binutils procps systemd mandoc man-db
 strace util-linux dpkg-dev debhelper fakeroot jq netcat-openbsd rsync
 openssh-client openssh-server"
 

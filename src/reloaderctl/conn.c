@@ -44,6 +44,8 @@ static const struct errmap errmap[] = {
 	    "reloaderd?)", EX_PROTOCOL },
 	{ "version", "the daemon speaks no protocol version reloaderctl "
 	    "speaks", EX_PROTOCOL },
+	/* NULL: the daemon's own message says it best. */
+	{ "release-failed", NULL, EX_SOFTWARE },
 };
 
 /* Returns the monotonic clock in milliseconds. */
@@ -92,7 +94,7 @@ conn_error_text(const struct proto_msg *m, const char *subject, char *buf,
 	for (i = 0; code != NULL && i < sizeof(errmap) / sizeof(errmap[0]);
 	    i++)
 		if (strcmp(errmap[i].code, code) == 0)
-			text = errmap[i].text;
+			text = errmap[i].text != NULL ? errmap[i].text : msg;
 	o = 0;
 	if (subject != NULL)
 		o = (size_t)snprintf(buf, len, "%s: ", subject);

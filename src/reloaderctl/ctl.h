@@ -145,6 +145,9 @@ int cmd_release(struct conn *, int, char **);
 int cmd_tail(struct conn *, int, char **);
 int cmd_subscribe(struct conn *, int, char **);
 
+/* releases.c */
+int cmd_releases(struct conn *, int, char **);
+
 /* reload.c */
 int cmd_reload(struct conn *, int, char **);
 int cmd_rollback(struct conn *, int, char **);

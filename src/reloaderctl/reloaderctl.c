@@ -40,6 +40,10 @@ static const struct command commands[] = {
 	    "force a reload and print each process's result" },
 	{ "rollback", cmd_rollback, "module",
 	    "go back to the version before the last reload" },
+	{ "releases", cmd_releases,
+	    "node [list | unpack name | install vsn | permanent vsn | "
+	    "remove vsn]",
+	    "drive an Erlang node's release_handler through its client" },
 	{ "tail", cmd_tail, "[-f] [-n lines]",
 	    "the daemon's recent log; -f follows it" },
 	{ "subscribe", cmd_subscribe, "[--json]",

@@ -1068,3 +1068,123 @@ ssh_stop() {
 	SSH_NAMES=$(echo "$SSH_NAMES" | tr ' ' '\n' | grep -vx "$1" |
 	    tr '\n' ' ')
 }
+
+# Sends lines from the fake daemon (clients/erlang/test/rc_fake.erl,
+# started in node n1) to the client.
+erl_fake_send() {
+	for l in "$@"; do
+		erl_expect n1 ok "rc_fake:send(\"$l\")."
+	done
+}
+
+# Prints the stamp of a beam as the daemon would send it (node n1).
+erl_stamp_of() {
+	erl_cmd n1 "rc_fake:stamp(\"$1\")." | sed 's/^= "\(.*\)"$/\1/'
+}
+
+# Builds the test application APP (clients/erlang/test/APP: nine9s, tt)
+# at VSN into $LIB/APP/ebin with clients/erlang/test/rc_apps.erl; its
+# options follow (V2, BAD_APPLY: macros; appup: the .appup too;
+# no_MOD: leave MOD out).
+erl_app_build() {
+	app=$1
+	vsn=$2
+	shift 2
+	RC_APPS_SRC=$TOP/clients/erlang/test erl -noshell -pa "$ERL_TEST" \
+	    -s rc_apps main "$app" "$vsn" "$LIB" "$@" ||
+	    fail "could not build $app $vsn $*"
+}
+
+# Prints what the web server on $port answers for a path: the body,
+# then a space and the status code.
+erl_http() {
+	curl -s -o - -w ' %{http_code}' "http://127.0.0.1:$port$1"
+}
+
+# Asserts that the web server on $port answers PATH with BODY (one line)
+# and status CODE.
+erl_http_is() {
+	got=$(erl_http "$1")
+	[ "$got" = "$2
+ $3" ] || fail "$1 answered '$got', not '$2' $3"
+}
+
+# Builds seed 004's nine9s at VSN (0.1.0, or 0.2.0 with its appup and
+# relup from 0.1.0) as a rebar3 release in $T/proj, as the seed does,
+# with reloader_client in it (an app of the project: in a release's
+# embedded mode only the release's modules load) attaching to socket
+# SOCKET as "rel"; the tarball is left in the release directory.
+erl_rel_build() {
+	vsn=$1
+	P=$T/proj
+	mkdir -p "$P/apps/nine9s/src" "$P/apps/reloader_client" "$P/config" \
+	    "$T/home"
+	S=$TOP/clients/erlang/test/nine9s/src
+	rm -rf "$P/apps/reloader_client/src"
+	cp -r "$TOP/clients/erlang/src" "$P/apps/reloader_client/"
+	sed "s/\"VSN\"/\"$vsn\"/" "$S/nine9s.app.src" \
+	    >"$P/apps/nine9s/src/nine9s.app.src"
+	case $vsn in
+	0.1.0)
+		opts=debug_info
+		for m in nine9s_app nine9s_web nine9s_sup default_handler; do
+			cp "$S/$m.erl" "$P/apps/nine9s/src/"
+		done
+		;;
+	*)
+		opts="debug_info, {d, 'V2'}"
+		cp "$S"/*.erl "$P/apps/nine9s/src/"
+		;;
+	esac
+	cat >"$P/rebar.config" <<-EOF
+	{erl_opts, [$opts]}.
+	{deps, []}.
+	{relx, [{release, {nine9s, "$vsn"}, [nine9s, sasl, reloader_client]},
+	        {sys_config, "./config/sys.config"},
+	        {vm_args, "./config/vm.args"},
+	        {dev_mode, false},
+	        {include_erts, false},
+	        {extended_start_script, true}]}.
+	EOF
+	cat >"$P/config/sys.config" <<-EOF
+	[{nine9s, [{port, 0}]},
+	 {reloader_client, [{socket, "$2"}, {name, "rel"}]}].
+	EOF
+	printf '%s\n' '-sname nine9s' '-setcookie nine9s' >"$P/config/vm.args"
+	(
+		cd "$P"
+		export HOME="$T/home"
+		rebar3 compile
+		# The seed's step: the appup goes beside the beams by hand.
+		[ "$vsn" = 0.1.0 ] ||
+		    cp "$S/nine9s.appup.src" _build/default/lib/nine9s/ebin/nine9s.appup
+		rebar3 release
+		[ "$vsn" = 0.1.0 ] || rebar3 relup -n nine9s -v "$vsn" -u 0.1.0
+		rebar3 tar -n nine9s -v "$vsn"
+	) >"$T/rebar3.log" 2>&1 || {
+		tail -20 "$T/rebar3.log" >&2
+		fail "rebar3 could not build nine9s $vsn"
+	}
+}
+
+# Installs nine9s 0.1.0's tarball in $T/target and starts the release
+# there (node "rel", in the Erlang tests' list, so that the cleanup
+# stops it).
+erl_rel_start() {
+	R=$T/target
+	mkdir -p "$R"
+	tar xzf "$T/proj/_build/default/rel/nine9s/nine9s-0.1.0.tar.gz" -C "$R"
+	HOME="$T/home" "$R/bin/nine9s" foreground >"$T/rel.log" 2>&1 &
+	echo $! >"$T/rel.pid"
+	ERL_NODES="$ERL_NODES rel"
+}
+
+# Evaluates an expression in the release node and prints its value.
+erl_rel_eval() {
+	tries=500
+	until HOME="$T/home" "$T/target/bin/nine9s" eval "$1" 2>/dev/null; do
+		tries=$((tries - 1))
+		[ "$tries" -gt 0 ] || fail "the release node does not answer '$1'"
+		sleep 0.02
+	done
+}

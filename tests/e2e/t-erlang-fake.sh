@@ -11,23 +11,11 @@
 . tests/e2e/lib.sh
 erl_init
 
-# Sends lines from the fake daemon to the client.
-fake_send() {
-	for l in "$@"; do
-		erl_expect n1 ok "rc_fake:send(\"$l\")."
-	done
-}
-
-# Prints the stamp of a beam as the daemon would send it.
-stamp_of() {
-	erl_cmd n1 "rc_fake:stamp(\"$1\")." | sed 's/^= "\(.*\)"$/\1/'
-}
-
 # Sends a batch of one module line and waits for its done.
 fake_batch() {
 	b=$1
 	shift
-	fake_send "reload batch=$b count=1" "module batch=$b $*" "end batch=$b"
+	erl_fake_send "reload batch=$b count=1" "module batch=$b $*" "end batch=$b"
 	erl_expect n1 "<<\"done batch=$b\">>" "rc_fake:wait(\"^done batch=$b\$\")."
 }
 
@@ -41,7 +29,7 @@ erl_has n1 '= {ok,<' 'counter:start().'
 erl_cmd n1 '[counter:bump() || _ <- [1,2,3]].' >/dev/null
 erl_expect n1 3 'counter:get().'
 erl_has n1 '= {ok,' 'reloader_client:start().'
-erl_has n1 "lib=reloader_client/0.1.0" 'rc_fake:wait("^hello proto=1 pid=[0-9]+ name=nonode@nohost ").'
+erl_has n1 "lib=reloader_client/0.1.0" 'rc_fake:wait("^hello proto=2 min=1 pid=[0-9]+ name=nonode@nohost ").'
 erl_has n1 "stamp=md5:" 'rc_fake:wait("^register module=counter ").'
 erl_expect n1 "\"$ROOT/greet.beam\"" 'rc_fake:field("^register module=greet ", "path").'
 erl_expect n1 0 'rc_fake:count("^register module=reloader_client").'
@@ -51,9 +39,9 @@ erl_expect n1 '"otp"' 'rc_fake:field("^register module=lists ", "origin").'
 erl_expect n1 0 'rc_fake:count("^register module=greet .*origin=").'
 
 # An upgrade: the record gains a field, the count is kept.
-v1=$(stamp_of "$ROOT/counter.beam")
+v1=$(erl_stamp_of "$ROOT/counter.beam")
 erl_fixture "$ROOT" counter -DV2
-v2=$(stamp_of "$ROOT/counter.beam")
+v2=$(erl_stamp_of "$ROOT/counter.beam")
 fake_batch 1 "module=counter path=$ROOT/counter.beam stamp=$v2 was=$v1"
 erl_has n1 "module=counter status=ok stamp=$v2 load=" 'rc_fake:wait("^result batch=1 ").'
 erl_has n1 " state=" 'rc_fake:wait("^result batch=1 ").'
@@ -66,14 +54,14 @@ erl_expect n1 3 'counter:get().'
 erl_expect n1 4 'counter:bump().'
 
 # Nothing kept to roll back to: greet was never reloaded.
-g1=$(stamp_of "$ROOT/greet.beam")
+g1=$(erl_stamp_of "$ROOT/greet.beam")
 fake_batch 3 "module=greet path=$ROOT/greet.beam stamp=md5:00112233445566778899aabbccddeeff was=$g1 action=rollback"
 erl_expect n1 "<<\"result batch=3 module=greet status=load-failed stamp=$g1 failed=load reason=no\\\\x20previous\\\\x20version\\\\x20kept\">>" \
     'rc_fake:wait("^result batch=3 ").'
 
 # A module this node has not loaded, one of the client's own, a beam
 # that vanished: each refused with its reason, the batch still done.
-fake_send "reload batch=4 count=3" \
+erl_fake_send "reload batch=4 count=3" \
     "module batch=4 module=nosuch path=/nowhere/nosuch.beam stamp=md5:00112233445566778899aabbccddeeff was=md5:ffeeddccbbaa99887766554433221100" \
     "module batch=4 module=reloader_client path=$ERL_EBIN/reloader_client.beam stamp=md5:00112233445566778899aabbccddeeff was=none:" \
     "module batch=4 module=greet path=$T/gone/greet.beam stamp=md5:00112233445566778899aabbccddeeff was=$g1" \
@@ -91,10 +79,10 @@ erl_expect n1 1 'greet:value().'
 
 # One bad module fails the whole batch: greet is not loaded either.
 erl_fixture "$ROOT" greet -DVALUE=5
-g5=$(stamp_of "$ROOT/greet.beam")
+g5=$(erl_stamp_of "$ROOT/greet.beam")
 erl_fixture "$T/other" greet not_counter -DVALUE=6
 cp "$T/other/not_counter.beam" "$ROOT/counter.beam"
-fake_send "reload batch=5 count=2" \
+erl_fake_send "reload batch=5 count=2" \
     "module batch=5 module=greet path=$ROOT/greet.beam stamp=$g5 was=$g1" \
     "module batch=5 module=counter path=$ROOT/counter.beam stamp=md5:00112233445566778899aabbccddeeff was=$v1" \
     "end batch=5"
@@ -110,16 +98,19 @@ erl_expect n1 4 'counter:get().'
 # Lines the client does not understand: an error back naming what was
 # wrong and which line it was, a log line, and the client carries on.
 n=$(erl_cmd n1 'length(rc_fake:lines()).')
-fake_send "frobnicate x=1"
+erl_fake_send "frobnicate x=1"
 erl_expect n1 '"unknown verb \"frobnicate\""' 'rc_fake:field("^error code=unknown-verb ", "msg").'
 erl_log_wait n1 'warning .*does not understand.*unknown verb "frobnicate"'
-fake_send "Reload batch=1"
+erl_fake_send "Reload batch=1"
 erl_has n1 'a line must start with a verb' 'rc_fake:field("^error code=syntax ", "msg").'
-fake_send 'ping id=a\\q'
+erl_fake_send 'ping id=a\\q'
 erl_has n1 'field \"id\": bad escape' 'rc_fake:field("^error code=bad-field ", "msg").'
-fake_send "reload count=1"
+# A daemon that chose protocol 1 sends no version 2 verbs.
+erl_fake_send "prepare batch=50 count=0"
+erl_expect n1 '"unknown verb \"prepare\""' 'rc_fake:field("^error code=unknown-verb msg=unknown\\\\x20verb\\\\x20\"prepare", "msg").'
+erl_fake_send "reload count=1"
 erl_expect n1 '"\"reload\" needs a field \"batch\""' 'rc_fake:field("^error code=missing-field ", "msg").'
-fake_send "module batch=99 module=greet path=/x stamp=none: was=none:"
+erl_fake_send "module batch=99 module=greet path=/x stamp=none: was=none:"
 erl_has n1 'msg=batch\\x2099\\x20is\\x20not\\x20open' 'rc_fake:wait("^error code=bad-field msg=batch").'
 erl_log_wait n1 'warning .*cannot parse.*Reload batch=1'
 
@@ -132,7 +123,7 @@ erl_has n1 '= <<"pong id=xxxx' 'rc_fake:wait("^pong id=xxxx").'
 
 # An error from the daemon is logged, never answered.
 errs=$(erl_cmd n1 'rc_fake:count("^error ").')
-fake_send 'error code=bad-result msg=done\\x20too\\x20early line=3' 'ping id=after'
+erl_fake_send 'error code=bad-result msg=done\\x20too\\x20early line=3' 'ping id=after'
 erl_expect n1 '<<"pong id=after">>' 'rc_fake:wait("^pong id=after").'
 [ "$(erl_cmd n1 'rc_fake:count("^error ").')" = "$errs" ] ||
     erl_fail n1 "the client answered an error with an error"
@@ -158,7 +149,7 @@ erl_expect n1 "\"$want\"" 'os:unsetenv("XDG_RUNTIME_DIR"), reloader_client_confi
 
 # Still attached and working: a last reload goes through.
 erl_fixture "$ROOT" greet -DVALUE=7
-g7=$(stamp_of "$ROOT/greet.beam")
+g7=$(erl_stamp_of "$ROOT/greet.beam")
 fake_batch 6 "module=greet path=$ROOT/greet.beam stamp=$g7 was=$g1"
 erl_expect n1 7 'greet:value().'
 
@@ -173,7 +164,7 @@ cur_stamp() {
 # A version the node already runs, loaded by hand (as c/1 does): ok,
 # quietly: no reason, nothing in the node's log at info or above.
 erl_fixture "$ROOT" greet -DVALUE=8
-g8=$(stamp_of "$ROOT/greet.beam")
+g8=$(erl_stamp_of "$ROOT/greet.beam")
 erl_expect n1 '{module,greet}' "code:load_abs(\"$ROOT/greet\")."
 fake_batch 7 "module=greet path=$ROOT/greet.beam stamp=$g8 was=$g7"
 erl_expect n1 "<<\"result batch=7 module=greet status=ok stamp=$g8\">>" \
@@ -201,7 +192,7 @@ greet_batch() {
 	was=$2
 	shift 2
 	erl_fixture "$ROOT" greet "$@"
-	g=$(stamp_of "$ROOT/greet.beam")
+	g=$(erl_stamp_of "$ROOT/greet.beam")
 	fake_batch "$b" "module=greet path=$ROOT/greet.beam stamp=$g was=$was"
 }
 
@@ -223,13 +214,13 @@ erl_expect n1 9 'greet:value().'
 # the rollback failed and which version still runs.
 c1=$(cur_stamp counter)
 erl_fixture "$ROOT" counter -DV3_BAD
-c3=$(stamp_of "$ROOT/counter.beam")
+c3=$(erl_stamp_of "$ROOT/counter.beam")
 fake_batch 13 "module=counter path=$ROOT/counter.beam stamp=$c3 was=$c1"
 erl_has n1 "status=rolled-back stamp=$c1 failed=code-change reason=code_change\\\\x20failed\\\\x20in\\\\x20<" \
     'rc_fake:wait("^result batch=13 ").'
 erl_expect n1 4 'counter:get().'
 erl_fixture "$ROOT" counter -DV2 -DNO_DOWN
-c2=$(stamp_of "$ROOT/counter.beam")
+c2=$(erl_stamp_of "$ROOT/counter.beam")
 fake_batch 14 "module=counter path=$ROOT/counter.beam stamp=$c2 was=$c1"
 erl_has n1 "status=ok stamp=$c2 " 'rc_fake:wait("^result batch=14 ").'
 fake_batch 15 "module=counter path=$ROOT/counter.beam stamp=$c1 was=$c2 action=rollback"
@@ -243,16 +234,16 @@ erl_expect n1 '{4,upgraded}' 'counter:get().'
 # process has left it; the newest version then loads when offered again.
 erl_fixture "$ROOT" lingo
 erl_has n1 '= <' 'P = lingo:start().'
-l1=$(stamp_of "$ROOT/lingo.beam")
+l1=$(erl_stamp_of "$ROOT/lingo.beam")
 erl_fixture "$ROOT" lingo -DVALUE=2
-l2=$(stamp_of "$ROOT/lingo.beam")
+l2=$(erl_stamp_of "$ROOT/lingo.beam")
 fake_batch 16 "module=lingo path=$ROOT/lingo.beam stamp=$l2 was=$l1"
 erl_has n1 "status=ok stamp=$l2 reason=old\\\\x20code\\\\x20kept:" 'rc_fake:wait("^result batch=16 ").'
 erl_fixture "$ROOT" lingo -DVALUE=3
-l3=$(stamp_of "$ROOT/lingo.beam")
+l3=$(erl_stamp_of "$ROOT/lingo.beam")
 erl_fixture "$ROOT" greet -DVALUE=11
-g11=$(stamp_of "$ROOT/greet.beam")
-fake_send "reload batch=17 count=2" \
+g11=$(erl_stamp_of "$ROOT/greet.beam")
+erl_fake_send "reload batch=17 count=2" \
     "module batch=17 module=lingo path=$ROOT/lingo.beam stamp=$l3 was=$l2" \
     "module batch=17 module=greet path=$ROOT/greet.beam stamp=$g11 was=$g9" \
     "end batch=17"
@@ -264,13 +255,13 @@ erl_has n1 "status=load-failed stamp=$g9 failed=purge reason=not\\\\x20loaded:" 
 # A retry of the purge now (what the timer sends), then a ping: had the
 # retry sent purged, it would have come before the pong.
 erl_expect n1 purge 'reloader_client ! purge.'
-fake_send 'ping id=lingers'
+erl_fake_send 'ping id=lingers'
 erl_expect n1 '<<"pong id=lingers">>' 'rc_fake:wait("^pong id=lingers").'
 erl_expect n1 0 'rc_fake:count("^purged module=lingo ").'
 erl_expect n1 stop 'P ! stop.'
 erl_has n1 "<<\"purged module=lingo stamp=$l1 unmapped=yes after=" \
     'rc_fake:wait("^purged module=lingo ").'
-fake_send "reload batch=18 count=2" \
+erl_fake_send "reload batch=18 count=2" \
     "module batch=18 module=lingo path=$ROOT/lingo.beam stamp=$l3 was=$l2" \
     "module batch=18 module=greet path=$ROOT/greet.beam stamp=$g11 was=$g9" \
     "end batch=18"
@@ -286,9 +277,9 @@ erl_fixture "$ROOT" lingo hand
 erl_has n1 '= <' 'H = hand:start().'
 erl_fixture "$ROOT" lingo hand -DVALUE=2
 erl_expect n1 '{module,hand}' 'c:l(hand).'
-h2=$(stamp_of "$ROOT/hand.beam")
+h2=$(erl_stamp_of "$ROOT/hand.beam")
 erl_fixture "$ROOT" lingo hand -DVALUE=3
-h3=$(stamp_of "$ROOT/hand.beam")
+h3=$(erl_stamp_of "$ROOT/hand.beam")
 fake_batch 19 "module=hand path=$ROOT/hand.beam stamp=$h3 was=$h2"
 erl_has n1 "status=load-failed stamp=$h2 failed=purge " 'rc_fake:wait("^result batch=19 ").'
 erl_expect n1 stop 'H ! stop.'

@@ -39,6 +39,11 @@
           known = #{} :: #{module() => map()},
           regs = #{} :: #{module() => pending | registered | missing | refused},
           open :: map() | undefined,      % the batch being received
+          proto = 1 :: 1 | 2,             % the version welcome chose
+          prepared :: {non_neg_integer(), reloader_client_load:prep()}
+                    | undefined,          % a version 2 batch prepared
+          committed = [] :: [non_neg_integer()], % pushed after the commit
+          apps = [] :: [atom()],          % applications loaded, last look
           waiting = #{} :: reloader_client_push:waiting(), % out to nodes
           ctx :: reloader_client_load:ctx(),
           purge_timer :: reference() | undefined,
@@ -143,6 +148,8 @@ handle_info({'$reloader_push_result', Ref, Node, Results}, St) ->
 handle_info({'DOWN', Ref, process, _, Why}, St) ->
     {Out, W} = reloader_client_push:down(Ref, Why, St#st.waiting),
     {noreply, pushing(Out, St#st{waiting = W})};
+handle_info({'$reloader_releases', Req, Answer}, St) ->
+    {noreply, releases_done(Req, Answer, St)};
 handle_info({push_timeout, Batch}, St) ->
     {Out, W} = reloader_client_push:timeout(Batch, St#st.waiting),
     {noreply, pushing(Out, St#st{waiting = W})};
@@ -183,8 +190,9 @@ connect(#st{sock = undefined, path = Path} = St) ->
     case gen_tcp:connect({local, Path}, 0, Opts, 2000) of
         {ok, S} ->
             St1 = St#st{sock = S, phase = hello, out = 0, in = 0, sent = #{},
-                        skipping = false, regs = #{}, open = undefined},
-            send(St1, hello, [{proto, 1}, {pid, os:getpid()},
+                        skipping = false, regs = #{}, open = undefined,
+                        proto = 1, prepared = undefined},
+            send(St1, hello, [{proto, 2}, {min, 1}, {pid, os:getpid()},
                               {name, reloader_client_config:name()},
                               {lib, "reloader_client/" ?VERSION}]);
         {error, Why} ->
@@ -210,6 +218,7 @@ lost(#st{sock = S, path = Path} = St, Why) ->
                      "reconnecting quietly", [Path, Why]),
     retry(St#st{sock = undefined, phase = down, quiet = true, regs = #{},
                 open = undefined, backoff = ?BACKOFF_MIN,
+                prepared = dropped(St#st.prepared, "the connection is gone"),
                 waiting = reloader_client_push:cancel_all(St#st.waiting)}).
 
 %% Sends one line; counts it, so that the daemon's `line=' can be matched
@@ -310,14 +319,15 @@ verb(Verb, Fields, St) ->
 %% Handles each verb the daemon may send.
 verb1(<<"welcome">>, Fields, #st{phase = hello} = St) ->
     [Proto, Server] = need(welcome, Fields, [<<"proto">>, <<"server">>]),
-    case int(proto, Proto) of
-        1 -> ok;
-        P -> throw({<<"bad-field">>,
-                    io_lib:format("proto ~b: this client speaks 1 only", [P])})
-    end,
-    ?LOG_INFO("reloader_client: attached to ~ts at ~ts as ~ts",
-              [Server, St#st.path, reloader_client_config:name()]),
-    register_all(St#st{phase = up, quiet = false, tries = 0,
+    Version = case int(proto, Proto) of
+                  P when P =:= 1; P =:= 2 -> P;
+                  P -> throw({<<"bad-field">>,
+                              io_lib:format("proto ~b: this client speaks 1 "
+                                            "and 2", [P])})
+              end,
+    ?LOG_INFO("reloader_client: attached to ~ts at ~ts as ~ts (protocol ~b)",
+              [Server, St#st.path, reloader_client_config:name(), Version]),
+    register_all(St#st{phase = up, quiet = false, tries = 0, proto = Version,
                        backoff = ?BACKOFF_MIN});
 verb1(<<"error">>, Fields, St) ->
     daemon_error(Fields, St);
@@ -342,18 +352,29 @@ verb1(<<"unregistered">>, Fields, St) ->
         Mod -> answered(unregister, Mod, St)
     end;
 verb1(<<"reload">>, Fields, St) ->
-    [B, C] = need(reload, Fields, [<<"batch">>, <<"count">>]),
+    begin_batch(reload, Fields, St);
+verb1(<<"releases">>, Fields, St) ->
+    [Req, Op] = need(releases, Fields, [<<"req">>, <<"op">>]),
+    Arg = maps:get(<<"arg">>, Fields, undefined),
+    ?LOG_INFO("reloader_client: releases ~ts~ts (request ~ts)",
+              [Op, case Arg of undefined -> ""; _ -> [" ", Arg] end, Req]),
+    reloader_client_releases:start(Req, Op, Arg),
+    St;
+verb1(<<"prepare">>, Fields, #st{proto = 2} = St) ->
+    begin_batch(prepare, Fields, St);
+verb1(<<"commit">>, Fields, #st{proto = 2} = St) ->
+    [B] = need(commit, Fields, [<<"batch">>]),
+    {Prep, St1} = take_prepared(int(batch, B), St),
+    commit(int(batch, B), Prep, St1);
+verb1(<<"abort">>, Fields, #st{proto = 2} = St) ->
+    [B] = need(abort, Fields, [<<"batch">>]),
     Batch = int(batch, B),
-    Count = int(count, C),
-    St1 = case St#st.open of
-              undefined -> St;
-              #{id := Old} ->
-                  reply_error(St, <<"bad-field">>,
-                              io_lib:format("batch ~b begins while batch ~b "
-                                            "has had no end; that one is "
-                                            "dropped", [Batch, Old]))
-          end,
-    St1#st{open = #{id => Batch, count => Count, items => []}};
+    {_Prep, St1} = take_prepared(Batch, St),
+    Why = maps:get(<<"reason">>, Fields, <<"no reason given">>),
+    ?LOG_INFO("reloader_client: batch ~b aborted by reloaderd (~ts); the "
+              "prepared code is dropped, the old code runs on",
+              [Batch, shorten(Why)]),
+    send(St1, aborted, [{batch, Batch}]);
 verb1(<<"module">>, Fields, St) ->
     [B, Name, Path, Stamp, Was] =
         need(module, Fields, [<<"batch">>, <<"module">>, <<"path">>,
@@ -374,7 +395,7 @@ verb1(<<"module">>, Fields, St) ->
 verb1(<<"end">>, Fields, St) ->
     [B] = need('end', Fields, [<<"batch">>]),
     Batch = int(batch, B),
-    #{count := Count, items := Items0} = open_batch(Batch, St),
+    #{count := Count, items := Items0, kind := Kind} = open_batch(Batch, St),
     Items = lists:reverse(Items0),
     St1 = case length(Items) of
               Count -> St;
@@ -383,12 +404,31 @@ verb1(<<"end">>, Fields, St) ->
                                              "~b came; answering those",
                                              [Batch, Count, N]))
           end,
-    run_batch(Batch, Items, St1#st{open = undefined});
+    case Kind of
+        reload -> run_batch(Batch, Items, St1#st{open = undefined});
+        prepare -> run_prepare(Batch, Items, St1#st{open = undefined})
+    end;
 verb1(<<"welcome">>, _Fields, _St) ->
     throw({<<"unknown-verb">>, "\"welcome\" after the handshake"});
 verb1(Verb, _Fields, _St) ->
     throw({<<"unknown-verb">>,
            io_lib:format("unknown verb \"~ts\"", [shorten(Verb)])}).
+
+%% Begins receiving a batch: `reload' (version 1, or a version 2 daemon
+%% that sends one) or `prepare' (version 2, loaded in two phases).
+begin_batch(Kind, Fields, St) ->
+    [B, C] = need(Kind, Fields, [<<"batch">>, <<"count">>]),
+    Batch = int(batch, B),
+    Count = int(count, C),
+    St1 = case St#st.open of
+              undefined -> St;
+              #{id := Old} ->
+                  reply_error(St, <<"bad-field">>,
+                              io_lib:format("batch ~b begins while batch ~b "
+                                            "has had no end; that one is "
+                                            "dropped", [Batch, Old]))
+          end,
+    St1#st{open = #{id => Batch, count => Count, items => [], kind => Kind}}.
 
 %% The batch being received, which must be the one a line names.
 open_batch(Batch, #st{open = #{id := Batch} = Open}) ->
@@ -469,7 +509,8 @@ sync(#st{known = Known} = St) ->
                         #{M := #{md5 := Md5}} -> false;
                         _ -> true
                     end],
-    Gone = [M || M <- maps:keys(Known), not is_map_key(M, Now)],
+    Gone = [M || {M, K} <- maps:to_list(Known), not is_map_key(M, Now),
+                 not is_map_key(app, K)],
     St1 = lists:foldl(fun forget/2, St, Gone),
     St2 = case Changed of
               [] -> St1;
@@ -480,7 +521,67 @@ sync(#st{known = Known} = St) ->
                                             maps:get(M, Files, none), S)
                               end, St1, Changed)
           end,
-    retry_missing(St2).
+    retry_missing(sync_apps(St2)).
+
+%% Registers the `.app' and `.appup' files of the applications loaded
+%% (reloader_client_appup), when the applications loaded are not those
+%% of the last look (that look walks the code path, so it is not made
+%% every poll), and forgets those of applications gone.  An `.app' whose
+%% vsn is not the one running is registered with stamp none:, since the
+%% node does not run it: the daemon then offers it at once.
+sync_apps(#st{known = Known} = St) ->
+    Loaded = lists:sort([A || {A, _, _} <- application:loaded_applications()]),
+    case Loaded =:= St#st.apps of
+        true ->
+            St;
+        false ->
+            Files = lists:append(
+                      [[{reloader_client_appup:key(app, A), F, A}
+                        | [{reloader_client_appup:key(appup, A), U, A}
+                           || U =/= none]]
+                       || {A, F, U} <- reloader_client_appup:discover()]),
+            Keys = [K || {K, _, _} <- Files],
+            Gone = [K || {K, #{app := true}} <- maps:to_list(Known),
+                         not lists:member(K, Keys)],
+            St1 = lists:foldl(fun forget/2, St, Gone),
+            St2 = lists:foldl(fun learn_app/2, St1, Files),
+            St2#st{apps = Loaded}
+    end.
+
+%% Records one application file, and registers it if it is new.
+learn_app({Key, File, App}, #st{known = Known} = St) ->
+    case Known of
+        #{Key := #{file := File}} ->
+            St;
+        _ ->
+            Stamp = case reloader_client_appup:file_stamp(File) of
+                        {ok, S} -> app_stamp(Key, File, App, S);
+                        {error, _} -> <<"none:">>
+                    end,
+            K = #{md5 => Stamp, skip => false, file => File, stamp => Stamp,
+                  app => true},
+            reg(Key, St#st{known = Known#{Key => K}})
+    end.
+
+%% The stamp to register an `.app' under: its own when it describes the
+%% vsn that runs, none: otherwise.
+app_stamp(Key, File, App, Stamp) ->
+    case reloader_client_appup:name(Key) of
+        {app, _} ->
+            Running = [V || {A, _, V} <- application:loaded_applications(),
+                            A =:= App],
+            case file:consult(File) of
+                {ok, [{application, App, Props}]} ->
+                    case [proplists:get_value(vsn, Props)] of
+                        Running -> Stamp;
+                        _ -> <<"none:">>
+                    end;
+                _ ->
+                    <<"none:">>
+            end;
+        _ ->
+            Stamp
+    end.
 
 %% The MD5 of a module's current code, in a list, or [] if it has none.
 md5_of(Mod) ->
@@ -566,25 +667,114 @@ path_bin(File) ->
 run_batch(Batch, Items, St) ->
     reloader_client_console:sync(),
     {Results, Events, Ctx} = load(Items, St#st.ctx),
-    St1 = learn_results(Results, St#st{ctx = Ctx}),
-    [log_result(Batch, R, node()) || R <- Results],
-    St2 = arm_purge(St1#st{last = #{batch => Batch,
-                                    results => [{N, S} || #{name := N,
-                                                            status := S}
-                                                              <- Results]}}),
+    St2 = took(Batch, Results, St#st{ctx = Ctx}),
     {Out, Waiting} = reloader_client_push:start(Batch, Items, Results,
                                                 {Results, Events},
                                                 St2#st.waiting),
-    pushing(Out, St2#st{waiting = Waiting}).
+    %% Modules an appup added are registered at once, those it deleted
+    %% unregistered.
+    sync(pushing(Out, St2#st{waiting = Waiting})).
+
+%% Notes what a batch this node took came to: the new stamps, a log
+%% line per module, the purge timer, and the batch for status/0.
+took(Batch, Results, St) ->
+    St1 = learn_results(Results, St),
+    [log_result(Batch, R, node()) || R <- Results],
+    arm_purge(St1#st{last = #{batch => Batch,
+                              results => [{N, S} || #{name := N, status := S}
+                                                        <- Results]}}).
+
+%% Prepares a batch of protocol version 2 (docs/PROTOCOL.md, "The
+%% Erlang client") and answers it: each module `prepared', or, when any
+%% failed, every one given up with its reason; then `done', then the
+%% purges.  The prepared set waits for `commit' or `abort'.
+run_prepare(Batch, Items, St) ->
+    reloader_client_console:sync(),
+    St0 = St#st{prepared = dropped(St#st.prepared,
+                                   io_lib:format("batch ~b is prepared",
+                                                 [Batch]))},
+    {Results, Events, Prep, Ctx} =
+        try reloader_client_load:prepare_batch(Items, St0#st.ctx) of
+            {ok, P, R, E, C} -> {R, E, {Batch, P}, C};
+            {failed, R, E, C} -> {R, E, undefined, C}
+        catch
+            Class:Why:Stack ->
+                {R, E, C} = crashed(Items, St0#st.ctx, {Class, Why, Stack}),
+                {R, E, undefined, C}
+        end,
+    [log_result(Batch, case R of
+                           #{status := prepared} -> R#{quiet => true};
+                           _ -> R
+                       end, node()) || R <- Results],
+    St1 = arm_purge(St0#st{ctx = Ctx, prepared = Prep}),
+    answer(Batch, [maps:remove(bin, R) || R <- Results], Events, St1).
+
+%% Takes the prepared batch a `commit' or `abort' names; any other is
+%% answered bad-result, as the protocol has it.
+take_prepared(Batch, #st{prepared = {Batch, Prep}} = St) ->
+    {Prep, St#st{prepared = undefined}};
+take_prepared(Batch, _St) ->
+    throw({<<"bad-result">>, io_lib:format("batch ~b is not prepared here",
+                                           [Batch])}).
+
+%% Drops a prepared batch that will never be committed (the connection
+%% went away, another batch came): prepare_loading's result is simply
+%% forgotten, and the old code runs on.
+dropped(undefined, _Why) ->
+    undefined;
+dropped({Batch, _Prep}, Why) ->
+    ?LOG_WARNING("reloader_client: batch ~b was prepared and is dropped "
+                 "uncommitted: ~ts", [Batch, Why]),
+    undefined.
+
+%% Makes a prepared batch current and answers `committed' with the
+%% instant of the switch, or `aborted' when a failure after the switch
+%% took this node back to the code it ran; logs each module as a
+%% version 1 reload is logged, then pushes the batch to the other nodes
+%% when so configured (their results are only logged: the batch is
+%% over for the daemon).
+commit(Batch, Prep, St) ->
+    {Outcome, At, Results, Events, Ctx} =
+        try
+            reloader_client_load:commit_batch(Prep, St#st.ctx)
+        catch
+            Class:Why:Stack ->
+                #{items := Items} = Prep,
+                {R, E, C} = crashed(Items, St#st.ctx, {Class, Why, Stack}),
+                {{aborted, <<"internal error in reloader_client">>}, 0.0, R, E,
+                 C}
+        end,
+    St2 = took(Batch, Results, St#st{ctx = Ctx}),
+    St3 = case Outcome of
+              {committed, Note} ->
+                  send(St2, committed, [{batch, Batch},
+                                        {at, io_lib:format("~.6f", [At])},
+                                        {reason, Note}]);
+              {aborted, Why2} ->
+                  ?LOG_WARNING("reloader_client: batch ~b: ~ts", [Batch, Why2]),
+                  send(St2, aborted, [{batch, Batch}, {reason, Why2}])
+          end,
+    St4 = purged(Events, St3),
+    #{items := Items1} = Prep,
+    {Out, Waiting} = reloader_client_push:start(Batch, Items1, Results,
+                                                committed, St4#st.waiting),
+    sync(pushing(Out, St4#st{waiting = Waiting,
+                             committed = [Batch | St4#st.committed]})).
 
 %% Does what the push module says: another node's results logged and
 %% sent, or a batch answered once its pushes settled.
 pushing(Out, St) ->
     lists:foldl(fun({node_results, Batch, Node, Results}, S) ->
-                        lists:foldl(fun(R, S1) ->
+                        After = lists:member(Batch, S#st.committed),
+                        lists:foldl(fun(R, S1) when After ->
+                                            log_result(Batch, R, Node),
+                                            S1;
+                                       (R, S1) ->
                                             log_result(Batch, R, Node),
                                             send_result(S1, Batch, R, Node)
                                     end, S, Results);
+                   ({answer, Batch, committed}, S) ->
+                        S#st{committed = lists:delete(Batch, S#st.committed)};
                    ({answer, Batch, {Results, Events}}, S) ->
                         answer(Batch, Results, Events, S)
                 end, St, Out).
@@ -599,36 +789,55 @@ answer(Batch, Results, Events, St) ->
 %% answered load-failed for every module, and the client carries on.
 load(Items, Ctx) ->
     try
-        reloader_client_load:run(Items, Ctx)
+        reloader_client_load:run_apps(Items, Ctx)
     catch
-        Class:Why:Stack ->
-            ?LOG_ERROR("reloader_client: crashed loading ~p: ~p:~p ~p",
-                       [[N || #{name := N} <- Items], Class, Why, Stack]),
-            Text = iolist_to_binary(["internal error in reloader_client: ",
-                                     reloader_client_load:fmt({Class, Why})]),
-            {[#{name => N, status => 'load-failed', failed => load,
-                stamp => case reloader_client_load:current_stamp(
-                                mod_of(N)) of
-                             undefined -> maps:get(was, I, <<"none:">>);
-                             S -> S
-                         end,
-                reason => Text} || #{name := N} = I <- Items], [], Ctx}
+        Class:Why:Stack -> crashed(Items, Ctx, {Class, Why, Stack})
     end.
+
+%% Logs a crash of the loader and answers every module load-failed with
+%% the stamp it runs now.
+crashed(Items, Ctx, {Class, Why, Stack}) ->
+    ?LOG_ERROR("reloader_client: crashed loading ~p: ~p:~p ~p",
+               [[N || #{name := N} <- Items], Class, Why, Stack]),
+    Text = iolist_to_binary(["internal error in reloader_client: ",
+                             reloader_client_load:fmt({Class, Why})]),
+    {[#{name => N, status => 'load-failed', failed => load,
+        stamp => case reloader_client_load:current_stamp(mod_of(N)) of
+                     undefined -> maps:get(was, I, <<"none:">>);
+                     S -> S
+                 end,
+        reason => Text} || #{name := N} = I <- Items], [], Ctx}.
 
 %% Notes the code now current for each module a batch reloaded, so that
 %% the next look at what is loaded does not take it for a change (the
 %% daemon takes a result's stamp as the new registration).
 learn_results(Results, #st{known = Known} = St) ->
     Known1 = lists:foldl(
-               fun(#{name := Name, stamp := Stamp}, K) ->
+               fun(#{name := Name, stamp := Stamp} = R, K) ->
                        Mod = mod_of(Name),
-                       case {K, md5_of(Mod)} of
+                       K1 = silent(maps:get(silent, R, []), K),
+                       case {K1, md5_of(Mod)} of
+                           {#{Mod := #{app := true} = E}, _} ->
+                               K1#{Mod := E#{md5 := Stamp, stamp := Stamp}};
                            {#{Mod := #{skip := false} = E}, [Md5]} ->
-                               K#{Mod := E#{md5 := Md5, stamp := Stamp}};
-                           _ -> K
+                               K1#{Mod := E#{md5 := Md5, stamp := Stamp}};
+                           _ -> K1
                        end
                end, Known, Results),
-    St#st{known = Known1}.
+    St#st{known = Known1, apps = []}.
+
+%% Notes the code an application's rollback loaded into its modules,
+%% without registering them anew (see reloader_client_appup:upgrade/3).
+silent(Mods, Known) ->
+    lists:foldl(fun(Mod, K) ->
+                        case {K, md5_of(Mod)} of
+                            {#{Mod := #{skip := false} = E}, [Md5]} ->
+                                K#{Mod := E#{md5 := Md5,
+                                             stamp := reloader_client_load:
+                                                 stamp(Md5)}};
+                            _ -> K
+                        end
+                end, Known, Mods).
 
 %% Sends one module's result; Node is the node it comes from, undefined
 %% for this one.
@@ -675,6 +884,7 @@ log_result(Batch, #{name := Name, status := Status} = R, Node) ->
     Args = [Label, Name, Where, Status, Times, Why],
     Level0 = case R of
                  #{quiet := true} -> debug;
+                 #{status := ok, note := true} -> info;
                  #{status := ok, reason := _} -> warning;
                  #{status := ok} -> info;
                  _ -> warning
@@ -718,6 +928,26 @@ pushed(From, Ref, Origin, Batch, Items, St) ->
     reloader_client_push:reply(From, Ref, Results),
     %% The daemon, if attached, learns the new stamps at once.
     sync(St1).
+
+%% Answers a releases request: a `release' line per release the node
+%% has, then `releases-done'.
+releases_done(Req, {ok, Rows, Note}, St) ->
+    ?LOG_INFO("reloader_client: releases (request ~ts): ~ts",
+              [Req, case iolist_to_binary(Note) of <<>> -> "ok"; Say -> Say end]),
+    St1 = lists:foldl(fun({Name, Vsn, Status}, S) ->
+                              send(S, release, [{req, Req}, {name, Name},
+                                                {vsn, Vsn}, {status, Status}])
+                      end, St, Rows),
+    send(St1, 'releases-done', [{req, Req}, {status, ok},
+                                {msg, case iolist_to_binary(Note) of
+                                          <<>> -> undefined;
+                                          N -> N
+                                      end}]);
+releases_done(Req, {error, Why}, St) ->
+    ?LOG_WARNING("reloader_client: releases (request ~ts) failed: ~ts",
+                 [Req, Why]),
+    send(St, 'releases-done', [{req, Req}, {status, error},
+                               {reason, iolist_to_binary(Why)}]).
 
 %% A line or value cut for a log line.
 shorten(Bin) when byte_size(Bin) > 200 ->

@@ -18,13 +18,19 @@
 %% rollbacks) and the old versions still waiting to be purged.
 -module(reloader_client_load).
 
--export([new/0, run/2, retry_purges/1, remember/4, lingering/1,
-         current_stamp/1, stamp/1, fmt/1]).
+-export([new/0, run/2, run_apps/2, prepare_batch/2, commit_batch/2,
+         retry_purges/1, vsn_current/1, procs_of/1,
+         remember/4, lingering/1, current_stamp/1, stamp/1, fmt/1]).
 
 -type ctx() :: #{kept := #{module() => map()},
                  lingering := #{module() => map()},
+                 apps => #{atom() => map()},
                  events => [tuple()]}.
--export_type([ctx/0]).
+-type prep() :: #{work := [map()], prepared := term(),
+                  on_load := [tuple()], warns := [tuple()], load := float(),
+                  early := [map()], items := [map()],
+                  plans => [reloader_client_appup:plan()]}.
+-export_type([ctx/0, prep/0]).
 
 %% @doc A context with nothing kept and nothing lingering.
 -spec new() -> ctx().
@@ -111,6 +117,339 @@ run(Items, Ctx0) ->
           false -> R
       end || #{name := N} = R <- Early ++ Results],
      Events ++ maps:get(events, Ctx, []), maps:remove(events, Ctx)}.
+
+%% @doc Loads a batch that may hold applications' `.app' and `.appup'
+%% files (reloader_client_appup): each application whose vsn changes and
+%% whose appup has instructions from the running vsn is upgraded by them
+%% (or, for a rollback, downgraded), its modules in the batch answered
+%% by what the appup loaded; everything else is loaded by run/2.
+-spec run_apps([map()], ctx()) -> {[map()], [tuple()], ctx()}.
+run_apps(Items, Ctx0) ->
+    case reloader_client_appup:split(Items) of
+        {Apps, _} when map_size(Apps) =:= 0 ->
+            run(Items, Ctx0);
+        {Apps, Mods} ->
+            T0 = now_ms(),
+            {Plans, Oks, Fails} = reloader_client_appup:plan(Apps, Ctx0),
+            {AppRes, Done, Ctx1} = upgrade_all(Plans, T0, Ctx0),
+            {ModRes, Rest} = by_appup(Mods, Done, []),
+            {Res, Events, Ctx} = run(Rest, Ctx1),
+            {AppRes ++ Oks ++ Fails ++ ModRes ++ Res, Events, Ctx}
+    end.
+
+%% Carries out each application's plan; returns the results of its
+%% files, what became of each (`{Plan, ok | failed, Why}'), and the
+%% context with each application's versions kept.
+upgrade_all(Plans, T0, Ctx0) ->
+    lists:foldl(
+      fun(#{app := App} = P, {Res, Done, C}) ->
+              Apps = maps:get(apps, C, #{}),
+              {Out, Rs, Why, Kept} =
+                  reloader_client_appup:upgrade(P, T0, maps:get(App, Apps,
+                                                                #{})),
+              {Res ++ Rs, [{P, Out, Why} | Done],
+               C#{apps => Apps#{App => Kept}}}
+      end, {[], [], Ctx0}, Plans).
+
+%% Answers the modules of a batch that an application's appup took: ok
+%% when the node now runs the stamp asked for (the appup loaded it),
+%% load-failed with the application's reason when its upgrade failed;
+%% the others are left to load as usual (a module the appup did not
+%% name is reloaded on its own).
+by_appup([], _Done, Acc) ->
+    {lists:reverse(Acc), []};
+by_appup([#{name := Name, stamp := Want} = I | Rest], Done, Acc) ->
+    Mod = try binary_to_existing_atom(Name, utf8)
+          catch error:badarg -> undefined
+          end,
+    Cur = current_stamp(Mod),
+    Owner = [{P, Out, Why} || {#{mods := Mods} = P, Out, Why} <- Done,
+                              lists:member(Mod, Mods)],
+    case Owner of
+        [{#{app := App}, ok, _} | _] when Cur =:= Want ->
+            _ = App,
+            R = #{name => Name, status => ok, stamp => Cur},
+            by_appup(Rest, Done, [R | Acc]);
+        [{_, failed, Why} | _] ->
+            R = failed(Name, case Cur of
+                                 undefined -> maps:get(was, I, <<"none:">>);
+                                 _ -> Cur
+                             end, load, ["not loaded: ", Why]),
+            by_appup(Rest, Done, [R | Acc]);
+        _ ->
+            {Res, Left} = by_appup(Rest, Done, Acc),
+            {Res, [I | Left]}
+    end.
+
+%% @doc Prepares a batch of protocol version 2 without making any of it
+%% current: each module resolved, read and checked, old code left by an
+%% earlier reload purged (softly, or as the policy says), and the whole
+%% set handed to code:prepare_loading/1, whose verdict is the loader's.
+%% Returns `{ok, Prep, Results, Events, Ctx}', every result `prepared'
+%% with the stamp it would switch to, or `{failed, Results, Events,
+%% Ctx}' when any module failed, every module then given up with a
+%% reason naming the culprits.  Items are those of run/2.
+-spec prepare_batch([map()], ctx()) ->
+          {ok, prep(), [map()], [tuple()], ctx()}
+        | {failed, [map()], [tuple()], ctx()}.
+prepare_batch(Items, Ctx0) ->
+    T0 = now_ms(),
+    {Apps, Mods0} = reloader_client_appup:split(Items),
+    {Plans, AppOks, AppFails} =
+        case map_size(Apps) of
+            0 -> {[], [], []};
+            _ -> reloader_client_appup:plan(Apps, Ctx0)
+        end,
+    %% The modules an appup will load are its to load, at the commit.
+    Owned = lists:append([Ms || #{mods := Ms} <- Plans]),
+    {Taken, Mods} = lists:partition(
+                      fun(#{name := N}) -> lists:member(atom_of(N), Owned) end,
+                      Mods0),
+    Later = [#{name => N, status => ok, stamp => W}
+             || #{name := N, stamp := W} <- Taken] ++
+        [#{name => N, status => ok, stamp => S}
+         || #{items := Is} <- Plans, #{name := N, stamp := S} <- Is],
+    {Work0, Early} = resolve(Mods, Ctx0, [], []),
+    Fails = [R || #{status := S} = R <- Early, S =/= ok] ++ AppFails,
+    Current = [R || #{status := ok} = R <- Early] ++ AppOks,
+    case Fails of
+        [] ->
+            prepare_work(Items, Work0, Current, Later, Plans, T0, Ctx0);
+        _ ->
+            {failed, mark_back(Items, gave_up(Work0, [], Fails,
+                                              Current ++ now_run(Later))),
+             [], Ctx0}
+    end.
+
+%% The atom of a module name, or undefined.
+atom_of(Name) ->
+    try binary_to_existing_atom(Name, utf8)
+    catch error:badarg -> undefined
+    end.
+
+%% Results of items left for the commit, with the stamps the node runs
+%% now (for a set given up).
+now_run(Later) ->
+    [R#{stamp => case current_stamp(atom_of(N)) of
+                     undefined -> S;
+                     Cur -> Cur
+                 end} || #{name := N, stamp := S} = R <- Later].
+
+%% Reads, purges and prepares the modules to load; see prepare_batch/2.
+%% Later are the results, once prepared, of the files that the
+%% applications' Plans load at the commit.
+prepare_work(Items, Work0, Current, Later, Plans, T0, Ctx0) ->
+    case read_all(Work0, [], []) of
+        {Work1, []} ->
+            {Purge, Ctx1} = prepurge(Work1, Ctx0),
+            Events = [E || {purged, _, _, _} = E <- Purge],
+            Work = [W#{old_vsn => vsn_current(Mod), together => true}
+                    || #{mod := Mod} = W <- Work1],
+            Errors = [{M, purge, Why} || {error, M, Why} <- Purge],
+            Prepped = case Errors of
+                          [] -> prepare(Work);
+                          _ -> {error, Errors}
+                      end,
+            case Prepped of
+                {ok, Prepared, OnLoad} ->
+                    Ms = now_ms() - T0,
+                    Warns = [{M, Why} || {warn, M, Why} <- Purge],
+                    Res = [prepared_result(W, Ms, Warns) || W <- Work] ++
+                        [R#{status => prepared} || R <- Current ++ Later],
+                    Prep = #{work => Work, prepared => Prepared,
+                             on_load => OnLoad, warns => Warns, load => Ms,
+                             early => Current, items => Items,
+                             plans => Plans},
+                    {ok, Prep, mark_back(Items, Res), Events, Ctx1};
+                {error, Errs} ->
+                    {failed, mark_back(Items, gave_up(Work, Errs, [],
+                                                      Current ++
+                                                          now_run(Later))),
+                     Events, Ctx1}
+            end;
+        {Work1, Errors} ->
+            {failed, mark_back(Items, gave_up(Work1, Errors, [],
+                                              Current ++ now_run(Later))), [],
+             Ctx0}
+    end.
+
+%% The result of one module prepared: the stamp it would switch to.
+prepared_result(#{name := Name, mod := Mod, new := New}, Ms, Warns) ->
+    R = #{name => Name, status => prepared, stamp => New, load => Ms},
+    case lists:keyfind(Mod, 1, Warns) of
+        {Mod, Warn} -> warn(R, Warn);
+        false -> R
+    end.
+
+%% Every module of a batch given up because some failed: the culprits
+%% (Errors of the modules to load, as `{Mod, Step, Why}', and Fails,
+%% the results of those refused at once) keep their own reasons, the
+%% others, those already current included, are load-failed naming them.
+gave_up(Work, Errors, Fails, Current) ->
+    Names = [atom_to_list(M) || {M, _, _} <- lists:reverse(Errors)] ++
+        [binary_to_list(N) || #{name := N} <- Fails],
+    Step = case lists:usort([S || {_, S, _} <- Errors] ++
+                                [S || #{failed := S} <- Fails]) of
+               [purge] -> purge;
+               _ -> load
+           end,
+    Why = ["not prepared: the batch switches all or nothing, and ",
+           lists:join(", ", Names), " failed"],
+    [case lists:keyfind(Mod, 1, Errors) of
+         {Mod, S, W} -> failed(Name, Cur, S, W);
+         false -> failed(Name, Cur, Step, Why)
+     end || #{mod := Mod, name := Name, cur := Cur} <- Work] ++
+        Fails ++ [failed(Name, S, Step, Why) || #{name := Name, stamp := S}
+                                                    <- Current].
+
+%% Marks the results of rollbacks, for the log and the console.
+mark_back(Items, Results) ->
+    Back = [N || #{name := N, action := rollback} <- Items],
+    [case lists:member(N, Back) of
+         true -> R#{rollback => true};
+         false -> R
+     end || #{name := N} = R <- Results].
+
+%% @doc Makes a prepared batch current at once, as release_handler does:
+%% the processes to migrate suspended, downgrades migrated, the set
+%% made current by code:finish_loading/1 (the switch, whose instant on
+%% CLOCK_MONOTONIC is returned, in seconds), upgrades migrated, the
+%% processes resumed, the old code purged, and each test/0 run.  Since
+%% neither code_change/3 nor test/0 of the new code can run before it is
+%% current, their failures come after the switch: a failed migration
+%% undoes the whole batch in this node (as run/2 does), and so does a
+%% failed test under rollback_on_test_failure; the outcome is then
+%% `{aborted, Why}' (this node runs the old code, with its old state),
+%% otherwise `{committed, Note}', Note naming failed tests (the new
+%% code kept) or undefined.
+-spec commit_batch(prep(), ctx()) ->
+          {{committed, binary() | undefined} | {aborted, binary()},
+           float(), [map()], [tuple()], ctx()}.
+commit_batch(#{work := Work, prepared := Prepared, on_load := OnLoad,
+               warns := Warns, load := PrepMs, early := Early,
+               items := Items} = Prep, Ctx0) ->
+    T0 = now_ms(),
+    Held = suspend(sys_procs(Work)),
+    Down = change_code([W || #{dir := down} = W <- Work], Held),
+    Loaded = finish(Prepared, OnLoad),
+    At = switch_time(),
+    LoadMs = PrepMs + now_ms() - T0 - state_total(Down),
+    {Outcome, Res, Ctx1} =
+        case Loaded of
+            ok ->
+                Up = change_code([W || #{dir := up} = W <- Work], Held),
+                {Res0, C0} = after_load(Work, Held, Down ++ Up, Warns, LoadMs,
+                                        Ctx0),
+                settle(Work, Res0, C0);
+            {error, Errors} ->
+                resume(Held),
+                Failed = all_failed(Work, Errors),
+                {{aborted, iolist_to_binary(
+                             ["the switch failed: ",
+                              lists:join("; ", [[N, ": ", W] ||
+                                                   #{name := N, reason := W}
+                                                       <- Failed])])},
+                 Failed, Ctx0}
+        end,
+    Quiet = [R#{status => ok, quiet => true} || R <- Early],
+    {Outcome1, AppRes, Ctx2} = commit_apps(Outcome, Prep, Ctx1),
+    {Outcome1, At, mark_back(Items, Res ++ Quiet ++ AppRes),
+     maps:get(events, Ctx2, []), maps:remove(events, Ctx2)}.
+
+%% Upgrades, after the modules switched, the applications whose appups
+%% were checked at the prepare.  Their files and modules are answered as
+%% run_apps/2 answers them; an upgrade that fails leaves that
+%% application on its version, which the commit's outcome names.
+commit_apps(Outcome, #{plans := Plans, items := Items}, Ctx) when Plans =/= [] ->
+    {AppRes, Done, Ctx1} = upgrade_all(Plans, now_ms(), Ctx),
+    {_Apps, Mods} = reloader_client_appup:split(Items),
+    Owned = lists:append([Ms || #{mods := Ms} <- Plans]),
+    Taken = [I || #{name := N} = I <- Mods, lists:member(atom_of(N), Owned)],
+    {ModRes, Left} = by_appup(Taken, Done, []),
+    {Res, Events, Ctx2} = run(Left, Ctx1),
+    Ctx3 = Ctx2#{events => maps:get(events, Ctx1, []) ++ Events},
+    Failed = [Why || {_, failed, Why} <- Done],
+    Out = case {Outcome, Failed} of
+              {_, []} -> Outcome;
+              {{committed, undefined}, _} ->
+                  {committed, iolist_to_binary(lists:join("; ", Failed))};
+              {{committed, Note}, _} ->
+                  {committed, iolist_to_binary(lists:join("; ",
+                                                          [Note | Failed]))};
+              {{aborted, _}, _} -> Outcome
+          end,
+    {Out, AppRes ++ ModRes ++ Res, Ctx3};
+commit_apps(Outcome, _Prep, Ctx) ->
+    {Outcome, [], Ctx}.
+
+%% The instant of the switch: the OS's monotonic clock as the VM reads
+%% it (CLOCK_MONOTONIC on Linux, the clock libreloader's at= uses), in
+%% seconds.  erlang:monotonic_time/0 is that clock plus an offset of the
+%% VM's own, so it is not sent.
+switch_time() ->
+    Src = erlang:system_info(os_monotonic_time_source),
+    case lists:keyfind(time, 1, Src) of
+        {time, T} -> erlang:convert_time_unit(T, native, microsecond) / 1.0e6;
+        false -> erlang:monotonic_time(microsecond) / 1.0e6
+    end.
+
+%% What a committed batch came to after the switch, in this node: a
+%% state migration that failed undid the batch (every result
+%% rolled-back); a test that failed under rollback_on_test_failure undoes
+%% it now, every module going back together; other failed tests leave
+%% the new code current, and are named in the note.
+settle(Work, Res, Ctx) ->
+    Tests = [[N, ": ", W] || #{name := N, failed := test, reason := W} <- Res],
+    case [R || #{status := 'rolled-back'} = R <- Res] of
+        [#{reason := Why} | _] ->
+            {{aborted, iolist_to_binary(["after the switch: ", Why,
+                                         "; this node went back to the "
+                                         "versions it ran"])}, Res, Ctx};
+        [] ->
+            case [R || #{undo := true} = R <- Res] of
+                [] when Tests =:= [] ->
+                    {{committed, undefined}, Res, Ctx};
+                [] ->
+                    {{committed, iolist_to_binary(
+                                   ["new code kept although a test failed: ",
+                                    lists:join("; ", Tests)])}, Res, Ctx};
+                _ ->
+                    undo_batch(Work, Res, Tests, Ctx)
+            end
+    end.
+
+%% Takes every module of a committed batch back to the version it ran
+%% before, together, because a test failed under
+%% rollback_on_test_failure.
+undo_batch(Work, Res, Tests, Ctx) ->
+    Why = iolist_to_binary(lists:join("; ", Tests)),
+    Items = [#{name => Name, path => Path, stamp => Cur, was => New,
+               action => rollback}
+             || #{name := Name, path := Path, cur := Cur, new := New} <- Work],
+    {Back, Events, Ctx1} = run(Items, Ctx),
+    Ctx2 = Ctx1#{events => maps:get(events, Ctx, []) ++ Events},
+    case [B || #{status := S} = B <- Back, S =/= ok] of
+        [] ->
+            Rolled = [maps:without([undo, bin],
+                                   R#{status => 'rolled-back', stamp => Cur,
+                                      failed => test,
+                                      reason => iolist_to_binary(
+                                                  ["rolled back with the "
+                                                   "batch: ", Why])})
+                      || {R, #{cur := Cur}} <- lists:zip(Res, Work)],
+            {{aborted, iolist_to_binary(["after the switch a test failed: ",
+                                         Why, "; this node went back to the "
+                                         "versions it ran"])}, Rolled, Ctx2};
+        Stuck ->
+            Undo = lists:join("; ", [[N, ": ", W] || #{name := N, reason := W}
+                                                         <- Stuck]),
+            Kept = [maps:remove(undo, warn(R, ["could not roll back: ",
+                                               Undo])) || R <- Res],
+            {{committed, iolist_to_binary(["a test failed (", Why,
+                                           ") and the batch could not be "
+                                           "rolled back: ", Undo])},
+             Kept, Ctx2}
+    end.
 
 %% Sorts the items into those to load and those answered at once (not
 %% loaded here, one of our own, already current, nothing to roll back
@@ -476,6 +815,13 @@ sys_procs(Work) ->
                          Mod <- [callback(P)], is_map_key(Mod, Mods)]
     end.
 
+%% @doc The sys processes whose callback module Mod is (see callback/1),
+%% but for the caller.
+-spec procs_of(module()) -> [pid()].
+procs_of(Mod) ->
+    Self = self(),
+    [P || P <- processes(), P =/= Self, callback(P) =:= Mod].
+
 %% Whether the code that runs a module's state migration has one: the
 %% new code on upgrade, the current code on downgrade.
 migrates(#{dir := up, exports := Exports}) ->
@@ -536,8 +882,9 @@ change_code(Work, Held) ->
 state_total(Changes) ->
     lists:sum([Ms || {_, #{ms := Ms}} <- Changes]).
 
-%% The version of the current code of a module (its -vsn), as
+%% @doc The version of the current code of a module (its -vsn), as
 %% release_handler hands it to code_change/3.
+-spec vsn_current(module()) -> term().
 vsn_current(Mod) ->
     try erlang:get_module_info(Mod, attributes) of
         Attrs -> vsn_term(proplists:get_value(vsn, Attrs, []))
@@ -730,6 +1077,9 @@ test(#{dir := up, mod := Mod, file := File} = W, R, Ctx) ->
                     Back = reloader_client_config:rollback_on_test_failure(
                              Mod, File),
                     case Back of
+                        true when is_map_key(together, W) ->
+                            {warn(R1#{status => 'test-failed', failed => test,
+                                      undo => true}, Why), Ctx};
                         true -> test_rollback(W, R1, Why, Ctx);
                         false -> {warn(R1#{status => 'test-failed',
                                            failed => test}, Why), Ctx}

@@ -3,18 +3,26 @@
 %% `hello' with `welcome' and each `register' with `registered', keeps
 %% every line the client sends, and sends whatever a test tells it to,
 %% so that a test can send lines the real daemon never would (rollbacks,
-%% garbage, reloads of modules the node does not have).
+%% garbage, reloads of modules the node does not have).  Started with
+%% `#{proto => 2}' it speaks protocol version 2 to a client that does:
+%% a test then sends `prepare', `commit' and `abort' itself.
 -module(rc_fake).
 
--export([start/1, send/1, wait/1, wait/2, field/2, count/1, lines/0,
+-export([start/1, start/2, send/1, wait/1, wait/2, field/2, count/1, lines/0,
          stamp/1, long_line/1]).
 
 %% @doc Listens on Path and serves one client at a time, in a process
 %% registered as rc_fake.
 start(Path) ->
+    start(Path, #{}).
+
+%% @doc Listens on Path, speaking at most the protocol version Opts name
+%% (`proto', 1 by default).
+start(Path, Opts) ->
     file:delete(Path),
     Parent = self(),
     Pid = spawn(fun() ->
+                        put(proto, maps:get(proto, Opts, 1)),
                         {ok, L} = gen_tcp:listen(
                                     0, [local, {ifaddr, {local, Path}},
                                         binary, {packet, line},
@@ -50,9 +58,13 @@ serve(L, S, Lines) ->
     end.
 
 %% Answers what the real daemon answers at once.
-auto(S, <<"hello ", _/binary>>) ->
-    gen_tcp:send(S, "welcome proto=1 server=rc_fake/0 client=1 "
-                 "max-line=16384\n");
+auto(S, <<"hello ", Rest/binary>>) ->
+    Theirs = [binary_to_integer(V) || <<"proto=", V/binary>>
+                                          <- binary:split(Rest, <<" ">>,
+                                                          [global])],
+    P = lists:min([get(proto) | Theirs]),
+    gen_tcp:send(S, ["welcome proto=", integer_to_list(P), " server=rc_fake/0 "
+                     "client=1 max-line=16384\n"]);
 auto(S, <<"register ", Rest/binary>>) ->
     [Mod] = [M || <<"module=", M/binary>> <- binary:split(Rest, <<" ">>,
                                                            [global])],
