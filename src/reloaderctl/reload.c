@@ -256,7 +256,11 @@ wait_result(struct wait *w, const struct proto_msg *m)
 	int node = proto_get(m, "node") != NULL;
 	size_t i;
 
-	if (module == NULL)
+	/* A module prepared (protocol 2) has not switched yet: its result
+	 * comes when its switch commits or aborts. */
+	status = proto_get(m, "status");
+	if (module == NULL || (status != NULL && strcmp(status,
+	    "prepared") == 0))
 		return;
 	if (w->modules != NULL) {
 		for (i = 0; i < w->nmodules; i++)

@@ -387,6 +387,7 @@ reg_free(struct reg *r)
 	free(r->module);
 	free(r->given);
 	free(r->origin);
+	free(r->note);
 	free(r);
 }
 
@@ -673,19 +674,52 @@ client_prepared(struct client *c, struct reg *r, struct proto_msg *m,
 	c->inbatch--;
 	c->nprepared++;
 	proto_get_ms(m, "load", &load);
-	snprintf(line, sizeof(line), "%s %s (%s) in %s ... prepared %.2f ms",
-	    r->action == REG_ROLLBACK ? "rolling back" : "reloading",
-	    log_esc(r->module), log_esc(reg_display(r)), c->label, load);
+	/* The times and warnings, for the line logged at the switch. */
+	line[0] = '\0';
+	if (proto_get(m, "load") != NULL)
+		result_add(line, sizeof(line), " %.2f ms", load);
 	result_stage(line, sizeof(line), m, "state", "code_change", NULL);
 	result_stage(line, sizeof(line), m, "test", "test",
 	    strcmp(status, "test-failed") == 0 ? "test" : NULL);
+	if (strcmp(status, "test-failed") == 0)
+		result_add(line, sizeof(line), " (kept)");
 	if (reason != NULL)
 		result_add(line, sizeof(line), ": %s", log_esc(reason));
+	free(r->note);
+	if ((r->note = strdup(line)) == NULL)
+		fatal("client_prepared");
 	log_about(r->wp->path);
-	log_info("%s", line);
+	log_debug("%s %s (%s) in %s ... prepared%s",
+	    r->action == REG_ROLLBACK ? "rolling back" : "reloading",
+	    log_esc(r->module), log_esc(reg_display(r)), c->label, line);
 	log_about(NULL);
 	result_event(c, m, "prepared", reason, r->wp->path);
 	return 0;
+}
+
+/* Tells subscribers how a module that prepared came out of its switch:
+ * ok, or rolled back since the switch aborted. */
+static void
+client_switch_event(struct client *c, struct reg *r, int committed,
+    const char *why)
+{
+	char buf[PROTO_MAX_LINE], stamp[PROTO_STAMP_MAX];
+	struct proto_out o;
+
+	if (!ctl_subscribers())
+		return;
+	client_event(c, "result", &o, buf, sizeof(buf));
+	proto_addf(&o, "batch", "%lu", c->batch);
+	proto_add(&o, "module", r->module);
+	proto_add(&o, "status", committed ? "ok" : "rolled-back");
+	proto_stamp_format(committed ? &r->offered : &r->have, stamp,
+	    sizeof(stamp));
+	proto_add(&o, "stamp", stamp);
+	if (!committed) {
+		proto_add(&o, "failed", "abort");
+		proto_add(&o, "reason", why);
+	}
+	ctl_event_about(&o, r->wp->path);
 }
 
 /* Ends a client's part in a switch: each module it prepared is current
@@ -702,10 +736,12 @@ client_switched(struct client *c, int committed, const char *why)
 		now = committed ? r->offered : r->have;
 		log_about(r->wp->path);
 		if (committed) {
-			log_info("%s %s (%s) in %s ... ok, switched with %s",
+			log_info("%s %s (%s) in %s ... ok%s%s%s",
 			    r->action == REG_ROLLBACK ? "rolling back" :
 			    "reloading", log_esc(r->module),
-			    log_esc(reg_display(r)), c->label, why);
+			    log_esc(reg_display(r)), c->label,
+			    r->note ? r->note : "", *why ? ", with " : "",
+			    why);
 			rd->stats.ok++;
 			if (r->action == REG_ROLLBACK)
 				rd->stats.rollbacks++;
@@ -717,11 +753,15 @@ client_switched(struct client *c, int committed, const char *why)
 			rd->stats.rolledback++;
 		}
 		log_about(NULL);
+		free(r->note);
+		r->note = NULL;
+		client_switch_event(c, r, committed, why);
 		reg_result(r, committed ? REG_OK : REG_ABORTED, &now,
 		    reg_disk(r, &dbuf), client_held(c), committed ? NULL :
 		    why);
 		reg_touch(r);
 	}
+	c->lastbatch = c->batch;
 	c->batch = 0;
 	c->inbatch = 0;
 	c->phase = PHASE_IDLE;
@@ -749,29 +789,44 @@ client_committed(struct client *c, struct proto_msg *m)
 		client_error(c, "bad-field", "at must be a time in seconds");
 		return -1;
 	}
-	snprintf(why, sizeof(why), "switch %lu", c->upgrade->id);
+	/* Alone, it switched as a version-1 client does: no need to say. */
+	if (c->upgrade->nmembers > 1)
+		snprintf(why, sizeof(why), "switch %lu", c->upgrade->id);
+	else
+		why[0] = '\0';
 	client_switched(c, 1, why);
 	upgrade_acked(c, 1, at);
 	return 0;
 }
 
-/* Handles "aborted": the client gave up what it prepared. */
+/* Handles "aborted": the client gave up what it prepared, when told to
+ * abort; or, told to commit, it could not switch after all (an Erlang
+ * node whose code_change failed after finish_loading) and runs its old
+ * code again. */
 static int
 client_aborted(struct client *c, struct proto_msg *m)
 {
+	const char *reason = proto_get(m, "reason");
 	unsigned long long batch;
 	char why[1024];
 
 	if (client_need(c, m, "batch") == NULL)
 		return -1;
 	if (proto_get_uint(m, "batch", &batch) == -1 || c->batch == 0 ||
-	    batch != c->batch || c->phase != PHASE_ABORT) {
+	    batch != c->batch || (c->phase != PHASE_ABORT &&
+	    c->phase != PHASE_COMMIT)) {
 		client_error(c, "bad-result", "batch %s was not told to abort",
 		    proto_get(m, "batch"));
 		return -1;
 	}
-	snprintf(why, sizeof(why), "switch %lu aborted: %s",
-	    c->upgrade->id, c->upgrade->reason ? c->upgrade->reason : "?");
+	if (c->phase == PHASE_COMMIT)
+		snprintf(why, sizeof(why), "switch %lu: %s could not switch "
+		    "and runs its old code%s%s", c->upgrade->id, c->label,
+		    reason ? ": " : "", reason ? reason : "");
+	else
+		snprintf(why, sizeof(why), "switch %lu aborted: %s",
+		    c->upgrade->id, c->upgrade->reason ? c->upgrade->reason :
+		    "?");
 	client_switched(c, 0, why);
 	upgrade_acked(c, 0, 0);
 	return 0;
@@ -799,26 +854,29 @@ client_result(struct client *c, struct proto_msg *m)
 	    (status = client_need(c, m, "status")) == NULL ||
 	    (stamp = client_need(c, m, "stamp")) == NULL)
 		return -1;
-	if (proto_get_uint(m, "batch", &batch) == -1 || c->batch == 0 ||
-	    batch != c->batch) {
+	node = proto_get(m, "node");
+	if (node != NULL && *node == '\0')
+		node = NULL;
+	/* Another node's result may come after the batch ended too (the
+	 * client pushes a switch to other nodes once it committed). */
+	if (proto_get_uint(m, "batch", &batch) == -1 || batch == 0 ||
+	    (batch != c->batch && (node == NULL || batch != c->lastbatch))) {
 		client_error(c, "bad-result", "batch %s is not out (%s)",
 		    proto_get(m, "batch"), c->batch ? "another one is" :
 		    "none is");
 		return -1;
 	}
-	node = proto_get(m, "node");
-	if (node != NULL && *node == '\0')
-		node = NULL;
 	/* Another node's result may come after the client's own. */
 	if ((r = client_reg(c, module)) == NULL ||
-	    (r->state != REG_OFFERED && (node == NULL ||
-	    r->batch != c->batch))) {
-		client_error(c, "bad-result", "%s is not in batch %lu",
-		    module, c->batch);
+	    (r->state != REG_OFFERED && !(r->state == REG_PREPARED &&
+	    c->phase == PHASE_COMMIT) && (node == NULL ||
+	    r->batch != batch))) {
+		client_error(c, "bad-result", "%s is not in batch %llu",
+		    module, batch);
 		return -1;
 	}
 	if (node == NULL && c->phase != PHASE_LOAD &&
-	    c->phase != PHASE_PREPARE) {
+	    c->phase != PHASE_PREPARE && c->phase != PHASE_COMMIT) {
 		client_error(c, "bad-result", "batch %lu is done; no more "
 		    "results for it", c->batch);
 		return -1;
@@ -854,7 +912,8 @@ client_result(struct client *c, struct proto_msg *m)
 	if (reason != NULL && *reason == '\0')
 		reason = NULL;
 	proto_get_ms(m, "load", &load);
-	rollback = r->state == REG_OFFERED && r->action == REG_ROLLBACK;
+	rollback = (r->state == REG_OFFERED || r->state == REG_PREPARED) &&
+	    r->action == REG_ROLLBACK;
 	/* Prepared (a kept test failure counts): it waits for the switch. */
 	if (node == NULL && c->phase == PHASE_PREPARE && (prepared || kept))
 		return client_prepared(c, r, m, status, reason);
@@ -877,7 +936,8 @@ client_result(struct client *c, struct proto_msg *m)
 			out = REG_NOT_PURGED;
 		else
 			out = REG_REFUSED;
-		c->inbatch--;
+		if (c->phase != PHASE_COMMIT)
+			c->inbatch--;
 		if (c->phase == PHASE_PREPARE && c->failure == NULL &&
 		    asprintf(&c->failure, "%s failed in %s%s%s", module,
 		    c->label, reason ? ": " : "", reason ? reason : "") == -1)
@@ -1000,6 +1060,7 @@ client_done(struct client *c, struct proto_msg *m)
 			free(why);
 		}
 	} else {
+		c->lastbatch = c->batch;
 		c->batch = 0;
 		c->inbatch = 0;
 		c->phase = PHASE_IDLE;

@@ -31,6 +31,7 @@ static int ctl_status(struct client *, struct proto_msg *);
 static int ctl_list(struct client *, struct proto_msg *);
 static int ctl_reload(struct client *, struct proto_msg *);
 static int ctl_rollback(struct client *, struct proto_msg *);
+static int ctl_rollback_of(struct client *, const char *, int);
 static int ctl_log(struct client *, struct proto_msg *);
 static int ctl_subscribe(struct client *, struct proto_msg *);
 static int ctl_hold(struct client *, struct proto_msg *);
@@ -376,16 +377,27 @@ static int
 ctl_rollback(struct client *c, struct proto_msg *m)
 {
 	const char *module, *code;
-	char buf[PROTO_MAX_LINE], err[PROTO_ERR_MAX];
-	struct proto_out o;
-	struct client *k;
-	struct reg *g;
-	size_t clients = 0, skipped = 0, denied = 0;
+	char err[PROTO_ERR_MAX];
 
 	if (proto_need(m, "module", &module, &code, err, sizeof(err)) == -1) {
 		client_error(c, code, "%s", err);
 		return -1;
 	}
+	return ctl_rollback_of(c, module, 1);
+}
+
+/* Rolls module back in every client that has a previous version of it;
+ * with alias, a name nobody registered may be an Erlang application's,
+ * registered as app:NAME. */
+static int
+ctl_rollback_of(struct client *c, const char *module, int alias)
+{
+	char buf[PROTO_MAX_LINE], err[PROTO_ERR_MAX + 256];
+	struct proto_out o;
+	struct client *k;
+	struct reg *g;
+	size_t clients = 0, skipped = 0, denied = 0;
+
 	for (k = rd->clients; k != NULL; k = k->next) {
 		if (!ctl_is_client(k))
 			continue;
@@ -406,6 +418,18 @@ ctl_rollback(struct client *c, struct proto_msg *m)
 		}
 	}
 	if (clients == 0 && skipped == 0 && denied == 0) {
+		/* An Erlang application goes by its .app: rollback nine9s
+		 * means rollback app:nine9s. */
+		if (alias && strncmp(module, "app:", 4) != 0 &&
+		    strlen(module) < 200) {
+			snprintf(err, sizeof(err), "app:%s", module);
+			for (k = rd->clients; k != NULL; k = k->next)
+				for (g = k->regs; ctl_is_client(k) && g != NULL;
+				    g = g->next)
+					if (strcmp(g->module, err) == 0)
+						return ctl_rollback_of(c, err,
+						    0);
+		}
 		client_error(c, "not-loaded", "%s is not loaded in any "
 		    "attached process", module);
 		return -1;

@@ -254,6 +254,7 @@ struct reg {
 	struct stamp offered;            /* what the batch out offers */
 	struct stamp blocked;            /* the disk stamp held back */
 	char *reason;                    /* the client's, for failed states */
+	char *note;                      /* prepared: its times, for the log */
 	unsigned long batch;             /* the batch it was last offered in */
 };
 
@@ -279,6 +280,7 @@ struct client {
 	char *regnote;                   /* the first of them, "M (path)", */
 	char *regpath;                   /* and its path */
 	unsigned long batch;             /* batch out, or 0 */
+	unsigned long lastbatch;         /* the one before: node= results */
 	size_t inbatch;                  /* modules of it not answered */
 	int proto;                       /* protocol version it speaks */
 	enum client_phase phase;         /* where its batch out stands */

@@ -46,7 +46,7 @@ erl_expect n1 3 'greet:value().'
 # The same under the policy rollback_on_test_failure: rolled back, the
 # old code runs.
 erl_fixture "$ROOT" greet strict -DVALUE=2 '-DTEST_RESULT={error,broken}'
-wait_log 'warn reloading strict (build/strict\.beam) .* rolled back [0-9.]* ms - test \.\.\. failed [0-9.]* ms: "\?strict:test() returned {error,broken}, not ok; rolled back in [0-9.]* ms"\?$'
+wait_log 'warn reloading strict (build/strict\.beam) .* rolled back [0-9.]* ms - test \.\.\. failed [0-9.]* ms: "\?.*strict:test() returned {error,broken}, not ok'
 erl_expect n1 1 'strict:value().'
 
 # A gen_server whose state record gains a field: code_change/3 runs

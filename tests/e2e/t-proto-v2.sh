@@ -62,7 +62,8 @@ wait_recv b 1 commit batch=$bb
 to a "> committed batch=$ba at=100.000250"
 to b "> committed batch=$bb at=100.000100"
 wait_log 'switch [0-9]*: 2 processes switched together, 0\.150 ms apart'
-wait_log 'reloading greet (.*) in b\[108\] \.\.\. ok, switched with switch'
+wait_log 'reloading greet (.*) in b\[108\] \.\.\. ok, with switch'
+wait_log 'reloading greet (.*) in a\[107\] \.\.\. ok 0\.30 ms, with switch'
 to a "> list id=l1" "< ok id=l1 verb=list"
 wait_recv a 1 ok id=l1
 expect_recv a 3 loaded id=l1 module=greet have=$g2 disk=$g2 state=current
@@ -168,7 +169,7 @@ expect_recv d 0 commit
 to c "> committed batch=$bc at=1"
 to d "> result batch=$bd module=greet status=load-failed failed=load stamp=$g reason=nope" \
     "> done batch=$bd"
-wait_log 'reloading greet (.*) in c\[207\] \.\.\. ok, switched'
+wait_log 'reloading greet (.*) in c\[207\] \.\.\. ok$'
 expect_recv c 0 abort
 close_client c
 close_client d

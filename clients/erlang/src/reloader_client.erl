@@ -744,7 +744,11 @@ commit(Batch, Prep, St) ->
                 {{aborted, <<"internal error in reloader_client">>}, 0.0, R, E,
                  C}
         end,
-    St2 = took(Batch, Results, St#st{ctx = Ctx}),
+    St1 = took(Batch, Results, St#st{ctx = Ctx}),
+    %% What each module came to after the switch (its code_change and
+    %% test/0 ran then), before the batch's own answer.
+    St2 = lists:foldl(fun(R, S) -> send_result(S, Batch, R, undefined) end,
+                      St1, Results),
     St3 = case Outcome of
               {committed, Note} ->
                   send(St2, committed, [{batch, Batch},
@@ -765,11 +769,9 @@ commit(Batch, Prep, St) ->
 %% sent, or a batch answered once its pushes settled.
 pushing(Out, St) ->
     lists:foldl(fun({node_results, Batch, Node, Results}, S) ->
-                        After = lists:member(Batch, S#st.committed),
-                        lists:foldl(fun(R, S1) when After ->
-                                            log_result(Batch, R, Node),
-                                            S1;
-                                       (R, S1) ->
+                        %% Sent after the commit too: the daemon takes
+                        %% other nodes' results for the batch just ended.
+                        lists:foldl(fun(R, S1) ->
                                             log_result(Batch, R, Node),
                                             send_result(S1, Batch, R, Node)
                                     end, S, Results);
