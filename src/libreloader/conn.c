@@ -100,8 +100,7 @@ conn_close(reloader_t *r)
 	r->outlen = 0;
 	r->laterlen = 0;
 	r->in_batch = 0;
-	r->inlen = 0;
-	r->discarding = 0;
+	linebuf_reset(&r->lines);
 	r->pollout = 0;
 	r->dead = 0;
 	conn_batch_free(r);
@@ -544,17 +543,13 @@ reloader_fd(const reloader_t *r)
 static void
 conn_read(reloader_t *r)
 {
-	size_t start, len;
-	char *lf;
+	char *line;
+	size_t len;
 	ssize_t n;
+	int rc;
 
 	while (r->sock != -1 && !r->dead) {
-		if (r->inlen == sizeof(r->in)) {
-			/* No LF within the limit: drop the line to its LF. */
-			r->discarding = 1;
-			r->inlen = 0;
-		}
-		n = read(r->sock, r->in + r->inlen, sizeof(r->in) - r->inlen);
+		n = read(r->sock, r->in, sizeof(r->in));
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -563,24 +558,23 @@ conn_read(reloader_t *r)
 			r->dead = 1;
 			return;
 		}
-		r->inlen += (size_t)n;
-		start = 0;
-		while ((lf = memchr(r->in + start, '\n', r->inlen - start)) !=
-		    NULL) {
-			len = (size_t)(lf - (r->in + start));
+		linebuf_feed(&r->lines, r->in, (size_t)n);
+		while ((rc = linebuf_next(&r->lines, &line, &len)) !=
+		    LINEBUF_NONE) {
+			if (rc == LINEBUF_NOMEM) {
+				r->dead = 1;
+				return;
+			}
 			r->lineno++;
-			if (r->discarding) {
-				r->discarding = 0;
+			if (rc == LINEBUF_TOO_LONG)
 				conn_error(r, "too-long", "line longer than "
 				    "16384 bytes; discarded");
-			} else
-				conn_line(r, r->in + start, len);
-			start += len + 1;
+			else
+				conn_line(r, line, len);
+			/* What is left of the read goes with the socket. */
 			if (r->dead)
 				return;
 		}
-		memmove(r->in, r->in + start, r->inlen - start);
-		r->inlen -= start;
 	}
 }
 

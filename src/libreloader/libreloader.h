@@ -149,9 +149,8 @@ struct reloader {
 	int pollout;                /* EPOLLOUT is being watched */
 	unsigned int backoff;       /* ms, the next wait */
 	double retry_at;            /* ms, monotonic */
-	char in[PROTO_MAX_LINE];
-	size_t inlen;
-	int discarding;             /* inside a line that is too long */
+	char in[PROTO_MAX_LINE];    /* what one read brings */
+	struct linebuf lines;       /* cut into lines */
 	unsigned long long lineno;  /* lines received on this connection */
 	char *out;
 	size_t outlen, outcap;
