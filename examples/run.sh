@@ -50,8 +50,7 @@ while [ ! -S "$sock" ]; do
 	sleep 0.01
 done
 
-"$devserver" -p "$port" -s "$sock" examples/devserver/build/hello.so \
-    examples/devserver/build/counter.so &
+"$devserver" -p "$port" -s "$sock" examples/devserver/build/handlers &
 spid=$!
 i=0
 until curl -s -o /dev/null "$url/"; do
@@ -77,7 +76,7 @@ handlers, and ask again:
     curl $url/hello
 
 The running server answers with the new text, without a restart, and
-logs "devserver: reloaded hello ok".  Edit counter.c's reply the same way
+logs "devserver: reloaded hello ok".  Edit count.c's reply the same way
 and the count carries on where it was, moved to the new version by its
 reloader_code_change hook:
 
