@@ -151,6 +151,7 @@ static void
 devserver_event(reloader_t *r, const struct reloader_event *ev, void *arg)
 {
 	struct devserver *ds = arg;
+	char at[48];
 	double ms;
 
 	switch (ev->type) {
@@ -167,14 +168,20 @@ devserver_event(reloader_t *r, const struct reloader_event *ev, void *arg)
 		fprintf(stderr, "devserver: lost reloaderd; retrying\n");
 		break;
 	case RELOADER_EV_RELOAD:
+		/* When it switched, on the clock of every process: handlers
+		 * built together show the same instant. */
 		ms = ev->load_ms + ev->state_ms + ev->test_ms;
-		if (ev->reason != NULL && *ev->reason != '\0')
-			fprintf(stderr, "devserver: reloaded %s %s (%.1f ms): "
-			    "%s\n", ev->name, reloader_status_name(ev->status),
-			    ms, ev->reason);
+		if (ev->at > 0)
+			snprintf(at, sizeof(at), ", switched at %.6f", ev->at);
 		else
-			fprintf(stderr, "devserver: reloaded %s %s (%.1f ms)\n",
-			    ev->name, reloader_status_name(ev->status), ms);
+			at[0] = '\0';
+		if (ev->reason != NULL && *ev->reason != '\0')
+			fprintf(stderr, "devserver: reloaded %s %s (%.1f ms%s): "
+			    "%s\n", ev->name, reloader_status_name(ev->status),
+			    ms, at, ev->reason);
+		else
+			fprintf(stderr, "devserver: reloaded %s %s (%.1f ms%s)\n",
+			    ev->name, reloader_status_name(ev->status), ms, at);
 		break;
 	case RELOADER_EV_PURGE:
 		break;

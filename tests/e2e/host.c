@@ -23,14 +23,16 @@
  *
  *	event connected
  *	event disconnected
- *	event reload MOD STATUS stamp=S was=W [failed=STEP] reason=R
- *	event reload MOD STATUS stamp=S was=W action=rollback [failed=STEP] reason=R
+ *	event reload MOD STATUS stamp=S was=W [failed=STEP] at=T reason=R
+ *	event reload MOD STATUS stamp=S was=W action=rollback [failed=STEP] at=T reason=R
  *	event purge MOD unmapped=0|1 forced=0|1 calls=N
  *	event added MOD stamp=S
  *	event removed MOD
  *
  * where STATUS is ok, load-failed, test-failed or rolled-back, the
- * second form is a rollback the daemon asked for, and the reason
+ * second form is a rollback the daemon asked for, T is when the new
+ * version became current (CLOCK_MONOTONIC seconds; 0 if none did: the
+ * modules of one switch show the same T), and the reason
  * (possibly empty) runs to the end of the line.  Each line is written
  * whole and flushed.
  *
@@ -210,13 +212,13 @@ host_event(reloader_t *r, const struct reloader_event *ev, void *arg)
 		host_print("event disconnected");
 		break;
 	case RELOADER_EV_RELOAD:
-		host_print("event reload %s %s stamp=%s was=%s %s%s%s%sreason=%s",
-		    name, host_status(ev->status),
+		host_print("event reload %s %s stamp=%s was=%s %s%s%s%sat=%.6f "
+		    "reason=%s", name, host_status(ev->status),
 		    host_clean(ev->stamp, stamp, sizeof(stamp)),
 		    host_clean(ev->was, was, sizeof(was)),
 		    ev->rollback ? "action=rollback " : "",
 		    *ev->failed ? "failed=" : "", *ev->failed ? ev->failed :
-		    "", *ev->failed ? " " : "",
+		    "", *ev->failed ? " " : "", ev->at,
 		    host_clean(ev->reason, reason, sizeof(reason)));
 		break;
 	case RELOADER_EV_PURGE:

@@ -75,11 +75,12 @@ sed -i 's/{ 1 }/{ 2 }/' "$DS/shared.h"
 ds_make
 wait_get /a '^a sees version 2$' >/dev/null
 [ "$(get /b)" = "b sees version 2" ] || ds_fail "GET /b: $(get /b)"
-wait_log 'reloading b (.*) in devserver\[[0-9]*\] \.\.\. ok, switched with switch'
-sa=$(sed -n 's/.*reloading a (.*) in devserver\[[0-9]*\] \.\.\. ok, switched with switch \([0-9]*\)$/\1/p' "$LOG")
-sb=$(sed -n 's/.*reloading b (.*) in devserver\[[0-9]*\] \.\.\. ok, switched with switch \([0-9]*\)$/\1/p' "$LOG")
+# At one instant, as the devserver logs it.
+ds_wait_log '^devserver: reloaded b ok'
+sa=$(sed -n 's/^devserver: reloaded a ok (.*, switched at \([0-9.]*\))$/\1/p' "$SLOG")
+sb=$(sed -n 's/^devserver: reloaded b ok (.*, switched at \([0-9.]*\))$/\1/p' "$SLOG")
 [ -n "$sa" ] && [ "$sa" = "$sb" ] ||
-    fail "a and b did not switch in one switch (a: '$sa', b: '$sb')"
+    ds_fail "a and b did not switch at one instant (a: '$sa', b: '$sb')"
 
 # make clean && make: nothing lost, nothing served anew.
 "$CTL" -s "$SOCK" build -- sh -c "make -s -C '$DS' clean &&

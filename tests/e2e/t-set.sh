@@ -25,7 +25,7 @@ mv "$T/b.so" "$H/b.so"
 host_wait 'event added b '
 host_expect "count=1 v1" call b reply
 host_expect "count=2 v1" call b reply
-wait_log 'reloading b (.*) in host\[[0-9]*\] \.\.\. ok, switched'
+wait_log 'reloading b (.*) in host\[[0-9]*\] \.\.\. ok'
 
 # Other names are none of its business.
 echo text >"$H/README"

@@ -25,6 +25,13 @@ stage() {
 	mkmod "$T/stage/$n.so" counter -DNAME="\"$n\"" "$@"
 }
 
+# Prints when module NAME last switched in host HOST (host if none),
+# from its reload event's at=.
+at_of() {
+	sed -n "s/^event reload $1 ok .* at=\([0-9.]*\) reason=.*/\1/p" \
+	    "$T/${2:-host}.out" | tail -n 1
+}
+
 # Puts the staged modules NAME... in place as one build, under
 # reloaderctl build, so that they reach each host as one batch.
 build() {
@@ -54,7 +61,7 @@ stage a -DV2
 stage b -DV2
 stage c -DV2 -DWITH_TEST=1
 build a b c
-host_wait 'event reload c rolled-back .* failed=test reason=reloader_test returned 1$'
+host_wait 'event reload c rolled-back .* failed=test at=0\.000000 reason=reloader_test returned 1$'
 host_wait 'event reload a rolled-back .*reason=given up: c failed: reloader_test returned 1$'
 host_wait 'event reload b rolled-back .*reason=given up: c failed: reloader_test returned 1$'
 wait_log 'aborted: .*c failed in host\[[0-9]*\]: reloader_test returned 1'
@@ -70,7 +77,9 @@ build c
 host_wait 'event reload a ok'
 host_wait 'event reload b ok'
 host_wait 'event reload c ok'
-wait_log 'reloading a (.*) in host\[[0-9]*\] \.\.\. ok, switched with switch'
+# At one instant.
+[ "$(at_of a)" = "$(at_of b)" ] && [ "$(at_of b)" = "$(at_of c)" ] ||
+	fail "a, b and c switched at $(at_of a), $(at_of b), $(at_of c)"
 host_expect "count=3 v2" call a reply
 host_expect "count=4 v2" call b reply
 host_expect "count=3 v2" call c reply
