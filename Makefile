@@ -70,7 +70,7 @@ CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check)
 CHECK_LIBS = $(shell $(PKG_CONFIG) --libs check)
 
 STAMP_SRCS = src/stamp/stamp.c src/stamp/stamp-elf.c src/stamp/stamp-beam.c
-PROTO_SRCS = src/proto/proto.c
+PROTO_SRCS = src/proto/proto.c src/proto/linebuf.c
 DAEMON_SRCS = src/reloaderd/config.c src/reloaderd/log.c \
 	src/reloaderd/hash.c src/reloaderd/tree.c src/reloaderd/batch.c \
 	src/reloaderd/inotify.c src/reloaderd/poll.c \

@@ -20,7 +20,7 @@ url=http://127.0.0.1:$port
 reloaderd=$O/reloaderd
 devserver=$O/examples/devserver
 ctl=$O/reloaderctl
-handlers="examples/devserver/build/hello.so examples/devserver/build/counter.so"
+handlers=examples/devserver/build/handlers
 
 # Says what went wrong and exits; the trap stops what was started.
 die() {
@@ -31,8 +31,8 @@ die() {
 for f in "$reloaderd" "$devserver" "$ctl"; do
 	[ -x "$f" ] || die "$f is not built; run make first"
 done
-for f in $handlers; do
-	[ -f "$f" ] || die "$f is not built; run make first"
+for f in hello count; do
+	[ -f "$handlers/$f.so" ] || die "$handlers/$f.so is not built; run make first"
 done
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/reloader-run.XXXXXX")
@@ -80,7 +80,7 @@ sock=$(sed -n 's/^socket  *//p' "$dir/status")
 
 # Ready once our devserver answers: X-Devserver names its pid, so an
 # answer from another program on the port does not count.
-"$devserver" -p "$port" $handlers &
+"$devserver" -p "$port" "$handlers" &
 spid=$!
 i=0
 while :; do
@@ -126,9 +126,11 @@ again: the running server answers with the new text, without a restart.
     make
     curl $url/hello
 
-Edit counter.c's reply the same way and the count carries on where it
-was, moved to the new version by its reloader_code_change hook.
-reloaderctl shows what the daemon knows and did:
+The running server answers with the new text, without a restart, and
+logs "devserver: reloaded hello ok".  Edit count.c's reply the same way
+and the count carries on where it was, moved to the new version by its
+reloader_code_change hook.  reloaderctl shows what the daemon knows and
+did:
 
     $ctl status
     $ctl list

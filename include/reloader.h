@@ -34,8 +34,9 @@
 	(RELOADER_VERSION_MAJOR * 10000 + RELOADER_VERSION_MINOR * 100 +	\
 	    RELOADER_VERSION_PATCH)
 
-/* The protocol version libreloader speaks and its line limit, LF included
- * (docs/PROTOCOL.md). */
+/* The protocol's first version, which every side speaks, and its line
+ * limit, LF included (docs/PROTOCOL.md).  libreloader speaks version 2
+ * as well, where the daemon does: see reloader_set_proto(). */
 #define RELOADER_PROTO_VERSION 1
 #define RELOADER_PROTO_MAX_LINE 16384
 
@@ -137,6 +138,9 @@ typedef struct reloader reloader_t;
 typedef struct reloader_module reloader_module_t;
 /* One loaded version of a module, pinned by reloader_enter(). */
 typedef struct reloader_image reloader_image_t;
+/* The modules in a directory whose names match a pattern, opened as
+ * they appear and closed as they go; owned by its reloader_t. */
+typedef struct reloader_set reloader_set_t;
 
 /* How one module's reload ended (docs/PROTOCOL.md, "Reloads"). */
 enum reloader_status {
@@ -151,14 +155,20 @@ enum reloader_event_type {
 	RELOADER_EV_CONNECTED = 1,  /* attached to the daemon (again) */
 	RELOADER_EV_DISCONNECTED,   /* lost the daemon; retrying */
 	RELOADER_EV_RELOAD,         /* a module's reload ended */
-	RELOADER_EV_PURGE           /* an old version was unloaded */
+	RELOADER_EV_PURGE,          /* an old version was unloaded */
+	RELOADER_EV_ADDED,          /* a module of a set was opened */
+	RELOADER_EV_REMOVED         /* a module left its set: it is closed
+				       once the callback returned and no
+				       call is inside it; drop the handle */
 };
 
 /* An event; valid only during the callback, every pointer owned by the
  * library.  Fields that do not apply to the type are NULL or 0. */
 struct reloader_event {
 	enum reloader_event_type type;
-	reloader_module_t *module;  /* RELOAD, PURGE */
+	reloader_module_t *module;  /* RELOAD, PURGE, ADDED, REMOVED; NULL
+				       for the failed first load of a set's
+				       module (it is not opened) */
 	const char *name;           /* module name */
 	const char *path;           /* the file it is loaded from */
 	enum reloader_status status;/* RELOAD */
@@ -177,6 +187,10 @@ struct reloader_event {
 				       still has calls inside; the daemon
 				       offers the change again once it is
 				       purged), "code-change" or "test" */
+	reloader_set_t *set;        /* the set the module came from, or NULL */
+	double at;                  /* RELOAD, ADDED: when the new version
+				       became current, CLOCK_MONOTONIC
+				       seconds; 0 if none did */
 };
 
 typedef void reloader_event_fn(reloader_t *, const struct reloader_event *,
@@ -232,6 +246,12 @@ void reloader_set_drain_timeout(reloader_t *r, unsigned int ms);
  * the thread that calls reloader_dispatch(), or the library's own. */
 void reloader_set_event_cb(reloader_t *r, reloader_event_fn *fn, void *arg);
 
+/* Chooses the highest protocol version to speak, from the next
+ * connection on: 2 (the default) where the daemon speaks it, 1 to reload
+ * every module of a batch at once, on its own, as before version 2.
+ * Returns 0, or -1 for a version libreloader does not speak. */
+int reloader_set_proto(reloader_t *r, int version);
+
 /* Starts attaching to the daemon.  A daemon that is not running is not an
  * error: the library retries with backoff (50 ms to 2 s) for as long as r
  * lives, and registers every module again each time it attaches.  Returns
@@ -262,6 +282,47 @@ int reloader_start_thread(reloader_t *r);
  * one is refused.  Returns NULL with a message on failure. */
 reloader_module_t *reloader_open(reloader_t *r, const char *path,
     const char *const *required);
+
+/*
+ * Batches.  With protocol version 2 the daemon sends what a build changed
+ * together as one batch, which the library prepares whole (every module
+ * loaded, migrated and tested, none made current) before the daemon says
+ * to commit it, when every process that has a module of it is ready:
+ * then they all become current at once.  If one module fails, none
+ * changes, here or in the other processes, and the host hears
+ * RELOADER_ROLLED_BACK for the others, with a reason naming the
+ * one that failed.  Calls into a module whose new version migrates state
+ * are held from the migration until the commit or the abort, on every
+ * thread (a host that dispatches on its own thread waits in
+ * reloader_dispatch()).
+ */
+
+/* Chooses whether m switches with the rest of its batch (atomic, the
+ * default) or at once, on its own, as with protocol version 1 (0). */
+void reloader_set_atomic(reloader_module_t *m, int atomic);
+
+/*
+ * Sets.  reloader_open_set() opens every module in dir (absolute, or
+ * relative to the working directory) whose file name matches pattern
+ * (fnmatch(3), no '/'), and every one that appears there later, as
+ * reloader_open() would with required; and closes each that leaves it
+ * for good (the daemon waits for the end of a build, so `make clean &&
+ * make` closes nothing).  The host hears RELOADER_EV_ADDED for each
+ * module opened, with its handle, and RELOADER_EV_REMOVED before one is
+ * closed; the events of the modules there at the start are delivered
+ * before reloader_open_set() returns.  A module that fails to load is
+ * reported as a RELOADER_EV_RELOAD with no handle, and tried again when
+ * its file changes.  The daemon announces modules only with protocol
+ * version 2; the modules there at the start are opened whatever the
+ * daemon.  Returns NULL with a message if dir is not a directory or the
+ * pattern is empty or holds '/'.
+ */
+reloader_set_t *reloader_open_set(reloader_t *r, const char *dir,
+    const char *pattern, const char *const *required);
+
+/* Closes every module of the set and the set; returns -1 and does
+ * nothing if a call is still inside one of them. */
+int reloader_close_set(reloader_set_t *s);
 
 /* Unregisters the module, runs reloader_unload(state) in its current
  * version, unloads every version and removes its private copies, the

@@ -26,3 +26,41 @@ $(O)/bench/variant-%.so: bench/variant.c
 	    -DVARIANT=$* -o $@ $<
 
 .PHONY: bench
+
+# bench-skew: the switch skew across SKEW_P processes with the same two
+# modules, one-phase (protocol 1) beside two-phase (protocol 2), in the
+# same run (bench/results.md, "Switch skew"); `make bench` runs it too.
+# SKEW_TEST_US makes each module's test hook work that many microseconds.
+#
+#	make bench-skew [SKEW_N=200] [SKEW_P=8] [SKEW_TEST_US=1000]
+#	    [SKEW_DAEMON=path/reloaderd]
+
+SKEW_N ?= 200
+SKEW_P ?= 8
+SKEW_DAEMON ?= $(O)/reloaderd
+SKEW_TEST_US ?=
+BENCH_SKEW = $(O)/bench/skew
+SKEW_MODDIR = $(O)/bench/skewmods$(if $(SKEW_TEST_US),-us$(SKEW_TEST_US))
+BENCH_SKEW_MODS = $(foreach m,a b,$(foreach v,1 2 3 4,\
+	$(SKEW_MODDIR)/skew-$(m)-$(v).so))
+
+bench: bench-skew
+
+bench-skew: $(O)/reloaderd $(BENCH_SKEW) $(BENCH_SKEW_MODS)
+	$(BENCH_SKEW) -n $(SKEW_N) -p $(SKEW_P) -d $(SKEW_DAEMON) \
+	    $(SKEW_MODDIR)
+
+$(BENCH_SKEW): bench/skew.c $(O)/libreloader.so
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(DEPFLAGS) $(ALL_LDFLAGS) \
+	    -o $@ $< $(RELOADER_LINK)
+
+# Module a or b, variant 1 to 4: skew-a-3.so is a's third build.
+$(SKEW_MODDIR)/skew-%.so: bench/skewmod.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(DEPFLAGS) -fPIC -shared \
+	    -Wl,--build-id -DNAME='"$(word 1,$(subst -, ,$*))"' \
+	    -DVARIANT=$(word 2,$(subst -, ,$*)) \
+	    $(if $(SKEW_TEST_US),-DTEST_US=$(SKEW_TEST_US)) -o $@ $<
+
+.PHONY: bench-skew

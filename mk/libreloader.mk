@@ -16,7 +16,8 @@ LIB_SONAME = libreloader.so.$(VERSION_MAJOR)
 LIB_REAL = libreloader.so.$(VERSION)
 
 LIB_SRCS = src/libreloader/reloader.c src/libreloader/conn.c \
-	src/libreloader/module.c src/libreloader/copy.c \
+	src/libreloader/batch.c src/libreloader/module.c \
+	src/libreloader/set.c src/libreloader/copy.c \
 	src/libreloader/hook.c src/libreloader/thread.c
 LIB_PIC_OBJS = $(patsubst %.c,$(O)/pic/%.o,$(LIB_SRCS) $(PROTO_SRCS) \
 	$(STAMP_SRCS))

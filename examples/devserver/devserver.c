@@ -1,18 +1,22 @@
 /*
  * devserver.c: an example dev server whose request handlers are modules
- * that reload while it runs.
+ * that reload while it runs, and come and go.
  *
- *	devserver [-p port] [-s socket] handler.so...
+ *	devserver [-p port] [-s socket] [handlers]
  *
  * It serves HTTP on 127.0.0.1 (port 8080 by default; -p 0 picks a free
  * one and says which) with libmicrohttpd.  Each handler is a shared
- * object loaded through libreloader (see handler.h); GET of a handler's
- * route calls its handle().  When a handler's file changes, reloaderd
- * tells the server, which loads the new version next to the old, moves
- * the handler's state over with its reloader_code_change hook, runs its
- * reloader_test hook, and sends new requests to it; a version that fails
- * to load or fails a hook changes nothing.  Each reload is logged on
- * standard error.
+ * object in the handlers directory (build/handlers by default) loaded
+ * through libreloader (see handler.h): GET /NAME calls the handle() of
+ * handlers/NAME.so.  The directory is a libreloader set, so a handler
+ * that a build adds there is served at once, and one that leaves it is
+ * no longer.  When a handler's file changes, reloaderd tells the server,
+ * which loads the new version next to the old, moves the handler's
+ * state over with its reloader_code_change hook, runs its reloader_test
+ * hook, and sends new requests to it; a version that fails to load or
+ * fails a hook changes nothing.  Handlers built together (a header they
+ * share changed) switch together, or, if one fails, none does.  Each
+ * reload is logged on standard error.
  *
  * It listens on a socket of its own and passes it to libmicrohttpd, so
  * that a port in use is told apart: the exit status is then 69
@@ -58,7 +62,7 @@
 #include "reloader-ev.h"
 
 /* The symbols every version of a handler must have (handler.h). */
-static const char *const devserver_required[] = { "route", "handle", NULL };
+static const char *const devserver_required[] = { "handle", NULL };
 
 /* The signature of a handler's handle(). */
 typedef int devserver_handle_fn(void *, char *, size_t);
@@ -79,12 +83,21 @@ static struct {
 	char stamp[256];
 } devserver_calling;
 
+/* The longest handler name served. */
+#define DEVSERVER_NAME_MAX 64
+
+/* A handler served at /NAME, NAME its file name without ".so". */
+struct devserver_handler {
+	char name[DEVSERVER_NAME_MAX];
+	reloader_module_t *m;
+};
+
 /* The server: its loop, its HTTP daemon, and its handlers. */
 struct devserver {
 	struct ev_loop *loop;
 	struct MHD_Daemon *mhd;
 	reloader_t *r;
-	reloader_module_t **handlers;
+	struct devserver_handler *handlers;
 	int nhandlers;
 
 	ev_io mhd_io;
@@ -103,18 +116,82 @@ static void
 devserver_usage(void)
 {
 	fprintf(stderr, "usage: devserver [-p port] [-s socket] "
-	    "handler.so...\n");
+	    "[handlers]\n");
 	exit(1);
 }
 
-/* Logs a library event: reloads and their outcome, and the daemon
- * coming and going. */
+/* Makes the name a handler file is served under: its file name without
+ * ".so"; -1 if that does not make a name (too long, empty). */
+static int
+devserver_name(const char *path, char *name, size_t size)
+{
+	const char *base = strrchr(path, '/');
+	size_t len;
+
+	base = base != NULL ? base + 1 : path;
+	len = strlen(base);
+	if (len > 3 && strcmp(base + len - 3, ".so") == 0)
+		len -= 3;
+	if (len == 0 || len >= size)
+		return -1;
+	memcpy(name, base, len);
+	name[len] = '\0';
+	return 0;
+}
+
+/* Serves a handler the set added, at /NAME. */
+static void
+devserver_add(struct devserver *ds, reloader_module_t *m, const char *path)
+{
+	struct devserver_handler *h;
+
+	h = reallocarray(ds->handlers, ds->nhandlers + 1, sizeof(*h));
+	if (h == NULL)
+		err(1, NULL);
+	ds->handlers = h;
+	h += ds->nhandlers;
+	if (devserver_name(path, h->name, sizeof(h->name)) == -1) {
+		fprintf(stderr, "devserver: %s: not served: its name is too "
+		    "long\n", path);
+		return;
+	}
+	h->m = m;
+	ds->nhandlers++;
+	fprintf(stderr, "devserver: serving /%s\n", h->name);
+}
+
+/* Stops serving a handler the set removed. */
+static void
+devserver_remove(struct devserver *ds, reloader_module_t *m)
+{
+	int i;
+
+	for (i = 0; i < ds->nhandlers; i++) {
+		if (ds->handlers[i].m != m)
+			continue;
+		fprintf(stderr, "devserver: no longer serving /%s\n",
+		    ds->handlers[i].name);
+		ds->handlers[i] = ds->handlers[--ds->nhandlers];
+		return;
+	}
+}
+
+/* Logs a library event: reloads and their outcome, handlers that come
+ * and go, and the daemon coming and going. */
 static void
 devserver_event(reloader_t *r, const struct reloader_event *ev, void *arg)
 {
+	struct devserver *ds = arg;
+	char at[48];
 	double ms;
 
 	switch (ev->type) {
+	case RELOADER_EV_ADDED:
+		devserver_add(ds, ev->module, ev->path);
+		break;
+	case RELOADER_EV_REMOVED:
+		devserver_remove(ds, ev->module);
+		break;
 	case RELOADER_EV_CONNECTED:
 		fprintf(stderr, "devserver: attached to reloaderd\n");
 		break;
@@ -122,14 +199,20 @@ devserver_event(reloader_t *r, const struct reloader_event *ev, void *arg)
 		fprintf(stderr, "devserver: lost reloaderd; retrying\n");
 		break;
 	case RELOADER_EV_RELOAD:
+		/* When it switched, on the clock of every process: handlers
+		 * built together show the same instant. */
 		ms = ev->load_ms + ev->state_ms + ev->test_ms;
-		if (ev->reason != NULL && *ev->reason != '\0')
-			fprintf(stderr, "devserver: reloaded %s %s (%.1f ms): "
-			    "%s\n", ev->name, reloader_status_name(ev->status),
-			    ms, ev->reason);
+		if (ev->at > 0)
+			snprintf(at, sizeof(at), ", switched at %.6f", ev->at);
 		else
-			fprintf(stderr, "devserver: reloaded %s %s (%.1f ms)\n",
-			    ev->name, reloader_status_name(ev->status), ms);
+			at[0] = '\0';
+		if (ev->reason != NULL && *ev->reason != '\0')
+			fprintf(stderr, "devserver: reloaded %s %s (%.1f ms%s): "
+			    "%s\n", ev->name, reloader_status_name(ev->status),
+			    ms, at, ev->reason);
+		else
+			fprintf(stderr, "devserver: reloaded %s %s (%.1f ms%s)\n",
+			    ev->name, reloader_status_name(ev->status), ms, at);
 		break;
 	case RELOADER_EV_PURGE:
 		break;
@@ -180,55 +263,60 @@ devserver_catch_crashes(void)
 			err(1, "sigaction");
 }
 
-/* Calls the handler whose current version serves url, if any; fills
- * body and returns the HTTP status, or 0 if no handler serves url.  A
+/* Returns the handler served at url ("/NAME"), or NULL. */
+static reloader_module_t *
+devserver_route(struct devserver *ds, const char *url)
+{
+	int i;
+
+	if (url[0] != '/')
+		return NULL;
+	for (i = 0; i < ds->nhandlers; i++)
+		if (strcmp(ds->handlers[i].name, url + 1) == 0)
+			return ds->handlers[i].m;
+	return NULL;
+}
+
+/* Calls the current version of the handler that serves url, if any;
+ * fills body and returns the HTTP status, or 0 if none serves url.  A
  * handler that crashes is named with its version, answered 500, and the
  * server stops once the answer is out. */
 static int
 devserver_call(struct devserver *ds, const char *url, char *body,
     size_t size)
 {
+	reloader_module_t *m;
 	reloader_image_t *img;
 	devserver_handle_fn *handle;
-	const char *route;
-	int i, status;
+	int status;
 
-	for (i = 0; i < ds->nhandlers; i++) {
-		img = reloader_enter(ds->handlers[i]);
-		route = reloader_sym(img, "route");
-		if (route == NULL || strcmp(route, url) != 0) {
-			reloader_leave(img);
-			continue;
-		}
-		*(void **)&handle = reloader_sym(img, "handle");
-		body[0] = '\0';
-		/* One loop: the version pinned is the current one. */
-		snprintf(devserver_calling.module,
-		    sizeof(devserver_calling.module), "%s",
-		    reloader_module_name(ds->handlers[i]));
-		snprintf(devserver_calling.stamp,
-		    sizeof(devserver_calling.stamp), "%s",
-		    reloader_module_stamp(ds->handlers[i]));
-		if (sigsetjmp(devserver_calling.env, 1) != 0) {
-			reloader_leave(img);
-			fprintf(stderr, "devserver: handler %s (%s) crashed "
-			    "with %s on GET %s; stopping\n",
-			    devserver_calling.module, devserver_calling.stamp,
-			    strsignal(devserver_calling.sig), url);
-			snprintf(body, size, "handler %s (%s) crashed with %s; "
-			    "the devserver stops\n", devserver_calling.module,
-			    devserver_calling.stamp,
-			    strsignal(devserver_calling.sig));
-			ds->crashed = 1;
-			return MHD_HTTP_INTERNAL_SERVER_ERROR;
-		}
-		devserver_calling.active = 1;
-		status = handle(reloader_state(img), body, size);
-		devserver_calling.active = 0;
+	if ((m = devserver_route(ds, url)) == NULL)
+		return 0;
+	img = reloader_enter(m);
+	*(void **)&handle = reloader_sym(img, "handle");
+	body[0] = '\0';
+	/* One loop: the version pinned is the current one. */
+	snprintf(devserver_calling.module, sizeof(devserver_calling.module),
+	    "%s", reloader_module_name(m));
+	snprintf(devserver_calling.stamp, sizeof(devserver_calling.stamp),
+	    "%s", reloader_module_stamp(m));
+	if (sigsetjmp(devserver_calling.env, 1) != 0) {
 		reloader_leave(img);
-		return status;
+		fprintf(stderr, "devserver: handler %s (%s) crashed with %s on "
+		    "GET %s; stopping\n", devserver_calling.module,
+		    devserver_calling.stamp, strsignal(devserver_calling.sig),
+		    url);
+		snprintf(body, size, "handler %s (%s) crashed with %s; the "
+		    "devserver stops\n", devserver_calling.module,
+		    devserver_calling.stamp, strsignal(devserver_calling.sig));
+		ds->crashed = 1;
+		return MHD_HTTP_INTERNAL_SERVER_ERROR;
 	}
-	return 0;
+	devserver_calling.active = 1;
+	status = handle(reloader_state(img), body, size);
+	devserver_calling.active = 0;
+	reloader_leave(img);
+	return status;
 }
 
 /* Stops the loop once the answer to a crashed handler's request is out. */
@@ -246,20 +334,14 @@ devserver_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 static void
 devserver_index(struct devserver *ds, char *body, size_t size)
 {
-	reloader_image_t *img;
-	const char *route;
 	size_t len = 0;
 	int i, n;
 
 	n = snprintf(body, size, "devserver: try");
 	len = n > 0 ? (size_t)n : 0;
 	for (i = 0; i < ds->nhandlers && len < size; i++) {
-		img = reloader_enter(ds->handlers[i]);
-		if ((route = reloader_sym(img, "route")) != NULL)
-			n = snprintf(body + len, size - len, " %s", route);
-		else
-			n = 0;
-		reloader_leave(img);
+		n = snprintf(body + len, size - len, " /%s",
+		    ds->handlers[i].name);
 		len += n > 0 ? (size_t)n : 0;
 	}
 	if (len < size)
@@ -402,30 +484,20 @@ devserver_listen(struct devserver *ds, unsigned int port)
 	return port;
 }
 
-/* Loads every handler named on the command line, or exits. */
+/* Serves every handler in dir, and each that appears there later (the
+ * set tells devserver_event), or exits. */
 static void
-devserver_open(struct devserver *ds, int argc, char **argv)
+devserver_open(struct devserver *ds, const char *dir)
 {
-	int i;
-
-	if ((ds->handlers = calloc(argc, sizeof(*ds->handlers))) == NULL)
-		err(1, NULL);
-	/* As named, symlinks and all: that path is what the daemon watches,
-	 * so a link switched to another build is a change. */
-	for (i = 0; i < argc; i++) {
-		ds->handlers[i] = reloader_open(ds->r, argv[i],
-		    devserver_required);
-		if (ds->handlers[i] == NULL)
-			errx(1, "%s: %s", argv[i], reloader_error(ds->r));
-		ds->nhandlers++;
-	}
+	if (reloader_open_set(ds->r, dir, "*.so", devserver_required) == NULL)
+		errx(1, "%s: %s", dir, reloader_error(ds->r));
 }
 
 int
 main(int argc, char **argv)
 {
 	struct devserver ds;
-	const char *sock = NULL;
+	const char *sock = NULL, *dir = "build/handlers";
 	unsigned long port = 8080;
 	char *end;
 	int ch, i;
@@ -448,8 +520,10 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc == 0)
+	if (argc > 1)
 		devserver_usage();
+	if (argc == 1)
+		dir = argv[0];
 
 	memset(&ds, 0, sizeof(ds));
 	signal(SIGPIPE, SIG_IGN);
@@ -460,10 +534,10 @@ main(int argc, char **argv)
 		err(1, NULL);
 	if (sock != NULL && reloader_set_socket(ds.r, sock) == -1)
 		errx(1, "-s %s: %s", sock, reloader_error(ds.r));
-	reloader_set_event_cb(ds.r, devserver_event, NULL);
+	reloader_set_event_cb(ds.r, devserver_event, &ds);
 	/* The port first: taken, it is all there is to say. */
 	port = devserver_listen(&ds, port);
-	devserver_open(&ds, argc, argv);
+	devserver_open(&ds, dir);
 	if (reloader_connect(ds.r) == -1)
 		errx(1, "%s", reloader_error(ds.r));
 	reloader_ev_attach(ds.loop, &ds.rev, ds.r);
@@ -476,7 +550,7 @@ main(int argc, char **argv)
 	fprintf(stderr, "devserver: listening on http://127.0.0.1:%lu/ with",
 	    port);
 	for (i = 0; i < ds.nhandlers; i++)
-		fprintf(stderr, " %s", reloader_module_name(ds.handlers[i]));
+		fprintf(stderr, " /%s", ds.handlers[i].name);
 	fprintf(stderr, "\n");
 
 	ev_run(ds.loop, 0);

@@ -1,12 +1,17 @@
 /*
  * handler.h: what every devserver handler module exports.
  *
- * A handler is a shared object the dev server loads through libreloader.
- * It names itself with RELOADER_MODULE("name"), says which URL path it
- * serves in route, and answers GET requests for it in handle().  It may
- * also define the hooks of reloader.h: reloader_code_change to create and
- * carry its state from version to version, reloader_test to check a new
- * version before it goes live, and reloader_unload to free its state.
+ * A handler is a shared object the dev server loads through libreloader
+ * from its handlers directory: NAME.c is built into build/handlers/NAME.so
+ * and served at /NAME.  It names itself with RELOADER_MODULE("NAME") and
+ * answers GET requests in handle().  It may also define the hooks of
+ * reloader.h: reloader_code_change to create and carry its state from
+ * version to version, reloader_test to check a new version before it
+ * goes live, and reloader_unload to free its state.
+ *
+ * Every handler includes this header, so a change here rebuilds them
+ * all; built under `reloaderctl build`, they all switch to their new
+ * version at once, or, if one fails to load or fails a hook, none does.
  */
 #ifndef HANDLER_H
 #define HANDLER_H
@@ -15,11 +20,7 @@
 
 #include "reloader.h"
 
-/* The URL path this handler serves, such as "/hello".  Read on every
- * request, so a new version may move it. */
-extern const char route[];
-
-/* Writes the body of the response to a GET of route into body (size
+/* Writes the body of the response to a GET of /NAME into body (size
  * bytes, NUL-terminated) and returns the HTTP status.  state is what
  * reloader_code_change made (NULL for a handler without the hook). */
 int handle(void *state, char *body, size_t size);

@@ -11,8 +11,6 @@
 
 RELOADER_MODULE("hello");
 
-const char route[] = "/hello";
-
 /* Says hello. */
 int
 handle(void *state, char *body, size_t size)

@@ -70,25 +70,6 @@ conn_init(reloader_t *r)
 	return 0;
 }
 
-/* Forgets the batch being received. */
-static void
-conn_batch_free(reloader_t *r)
-{
-	struct conn_entry *e, *next;
-
-	for (e = r->batch; e != NULL; e = next) {
-		next = e->next;
-		free(e->module);
-		free(e->stamp);
-		free(e->bad);
-		free(e);
-	}
-	r->batch = NULL;
-	r->batch_tail = &r->batch;
-	r->batch_open = 0;
-	r->batch_n = 0;
-}
-
 /* Closes the socket, if any, and forgets what was in flight on it. */
 static void
 conn_close(reloader_t *r)
@@ -101,11 +82,14 @@ conn_close(reloader_t *r)
 	r->outlen = 0;
 	r->laterlen = 0;
 	r->in_batch = 0;
-	r->inlen = 0;
-	r->discarding = 0;
+	linebuf_reset(&r->lines);
 	r->pollout = 0;
 	r->dead = 0;
-	conn_batch_free(r);
+	/* No commit or abort can come any more: the daemon takes a client
+	 * that went away as one that gave its switch up. */
+	batch_abort(r, r->daemon_err[0] != '\0' ? r->daemon_err :
+	    "lost the daemon before it said commit or abort", 0);
+	batch_free(r);
 }
 
 /* Closes the connection and the handle's descriptors. */
@@ -131,6 +115,8 @@ conn_timer_update(reloader_t *r)
 
 	if (r->state == CONN_WAIT)
 		next = r->retry_at;
+	if (r->prepared && (next < 0 || r->prepared_at + RL_COMMIT_WAIT < next))
+		next = r->prepared_at + RL_COMMIT_WAIT;
 	d = module_next_deadline(r);
 	if (d >= 0 && (next < 0 || d < next))
 		next = d;
@@ -248,7 +234,7 @@ conn_write(reloader_t *r, const char *data, size_t n)
 
 /* Ends a line and queues it for the daemon; a line that outgrew the
  * protocol's limit is not sent. */
-static void
+void
 conn_send(reloader_t *r, struct proto_out *o)
 {
 	int n;
@@ -274,6 +260,15 @@ conn_send_later(reloader_t *r, struct proto_out *o)
 	if (conn_append(&r->later, &r->laterlen, &r->latercap, o->buf,
 	    (size_t)n) == -1)
 		r->dead = 1;
+}
+
+/* Sends the lines held while a batch was answered, after its done. */
+void
+conn_send_held(reloader_t *r)
+{
+	if (r->laterlen > 0)
+		conn_write(r, r->later, r->laterlen);
+	r->laterlen = 0;
 }
 
 /* Answers a daemon line that was wrong. */
@@ -374,8 +369,12 @@ conn_result(reloader_t *r, unsigned long long batch, const char *module,
 	proto_start(&o, buf, sizeof(buf), "result");
 	proto_addf(&o, "batch", "%llu", batch);
 	proto_add(&o, "module", module);
-	proto_add(&o, "status", conn_status(res->status));
+	/* A kept test failure is prepared too, and says so. */
+	proto_add(&o, "status", res->prepared && res->status == RELOADER_OK ?
+	    "prepared" : conn_status(res->status));
 	proto_add(&o, "stamp", res->stamp);
+	if (res->alone)
+		proto_add(&o, "alone", "yes");
 	if (res->load_ms >= 0)
 		proto_addf(&o, "load", "%.2f", res->load_ms);
 	if (res->copied_ms >= 0)
@@ -406,8 +405,8 @@ conn_up(reloader_t *r)
 	conn_watch(r, EPOLL_CTL_MOD, r->sock, EPOLLIN, CONN_TAG_SOCK);
 	r->pollout = 0;
 	proto_start(&o, buf, sizeof(buf), "hello");
-	proto_addf(&o, "proto", "%d", RELOADER_PROTO_VERSION);
-	proto_addf(&o, "min", "%d", RELOADER_PROTO_VERSION);
+	proto_addf(&o, "proto", "%d", r->proto_max);
+	proto_addf(&o, "min", "%d", 1);
 	proto_addf(&o, "pid", "%ld", (long)getpid());
 	proto_add(&o, "name", r->name);
 	proto_add(&o, "lib", "libreloader/" RELOADER_VERSION_STRING);
@@ -533,17 +532,13 @@ reloader_fd(const reloader_t *r)
 static void
 conn_read(reloader_t *r)
 {
-	size_t start, len;
-	char *lf;
+	char *line;
+	size_t len;
 	ssize_t n;
+	int rc;
 
 	while (r->sock != -1 && !r->dead) {
-		if (r->inlen == sizeof(r->in)) {
-			/* No LF within the limit: drop the line to its LF. */
-			r->discarding = 1;
-			r->inlen = 0;
-		}
-		n = read(r->sock, r->in + r->inlen, sizeof(r->in) - r->inlen);
+		n = read(r->sock, r->in, sizeof(r->in));
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -552,24 +547,23 @@ conn_read(reloader_t *r)
 			r->dead = 1;
 			return;
 		}
-		r->inlen += (size_t)n;
-		start = 0;
-		while ((lf = memchr(r->in + start, '\n', r->inlen - start)) !=
-		    NULL) {
-			len = (size_t)(lf - (r->in + start));
+		linebuf_feed(&r->lines, r->in, (size_t)n);
+		while ((rc = linebuf_next(&r->lines, &line, &len)) !=
+		    LINEBUF_NONE) {
+			if (rc == LINEBUF_NOMEM) {
+				r->dead = 1;
+				return;
+			}
 			r->lineno++;
-			if (r->discarding) {
-				r->discarding = 0;
+			if (rc == LINEBUF_TOO_LONG)
 				conn_error(r, "too-long", "line longer than "
 				    "16384 bytes; discarded");
-			} else
-				conn_line(r, r->in + start, len);
-			start += len + 1;
+			else
+				conn_line(r, line, len);
+			/* What is left of the read goes with the socket. */
 			if (r->dead)
 				return;
 		}
-		memmove(r->in, r->in + start, r->inlen - start);
-		r->inlen -= start;
 	}
 }
 
@@ -578,6 +572,7 @@ static void
 conn_welcome(reloader_t *r, const struct proto_msg *msg)
 {
 	struct reloader_event ev;
+	struct reloader_set *s;
 	reloader_module_t *m;
 	unsigned long long v;
 
@@ -585,19 +580,23 @@ conn_welcome(reloader_t *r, const struct proto_msg *msg)
 		conn_error(r, "syntax", "welcome after the handshake");
 		return;
 	}
-	if (proto_get_uint(msg, "proto", &v) == -1 ||
-	    v != RELOADER_PROTO_VERSION) {
+	if (proto_get_uint(msg, "proto", &v) == -1 || v < 1 ||
+	    v > (unsigned long long)r->proto_max) {
 		snprintf(r->daemon_err, sizeof(r->daemon_err), "the daemon "
-		    "chose protocol \"%s\"; libreloader speaks only %d",
+		    "chose protocol \"%s\"; libreloader speaks 1 to %d",
 		    proto_get(msg, "proto") != NULL ? proto_get(msg, "proto") :
-		    "", RELOADER_PROTO_VERSION);
+		    "", r->proto_max);
 		r->dead = 1;
 		return;
 	}
+	r->proto = (int)v;
 	r->state = CONN_READY;
 	r->backoff = RL_BACKOFF_MIN;
 	for (m = r->modules; m != NULL; m = m->next)
-		conn_register(r, m);
+		if (!m->removing)
+			conn_register(r, m);
+	for (s = r->sets; s != NULL; s = s->next)
+		conn_watch_set(r, s);
 	memset(&ev, 0, sizeof(ev));
 	ev.type = RELOADER_EV_CONNECTED;
 	reloader_queue(r, &ev);
@@ -638,69 +637,8 @@ conn_need(reloader_t *r, const struct proto_msg *msg, const char *key)
 	return val;
 }
 
-/* Makes the result of a module line that nothing was tried for. */
-static void
-conn_refuse(struct rl_result *, const reloader_module_t *, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-conn_refuse(struct rl_result *res, const reloader_module_t *m,
-    const char *fmt, ...)
-{
-	va_list ap;
-
-	memset(res, 0, sizeof(*res));
-	res->status = RELOADER_LOAD_FAILED;
-	res->load_ms = res->copied_ms = res->state_ms = res->test_ms =
-	    res->purge_ms = -1;
-	snprintf(res->stamp, sizeof(res->stamp), "%s", m != NULL ? m->stamp :
-	    "none:");
-	snprintf(res->was, sizeof(res->was), "%s", res->stamp);
-	va_start(ap, fmt);
-	vsnprintf(res->reason, sizeof(res->reason), fmt, ap);
-	va_end(ap);
-}
-
-/* Reloads or rolls back every module of the batch just ended, answers
- * each, then ends the batch. */
-static void
-conn_batch_run(reloader_t *r)
-{
-	char buf[PROTO_MAX_LINE];
-	struct proto_out o;
-	struct conn_entry *e;
-	struct rl_result res;
-	reloader_module_t *m;
-
-	r->in_batch = 1;
-	for (e = r->batch; e != NULL; e = e->next) {
-		m = module_find(r, e->module);
-		if (e->action == CONN_UNKNOWN)
-			conn_refuse(&res, m, "unknown action \"%.64s\"",
-			    e->bad);
-		else if (m == NULL)
-			conn_refuse(&res, m, "not loaded here");
-		else {
-			if (e->action == CONN_ROLLBACK)
-				module_rollback(m, e->stamp, &res);
-			else
-				module_reload(m, &res, e->force);
-			if (res.changed)
-				module_result_event(m, &res);
-		}
-		conn_result(r, r->batch_id, e->module, &res);
-	}
-	proto_start(&o, buf, sizeof(buf), "done");
-	proto_addf(&o, "batch", "%llu", r->batch_id);
-	conn_send(r, &o);
-	r->in_batch = 0;
-	if (r->laterlen > 0)
-		conn_write(r, r->later, r->laterlen);
-	r->laterlen = 0;
-	conn_batch_free(r);
-}
-
-/* Handles the lines of a reload batch: reload, module..., end. */
+/* Handles the lines of a batch: reload (or, in version 2, prepare),
+ * module..., end. */
 static void
 conn_batch_line(reloader_t *r, const struct proto_msg *msg)
 {
@@ -708,32 +646,51 @@ conn_batch_line(reloader_t *r, const struct proto_msg *msg)
 	unsigned long long id, count;
 	struct conn_entry *e;
 	const char *name, *stamp, *action;
+	int prepare = strcmp(msg->verb, "prepare") == 0;
 
 	if (conn_need_uint(r, msg, "batch", &id) == -1)
 		return;
-	if (strcmp(msg->verb, "reload") == 0) {
+	if (prepare || strcmp(msg->verb, "reload") == 0) {
 		if (conn_need_uint(r, msg, "count", &count) == -1)
 			return;
-		if (r->batch_open) {
-			snprintf(err, sizeof(err), "reload batch=%llu while "
-			    "batch %llu is still open; dropped that one", id,
-			    r->batch_id);
+		if (prepare && r->proto < 2) {
+			snprintf(err, sizeof(err), "prepare batch=%llu on a "
+			    "protocol 1 connection; dropped", id);
+			conn_error(r, "unknown-verb", err);
+			return;
+		}
+		if (r->prepared) {
+			snprintf(err, sizeof(err), "%s batch=%llu while batch "
+			    "%llu is prepared and waits for commit or abort; "
+			    "dropped", msg->verb, id, r->batch_id);
 			conn_error(r, "bad-field", err);
-			conn_batch_free(r);
+			return;
+		}
+		if (r->batch_open) {
+			snprintf(err, sizeof(err), "%s batch=%llu while "
+			    "batch %llu is still open; dropped that one",
+			    msg->verb, id, r->batch_id);
+			conn_error(r, "bad-field", err);
+			batch_free(r);
 		}
 		r->batch_open = 1;
+		r->batch_prepare = prepare;
 		r->batch_id = id;
 		r->batch_count = count;
 		return;
 	}
-	if (!r->batch_open || id != r->batch_id) {
+	if (!r->batch_open || r->prepared || id != r->batch_id) {
 		snprintf(err, sizeof(err), "\"%s\" for batch %llu, which is "
 		    "not open", msg->verb, id);
 		conn_error(r, "bad-field", err);
 		return;
 	}
 	if (strcmp(msg->verb, "end") == 0) {
-		conn_batch_run(r);
+		r->batch_open = 0;
+		if (r->batch_prepare)
+			batch_prepare(r);
+		else
+			batch_run(r);
 		return;
 	}
 	if ((name = conn_need(r, msg, "module")) == NULL ||
@@ -780,6 +737,53 @@ oom:
 	}
 }
 
+/* Handles commit and abort: the end of the batch prepared. */
+static void
+conn_switch_line(reloader_t *r, const struct proto_msg *msg)
+{
+	char err[PROTO_ERR_MAX], why[RL_ERR_MAX];
+	unsigned long long id;
+	const char *reason;
+
+	if (conn_need_uint(r, msg, "batch", &id) == -1)
+		return;
+	if (!r->prepared || id != r->batch_id) {
+		snprintf(err, sizeof(err), "\"%s\" for batch %llu, which is "
+		    "not prepared", msg->verb, id);
+		conn_error(r, "bad-result", err);
+		return;
+	}
+	if (strcmp(msg->verb, "commit") == 0) {
+		batch_commit(r);
+		return;
+	}
+	reason = proto_get(msg, "reason");
+	snprintf(why, sizeof(why), "aborted: %s", reason != NULL &&
+	    *reason != '\0' ? reason : "(the daemon gave no reason)");
+	batch_abort(r, why, 1);
+}
+
+/* Handles what the daemon says of a set: its files that appear and
+ * leave; the acknowledgements need nothing. */
+static void
+conn_set_line(reloader_t *r, const struct proto_msg *msg)
+{
+	const char *set, *path, *module;
+
+	if ((set = conn_need(r, msg, "set")) == NULL)
+		return;
+	if (strcmp(msg->verb, "set") == 0 ||
+	    strcmp(msg->verb, "unwatched-set") == 0)
+		return;
+	if ((path = conn_need(r, msg, "path")) == NULL ||
+	    (module = conn_need(r, msg, "module")) == NULL)
+		return;
+	if (strcmp(msg->verb, "set-added") == 0)
+		set_added(r, set, path, module);
+	else
+		set_removed(r, set, path);
+}
+
 /* Handles one line from the daemon. */
 static void
 conn_line(reloader_t *r, char *line, size_t len)
@@ -821,8 +825,21 @@ conn_line(reloader_t *r, char *line, size_t len)
 	    strcmp(msg.verb, "unregistered") == 0)
 		return;
 	if (strcmp(msg.verb, "reload") == 0 ||
+	    strcmp(msg.verb, "prepare") == 0 ||
 	    strcmp(msg.verb, "module") == 0 || strcmp(msg.verb, "end") == 0) {
 		conn_batch_line(r, &msg);
+		return;
+	}
+	if (r->proto >= 2 && (strcmp(msg.verb, "commit") == 0 ||
+	    strcmp(msg.verb, "abort") == 0)) {
+		conn_switch_line(r, &msg);
+		return;
+	}
+	if (r->proto >= 2 && (strcmp(msg.verb, "set") == 0 ||
+	    strcmp(msg.verb, "unwatched-set") == 0 ||
+	    strcmp(msg.verb, "set-added") == 0 ||
+	    strcmp(msg.verb, "set-removed") == 0)) {
+		conn_set_line(r, &msg);
 		return;
 	}
 	snprintf(err, sizeof(err), "unknown verb \"%.64s\"", msg.verb);
@@ -845,19 +862,18 @@ conn_connected(reloader_t *r)
 	conn_up(r);
 }
 
-/* Does the work that is due, without blocking. */
-int
-reloader_dispatch(reloader_t *r)
+/* Does the work that is due, waiting up to ms for some (0: none);
+ * -1 with a message if epoll fails. */
+static int
+conn_dispatch_once(reloader_t *r, int ms)
 {
 	struct epoll_event evs[8];
 	uint64_t v;
 	int i, n;
 
-	reloader_lock(r);
-	n = epoll_wait(r->epfd, evs, 8, 0);
+	n = epoll_wait(r->epfd, evs, 8, ms);
 	if (n == -1 && errno != EINTR) {
 		reloader_set_error(r, "epoll_wait: %s", strerror(errno));
-		reloader_unlock(r);
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
@@ -890,10 +906,87 @@ reloader_dispatch(reloader_t *r)
 		conn_drop(r);
 	if (r->state == CONN_WAIT && reloader_now() >= r->retry_at)
 		conn_try(r);
+	/* A daemon that neither commits nor aborts is given up on: the
+	 * switch is abandoned and the connection made again. */
+	if (r->prepared && reloader_now() >= r->prepared_at + RL_COMMIT_WAIT) {
+		snprintf(r->daemon_err, sizeof(r->daemon_err), "no commit or "
+		    "abort of batch %llu within %d ms of its prepare; gave it "
+		    "up", r->batch_id, RL_COMMIT_WAIT);
+		r->dead = 1;
+	}
 	module_purge_due(r);
 	if (r->dead)
 		conn_drop(r);
+	return 0;
+}
+
+/*
+ * Does the work that is due, without blocking; but while calls are held
+ * for a prepared batch (a module of it migrated its state) and the host
+ * dispatches on a thread of its own, waits for the daemon's commit or
+ * abort (RL_COMMIT_WAIT at most): that thread's calls must not reach the
+ * old version, whose state was migrated, and cannot wait in
+ * reloader_enter for a commit that only this thread can read.
+ */
+int
+reloader_dispatch(reloader_t *r)
+{
+	double left;
+	int rc;
+
+	reloader_lock(r);
+	rc = conn_dispatch_once(r, 0);
+	while (rc == 0 && !r->threaded && batch_holding(r)) {
+		left = r->prepared_at + RL_COMMIT_WAIT - reloader_now();
+		rc = conn_dispatch_once(r, left > 0 ? (int)left + 1 : 0);
+	}
 	conn_timer_update(r);
+	reloader_unlock(r);
+	return rc;
+}
+
+/* Tells the daemon of a set to watch, once attached with version 2. */
+void
+conn_watch_set(reloader_t *r, const struct reloader_set *s)
+{
+	char buf[PROTO_MAX_LINE];
+	struct proto_out o;
+
+	if (r->state != CONN_READY || r->proto < 2)
+		return;
+	proto_start(&o, buf, sizeof(buf), "watch-set");
+	proto_addf(&o, "set", "%lu", s->id);
+	proto_add(&o, "dir", s->dir);
+	proto_add(&o, "pattern", s->pattern);
+	conn_send_later(r, &o);
+}
+
+/* Tells the daemon a set is closed. */
+void
+conn_unwatch_set(reloader_t *r, const struct reloader_set *s)
+{
+	char buf[PROTO_MAX_LINE];
+	struct proto_out o;
+
+	if (r->state != CONN_READY || r->proto < 2)
+		return;
+	proto_start(&o, buf, sizeof(buf), "unwatch-set");
+	proto_addf(&o, "set", "%lu", s->id);
+	conn_send_later(r, &o);
+}
+
+/* Chooses the highest protocol version to speak from the next
+ * connection on. */
+int
+reloader_set_proto(reloader_t *r, int version)
+{
+	if (version < 1 || version > RL_PROTO_MAX) {
+		reloader_set_error(r, "protocol version %d: libreloader "
+		    "speaks 1 to %d", version, RL_PROTO_MAX);
+		return -1;
+	}
+	reloader_lock(r);
+	r->proto_max = version;
 	reloader_unlock(r);
 	return 0;
 }

@@ -38,8 +38,9 @@
 #include "libreloader.h"
 
 /* Makes path absolute against the working directory, without resolving
- * links: the daemon is told the path the host named. */
-static char *
+ * links: the daemon is told the path the host named.  The caller frees
+ * it; NULL with r's error. */
+char *
 module_abspath(reloader_t *r, const char *path)
 {
 	char cwd[4096], *p;
@@ -344,7 +345,8 @@ module_purge_if(reloader_module_t *m, double now)
 	return 0;
 }
 
-/* Purges every old version that is free or due. */
+/* Purges every old version that is free or due, and closes the modules
+ * that left their set once no call is inside them. */
 void
 module_purge_due(reloader_t *r)
 {
@@ -353,6 +355,8 @@ module_purge_due(reloader_t *r)
 
 	for (m = r->modules; m != NULL; m = m->next)
 		module_purge_if(m, now);
+	if (r->removing > 0)
+		module_reap(r);
 }
 
 /* Returns when the next old version falls due (ms, monotonic), or -1. */
@@ -374,38 +378,47 @@ module_next_deadline(reloader_t *r)
 	return next;
 }
 
-/* Finds an open module by name. */
+/* Finds an open module by name (not one that left its set). */
 reloader_module_t *
 module_find(reloader_t *r, const char *name)
 {
 	reloader_module_t *m;
 
 	for (m = r->modules; m != NULL; m = m->next)
-		if (strcmp(m->name, name) == 0)
+		if (!m->removing && strcmp(m->name, name) == 0)
 			return m;
 	return NULL;
 }
 
-/* Tells the host how a reload ended. */
+/* Tells the host how a module's reload ended (RELOAD), that a set's
+ * module was opened (ADDED, res its first load) or leaves (REMOVED, res
+ * NULL).  A module with no version yet (a set's, whose first load
+ * failed) is not the host's: it is named, not passed. */
 void
-module_result_event(reloader_module_t *m, const struct rl_result *res)
+module_event(reloader_module_t *m, enum reloader_event_type type,
+    const struct rl_result *res)
 {
 	struct reloader_event ev;
 
 	memset(&ev, 0, sizeof(ev));
-	ev.type = RELOADER_EV_RELOAD;
-	ev.module = m;
+	ev.type = type;
+	ev.module = m->cur != NULL ? m : NULL;
+	ev.set = m->set;
 	ev.name = m->name;
 	ev.path = m->path;
-	ev.status = res->status;
-	ev.stamp = res->stamp;
-	ev.was = res->was;
-	ev.reason = res->reason;
-	ev.load_ms = res->load_ms > 0 ? res->load_ms : 0;
-	ev.state_ms = res->state_ms > 0 ? res->state_ms : 0;
-	ev.test_ms = res->test_ms > 0 ? res->test_ms : 0;
-	ev.rollback = res->rollback;
-	ev.failed = res->failed != NULL ? res->failed : "";
+	ev.stamp = m->stamp;
+	if (res != NULL) {
+		ev.status = res->status;
+		ev.stamp = res->stamp;
+		ev.was = type == RELOADER_EV_RELOAD ? res->was : NULL;
+		ev.reason = res->reason;
+		ev.load_ms = res->load_ms > 0 ? res->load_ms : 0;
+		ev.state_ms = res->state_ms > 0 ? res->state_ms : 0;
+		ev.test_ms = res->test_ms > 0 ? res->test_ms : 0;
+		ev.rollback = res->rollback;
+		ev.failed = res->failed;
+		ev.at = res->at > 0 ? res->at / 1000 : 0;
+	}
 	reloader_queue(m->r, &ev);
 }
 
@@ -429,7 +442,8 @@ module_reason(struct rl_result *res, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Starts a result: nothing tried yet, the current version runs. */
+/* Starts a result: nothing tried yet, the current version (if any)
+ * runs. */
 static void
 module_result_init(reloader_module_t *m, struct rl_result *res)
 {
@@ -437,8 +451,8 @@ module_result_init(reloader_module_t *m, struct rl_result *res)
 	res->status = RELOADER_OK;
 	res->load_ms = res->copied_ms = res->state_ms = res->test_ms =
 	    res->purge_ms = -1;
-	snprintf(res->stamp, sizeof(res->stamp), "%s", m->cur->stamp);
-	snprintf(res->was, sizeof(res->was), "%s", m->cur->stamp);
+	snprintf(res->stamp, sizeof(res->stamp), "%s", m->stamp);
+	snprintf(res->was, sizeof(res->was), "%s", m->stamp);
 }
 
 /* Purges m's old version if it can go; otherwise refuses the switch, as
@@ -460,19 +474,44 @@ module_need_purged(reloader_module_t *m, struct rl_result *res, double now)
 	return -1;
 }
 
+/* Runs a hook of img under the guard and says how it went: 0 if it
+ * returned 0; else -1, with the reason in res and, after a crash, img
+ * marked never to be unloaded. */
+static int
+module_hook(struct reloader_image *img, const char *hook, int sig, int rc,
+    struct rl_result *res)
+{
+	if (sig != 0) {
+		img->crashed = 1;
+		module_reason(res, "%s crashed: %s; its image is left mapped",
+		    hook, hook_signame(sig));
+		return -1;
+	}
+	if (rc != 0) {
+		module_reason(res, "%s returned %d", hook, rc);
+		return -1;
+	}
+	return 0;
+}
+
 /*
- * Loads img, a new version of m whose copy is made, runs its hooks and
- * makes it current; or, if a step fails, gives it up and leaves m as it
- * was.  m has no old version.  Takes img over.  t0 is when the switch
- * began, for res->load_ms.
+ * Prepares img, a new version of m whose copy is made: loads it, checks
+ * its symbols, migrates the state into a new one (calls into m held from
+ * then on, until the commit or the give-up) and runs its test hook, but
+ * makes nothing current: img becomes m->prep.  If a step fails, gives
+ * img up and leaves m as it was, and returns -1.  m has no old version
+ * and may have no current one yet (its first load: its init is
+ * reloader_code_change(NULL, NULL, &state)).  Takes img over.  t0 is
+ * when the switch began, for res->load_ms.
  */
-static void
-module_switch(reloader_module_t *m, struct reloader_image *img,
+static int
+module_ready(reloader_module_t *m, struct reloader_image *img,
     struct rl_result *res, double t0)
 {
 	reloader_t *r = m->r;
 	struct reloader_image *cur = m->cur;
-	void *new_state = cur->state;
+	void *old_state = cur != NULL ? cur->state : NULL;
+	void *new_state = old_state;
 	unsigned int left;
 	double t1;
 	int rc, sig, held = 0;
@@ -482,175 +521,301 @@ module_switch(reloader_module_t *m, struct reloader_image *img,
 		res->failed = "load";
 		module_reason(res, "%s", r->err);
 		module_image_free(img);
-		return;
+		return -1;
 	}
 	img->m = m;
 	res->load_ms = reloader_now() - t0;
 
 	if (img->code_change != NULL) {
 		res->failed = "code-change";
-		if ((left = module_hold(m, r->drain_timeout)) > 0) {
+		if (cur != NULL && (left = module_hold(m,
+		    r->drain_timeout)) > 0) {
 			module_reason(res, "%u call%s stayed inside %s past "
 			    "the drain timeout of %u ms", left,
 			    left == 1 ? "" : "s", m->name, r->drain_timeout);
-			goto rollback;
+			goto giveup;
 		}
-		held = 1;
+		held = cur != NULL;
 		t1 = reloader_now();
-		sig = hook_code_change(img->code_change, cur->vsn, cur->state,
-		    &new_state, &rc);
+		sig = hook_code_change(img->code_change, cur != NULL ?
+		    cur->vsn : NULL, old_state, &new_state, &rc);
 		res->state_ms = reloader_now() - t1;
-		if (sig != 0) {
-			img->crashed = 1;
-			module_reason(res, "reloader_code_change crashed: %s; "
-			    "its image is left mapped", hook_signame(sig));
-			goto rollback;
-		}
-		if (rc != 0) {
-			module_reason(res, "reloader_code_change returned %d",
-			    rc);
-			goto rollback;
-		}
+		if (module_hook(img, RELOADER_HOOK_CODE_CHANGE, sig, rc,
+		    res) == -1)
+			goto giveup;
 	}
+	res->failed = "";
 	if (img->test != NULL) {
-		res->failed = "test";
 		t1 = reloader_now();
 		sig = hook_test(img->test, new_state, &rc);
 		res->test_ms = reloader_now() - t1;
-		if (sig != 0) {
-			img->crashed = 1;
-			module_reason(res, "reloader_test crashed: %s; its "
-			    "image is left mapped", hook_signame(sig));
-			goto rollback;
-		}
-		if (rc != 0) {
-			module_reason(res, "reloader_test returned %d", rc);
-			if (r->test_policy != RELOADER_TEST_KEEP)
-				goto rollback;
+		if (module_hook(img, RELOADER_HOOK_TEST, sig, rc, res) == -1) {
+			res->failed = "test";
+			if (sig != 0 || r->test_policy != RELOADER_TEST_KEEP)
+				goto giveup;
 			res->status = RELOADER_TEST_FAILED;
-		} else
-			res->failed = "";
-	} else
-		res->failed = "";
-	if (cur->code_change != NULL && img->code_change == NULL)
+		}
+	}
+	if (cur != NULL && cur->code_change != NULL &&
+	    img->code_change == NULL)
 		module_reason(res, "new version has no reloader_code_change "
 		    "(the old one had); state passed on unchanged");
-
-	/* Commit: the new version is current, the old one waits to go.
-	 * The copy kept from the switch before is no longer wanted: the
-	 * old version's takes its place when it is purged, unless the new
-	 * version is the same code (a forced reload). */
 	img->state = new_state;
-	pthread_mutex_lock(&m->lock);
-	cur->replaced = reloader_now();
-	m->old = cur;
-	m->cur = img;
-	snprintf(m->stamp, sizeof(m->stamp), "%s", img->stamp);
-	m->held = 0;
-	pthread_cond_broadcast(&m->cond);
-	pthread_mutex_unlock(&m->lock);
-	if (!stamp_equal(&img->st, &cur->st))
-		copy_remove(&m->kept);
+	m->prep = img;
+	m->prep_held = held;
+	/* What it would switch to: a prepare's answer. */
 	snprintf(res->stamp, sizeof(res->stamp), "%s", img->stamp);
-	t1 = reloader_now();
-	if (module_purge_if(m, t1) == 0)
-		res->purge_ms = reloader_now() - t1;
-	return;
+	return 0;
 
-rollback:
+giveup:
 	res->status = RELOADER_ROLLED_BACK;
 	if (!img->crashed)
-		module_image_unload(img, new_state != cur->state ? new_state :
+		module_image_unload(img, new_state != old_state ? new_state :
 		    NULL, res->reason, sizeof(res->reason));
 	module_image_free(img);
 	if (held)
 		module_release(m);
+	return -1;
 }
 
 /*
- * Reloads m from its file, if the file's stamp differs from the current
- * version's or force is set (the daemon's forced reload).  Called with
- * r->lock held.  res says how it went; res->changed is 0 when there was
- * nothing to do.
+ * Prepares the next version of m: from its file, if the file's stamp
+ * differs from the current version's or force is set (the daemon's
+ * forced reload); or, when to is not NULL, the version the last switch
+ * replaced, whose stamp must be to (a rollback).  Called with r->lock
+ * held.  Returns 0 with m->prep set, or with res->changed 0 when there
+ * is nothing to do; -1 when it failed, with nothing changed.
  */
-void
-module_reload(reloader_module_t *m, struct rl_result *res, int force)
+int
+module_prepare(reloader_module_t *m, struct rl_result *res, int force,
+    const char *to)
 {
 	reloader_t *r = m->r;
 	struct reloader_image *img;
 	double t0 = reloader_now();
 
 	module_result_init(m, res);
-	img = module_image_new(r, m->path, m->name, ++m->gen,
-	    &res->copied_ms);
+	res->rollback = to != NULL;
+	if (m->prep != NULL) {
+		res->changed = 1;
+		res->status = RELOADER_LOAD_FAILED;
+		res->failed = "load";
+		module_reason(res, "a switch of %s is already prepared",
+		    m->name);
+		return -1;
+	}
+	if (to != NULL) {
+		res->changed = 1;
+		/* Not offered again after the purge: a rollback is asked
+		 * for. */
+		if (module_need_purged(m, res, t0) == -1)
+			return -1;
+		res->status = RELOADER_LOAD_FAILED;
+		res->failed = "load";
+		if (m->kept == NULL) {
+			module_reason(res, "no previous version kept");
+			return -1;
+		}
+		if (strcmp(m->kept_stamp, m->stamp) == 0) {
+			module_reason(res, "the previous version kept is %s, "
+			    "the one running: nothing to go back to",
+			    m->kept_stamp);
+			return -1;
+		}
+		if (strcmp(to, m->kept_stamp) != 0) {
+			module_reason(res, "the previous version kept is %s, "
+			    "not %s", m->kept_stamp, to);
+			return -1;
+		}
+	}
+	img = module_image_new(r, to != NULL ? m->kept : m->path, m->name,
+	    ++m->gen, &res->copied_ms);
 	if (img == NULL) {
 		res->changed = 1;
 		res->status = RELOADER_LOAD_FAILED;
 		res->failed = "load";
 		module_reason(res, "%s", r->err);
-		return;
+		return -1;
 	}
-	if (!force && stamp_equal(&img->st, &m->cur->st)) {
+	res->status = RELOADER_OK;
+	res->failed = "";
+	if (to == NULL && !force && m->cur != NULL &&
+	    stamp_equal(&img->st, &m->cur->st)) {
 		module_image_free(img);
-		return;
+		return 0;
 	}
 	res->changed = 1;
-
 	/* At most two versions: the old one must go first.  The daemon
 	 * offers the newest version again once the purge is reported. */
-	if (module_need_purged(m, res, t0) == -1) {
+	if (to == NULL && module_need_purged(m, res, t0) == -1) {
 		module_image_free(img);
-		return;
+		return -1;
 	}
-	module_switch(m, img, res, t0);
+	return module_ready(m, img, res, t0);
 }
 
 /*
- * Takes m back to the version the last switch replaced, from the copy
- * kept of it, as a reload does: the same two-version rule, hooks and
- * failures.  want is the stamp the daemon asks for (or NULL); a kept
- * version that is not that one, or is the one running, is refused, since
- * a rollback that changes nothing, or changes to something else, must
- * not look like one that worked.  Called with r->lock held.
+ * Makes the prepared version of each of the n modules current at once:
+ * the pointers swapped with every module's lock held, so that calls wait
+ * only for that instant and none sees one module switched and another
+ * not; calls held for a migration go on, into the new versions.  The
+ * versions replaced become old, to be purged.  Modules with nothing
+ * prepared are left alone.  Fills the stamp and at of the results of
+ * those switched; returns the time of the switch (ms, monotonic).
+ */
+double
+module_commit(reloader_module_t **ms, struct rl_result **res, size_t n)
+{
+	reloader_module_t *m;
+	double now;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		res[i]->at = 0;
+		if (ms[i]->prep != NULL) {
+			pthread_mutex_lock(&ms[i]->lock);
+			res[i]->at = -1;        /* locked, to switch */
+		}
+	}
+	now = reloader_now();
+	for (i = 0; i < n; i++) {
+		if (res[i]->at != -1)
+			continue;
+		m = ms[i];
+		if (m->cur != NULL) {
+			m->cur->replaced = now;
+			m->old = m->cur;
+		}
+		m->cur = m->prep;
+		m->prep = NULL;
+		snprintf(m->stamp, sizeof(m->stamp), "%s", m->cur->stamp);
+		m->held = m->prep_held = 0;
+		pthread_cond_broadcast(&m->cond);
+	}
+	for (i = n; i-- > 0;)
+		if (res[i]->at == -1)
+			pthread_mutex_unlock(&ms[i]->lock);
+	for (i = 0; i < n; i++) {
+		if (res[i]->at != -1)
+			continue;
+		m = ms[i];
+		res[i]->at = now;
+		snprintf(res[i]->stamp, sizeof(res[i]->stamp), "%s", m->stamp);
+		/* The copy kept from the switch before is no longer wanted:
+		 * the old version's takes its place when it is purged,
+		 * unless the new version is the same code (a forced
+		 * reload). */
+		if (m->old != NULL && !stamp_equal(&m->cur->st, &m->old->st))
+			copy_remove(&m->kept);
+	}
+	return now;
+}
+
+/* Gives up m's prepared version, if any: unloads it with the state it
+ * made (if it made one) and lets held calls go on; m stays as it was.
+ * res, if not NULL, says so, why first. */
+void
+module_giveup(reloader_module_t *m, struct rl_result *res, const char *why)
+{
+	struct reloader_image *img = m->prep;
+	char reason[RL_ERR_MAX] = "";
+	void *old_state = m->cur != NULL ? m->cur->state : NULL;
+
+	if (img == NULL)
+		return;
+	m->prep = NULL;
+	if (res != NULL) {
+		res->status = RELOADER_ROLLED_BACK;
+		res->prepared = 0;
+		res->failed = "";
+		snprintf(res->stamp, sizeof(res->stamp), "%s", m->stamp);
+		snprintf(res->reason, sizeof(res->reason), "%s", why);
+	}
+	module_image_unload(img, img->state != old_state ? img->state : NULL,
+	    res != NULL ? res->reason : reason, res != NULL ?
+	    sizeof(res->reason) : sizeof(reason));
+	module_image_free(img);
+	if (m->prep_held) {
+		m->prep_held = 0;
+		module_release(m);
+	}
+}
+
+/* Switches m at once, as version 1 does, to what module_prepare made
+ * ready; purges the old version if it can go. */
+static void
+module_switch(reloader_module_t *m, struct rl_result *res)
+{
+	double t1;
+
+	if (m->prep == NULL)
+		return;
+	module_commit(&m, &res, 1);
+	t1 = reloader_now();
+	if (module_purge_if(m, t1) == 0)
+		res->purge_ms = reloader_now() - t1;
+}
+
+/*
+ * Reloads m from its file at once, if the file's stamp differs from the
+ * current version's or force is set.  Called with r->lock held.  res
+ * says how it went; res->changed is 0 when there was nothing to do.
+ */
+void
+module_reload(reloader_module_t *m, struct rl_result *res, int force)
+{
+	if (module_prepare(m, res, force, NULL) == 0)
+		module_switch(m, res);
+}
+
+/*
+ * Takes m back at once to the version the last switch replaced, from the
+ * copy kept of it, as a reload does: the same two-version rule, hooks
+ * and failures.  want is the stamp the daemon asks for; a kept version
+ * that is not that one, or is the one running, is refused, since a
+ * rollback that changes nothing, or changes to something else, must not
+ * look like one that worked.  Called with r->lock held.
  */
 void
 module_rollback(reloader_module_t *m, const char *want, struct rl_result *res)
 {
-	reloader_t *r = m->r;
-	struct reloader_image *img;
-	double t0 = reloader_now();
+	if (module_prepare(m, res, 0, want) == 0)
+		module_switch(m, res);
+}
 
-	module_result_init(m, res);
-	res->changed = 1;
-	res->rollback = 1;
-	/* Not offered again after the purge: a rollback is asked for. */
-	if (module_need_purged(m, res, t0) == -1)
-		return;
-	res->failed = "load";
-	res->status = RELOADER_LOAD_FAILED;
-	if (m->kept == NULL) {
-		module_reason(res, "no previous version kept");
-		return;
+/* Copies a NULL-ended list of strings (NULL stays NULL) into *dst, which
+ * module_strv_free() frees; -1 when out of memory. */
+int
+module_strv_dup(char ***dst, const char *const *src)
+{
+	size_t i, n = 0;
+
+	*dst = NULL;
+	if (src == NULL)
+		return 0;
+	while (src[n] != NULL)
+		n++;
+	if ((*dst = calloc(n + 1, sizeof(char *))) == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (((*dst)[i] = strdup(src[i])) == NULL) {
+			module_strv_free(*dst);
+			*dst = NULL;
+			return -1;
+		}
 	}
-	if (strcmp(m->kept_stamp, m->stamp) == 0) {
-		module_reason(res, "the previous version kept is %s, the one "
-		    "running: nothing to go back to", m->kept_stamp);
-		return;
-	}
-	if (want != NULL && strcmp(want, m->kept_stamp) != 0) {
-		module_reason(res, "the previous version kept is %s, not %s",
-		    m->kept_stamp, want);
-		return;
-	}
-	img = module_image_new(r, m->kept, m->name, ++m->gen,
-	    &res->copied_ms);
-	if (img == NULL) {
-		module_reason(res, "%s", r->err);
-		return;
-	}
-	res->status = RELOADER_OK;
-	res->failed = "";
-	module_switch(m, img, res, t0);
+	return 0;
+}
+
+/* Frees a list made by module_strv_dup(). */
+void
+module_strv_free(char **v)
+{
+	char **p;
+
+	for (p = v; p != NULL && *p != NULL; p++)
+		free(*p);
+	free(v);
 }
 
 /* Unloads every version of m, removes its copies (the kept one too) and
@@ -661,6 +826,7 @@ module_destroy(reloader_module_t *m)
 	struct reloader_image *img, *next;
 	char reason[RL_ERR_MAX] = "";
 
+	module_giveup(m, NULL, NULL);
 	if (m->old != NULL) {
 		module_image_unload(m->old, m->cur != NULL &&
 		    m->old->state != m->cur->state ? m->old->state : NULL,
@@ -677,13 +843,7 @@ module_destroy(reloader_module_t *m)
 		module_image_free(img);
 	}
 	copy_remove(&m->kept);
-	if (m->required != NULL) {
-		char **p;
-
-		for (p = m->required; *p != NULL; p++)
-			free(*p);
-		free(m->required);
-	}
+	module_strv_free(m->required);
 	pthread_cond_destroy(&m->cond);
 	pthread_mutex_destroy(&m->lock);
 	free(m->name);
@@ -691,19 +851,21 @@ module_destroy(reloader_module_t *m)
 	free(m);
 }
 
-/* Allocates an empty module for path. */
-static reloader_module_t *
+/* Allocates an empty module for path, with no version yet: it runs
+ * nothing ("none:") and switches with its batch. */
+reloader_module_t *
 module_new(reloader_t *r, const char *path, const char *const *required)
 {
 	reloader_module_t *m;
 	pthread_condattr_t ca;
-	size_t i, n = 0;
 
 	if ((m = calloc(1, sizeof(*m))) == NULL) {
 		reloader_set_error(r, "out of memory");
 		return NULL;
 	}
 	m->r = r;
+	m->atomic = 1;
+	snprintf(m->stamp, sizeof(m->stamp), "none:");
 	if (pthread_condattr_init(&ca) != 0) {
 		free(m);
 		reloader_set_error(r, "out of memory");
@@ -725,113 +887,169 @@ module_new(reloader_t *r, const char *path, const char *const *required)
 	}
 	if ((m->path = module_abspath(r, path)) == NULL)
 		goto fail;
-	if (required != NULL) {
-		while (required[n] != NULL)
-			n++;
-		if ((m->required = calloc(n + 1, sizeof(char *))) == NULL)
-			goto oom;
-		for (i = 0; i < n; i++)
-			if ((m->required[i] = strdup(required[i])) == NULL)
-				goto oom;
+	if (module_strv_dup(&m->required, required) == -1) {
+		reloader_set_error(r, "out of memory");
+		goto fail;
 	}
 	return m;
 
-oom:
-	reloader_set_error(r, "out of memory");
 fail:
 	module_destroy(m);
 	return NULL;
+}
+
+/*
+ * Opens the module at path: loads its first version, runs its init
+ * (reloader_code_change(NULL, NULL, &state)) and test hooks through the
+ * same steps as a switch, and makes it current.  The module is neither
+ * on r->modules nor registered yet (module_link).  Returns NULL with r's
+ * error and res saying why.  Called with r->lock held.
+ */
+reloader_module_t *
+module_open(reloader_t *r, const char *path, const char *const *required,
+    struct rl_result *res)
+{
+	reloader_module_t *m, *other;
+	struct reloader_image *img;
+	char name[STAMP_MODULE_MAX];
+	double t0 = reloader_now();
+
+	memset(res, 0, sizeof(*res));
+	res->status = RELOADER_LOAD_FAILED;
+	res->failed = "load";
+	if ((m = module_new(r, path, required)) == NULL)
+		goto fail;
+	module_result_init(m, res);
+	m->gen = 1;
+	if ((img = module_image_new(r, m->path, NULL, m->gen,
+	    &res->copied_ms)) == NULL)
+		goto fail;
+	stamp_module_name(m->path, &img->st, name, sizeof(name));
+	if ((other = module_find(r, name)) != NULL) {
+		module_image_free(img);
+		reloader_set_error(r, "%s: a module named %s is already open "
+		    "(from %s)", path, name, other->path);
+		goto fail;
+	}
+	if ((m->name = strdup(name)) == NULL) {
+		module_image_free(img);
+		reloader_set_error(r, "out of memory");
+		goto fail;
+	}
+	res->changed = 1;
+	/* From the first module on, a crash in any hook is caught. */
+	hook_install();
+	if (module_ready(m, img, res, t0) == -1) {
+		/* A load failure names the file already. */
+		if (strcmp(res->failed, "load") != 0)
+			reloader_set_error(r, "%s: %s", path, res->reason);
+		else
+			reloader_set_error(r, "%s", res->reason);
+		module_destroy(m);
+		return NULL;
+	}
+	module_commit(&m, &res, 1);
+	return m;
+
+fail:
+	res->status = RELOADER_LOAD_FAILED;
+	res->failed = "load";
+	snprintf(res->reason, sizeof(res->reason), "%s", r->err);
+	if (m != NULL)
+		module_destroy(m);
+	return NULL;
+}
+
+/* Puts an opened module on r->modules and registers it. */
+void
+module_link(reloader_module_t *m)
+{
+	reloader_t *r = m->r;
+
+	m->next = r->modules;
+	r->modules = m;
+	conn_register(r, m);
+}
+
+/* Takes m off r->modules; -1 if it was not there. */
+int
+module_unlink(reloader_module_t *m)
+{
+	reloader_module_t **p;
+
+	for (p = &m->r->modules; *p != NULL; p = &(*p)->next) {
+		if (*p == m) {
+			*p = m->next;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Counts the calls inside any version of m. */
+unsigned int
+module_pins(reloader_module_t *m)
+{
+	struct reloader_image *img;
+	unsigned int pins = 0;
+
+	pthread_mutex_lock(&m->lock);
+	if (m->cur != NULL)
+		pins += m->cur->pins;
+	if (m->old != NULL)
+		pins += m->old->pins;
+	for (img = m->gone; img != NULL; img = img->next)
+		pins += img->pins;
+	pthread_mutex_unlock(&m->lock);
+	return pins;
+}
+
+/* Closes m for good: off r->modules, unregistered (unless it left its
+ * set, and so is already), every version unloaded. */
+void
+module_close(reloader_module_t *m)
+{
+	reloader_t *r = m->r;
+
+	module_unlink(m);
+	if (m->removing)
+		r->removing--;
+	else
+		conn_unregister(r, m);
+	module_destroy(m);
+}
+
+/* Closes the modules that left their set, once no call is inside them
+ * and the host heard RELOADER_EV_REMOVED (removing 2); they are
+ * unregistered already. */
+void
+module_reap(reloader_t *r)
+{
+	reloader_module_t *m, *next;
+
+	for (m = r->modules; m != NULL; m = next) {
+		next = m->next;
+		if (m->removing == 2 && module_pins(m) == 0)
+			module_close(m);
+	}
 }
 
 /* Loads a module's first version and runs its init and test hooks. */
 reloader_module_t *
 reloader_open(reloader_t *r, const char *path, const char *const *required)
 {
-	reloader_module_t *m, *other;
-	struct reloader_image *img = NULL;
-	char name[STAMP_MODULE_MAX];
-	void *state = NULL;
-	double ms;
-	int rc, sig;
+	reloader_module_t *m;
+	struct rl_result res;
 
 	if (path == NULL || *path == '\0') {
 		reloader_set_error(r, "reloader_open: no path");
 		return NULL;
 	}
 	reloader_lock(r);
-	if ((m = module_new(r, path, required)) == NULL)
-		goto fail;
-	m->gen = 1;
-	if ((img = module_image_new(r, m->path, NULL, m->gen, &ms)) == NULL)
-		goto fail;
-	img->m = m;
-	stamp_module_name(m->path, &img->st, name, sizeof(name));
-	if ((other = module_find(r, name)) != NULL) {
-		reloader_set_error(r, "%s: a module named %s is already open "
-		    "(from %s)", path, name, other->path);
-		goto fail;
-	}
-	if ((m->name = strdup(name)) == NULL) {
-		reloader_set_error(r, "out of memory");
-		goto fail;
-	}
-	hook_install();
-	if (module_image_load(r, img, m->path, m->required) == -1)
-		goto fail;
-	if (img->code_change != NULL) {
-		sig = hook_code_change(img->code_change, NULL, NULL, &state,
-		    &rc);
-		if (sig != 0) {
-			img->crashed = 1;
-			reloader_set_error(r, "%s: reloader_code_change "
-			    "crashed: %s; its image is left mapped", path,
-			    hook_signame(sig));
-			goto fail;
-		}
-		if (rc != 0) {
-			reloader_set_error(r, "%s: reloader_code_change "
-			    "returned %d", path, rc);
-			goto fail_unload;
-		}
-	}
-	if (img->test != NULL) {
-		sig = hook_test(img->test, state, &rc);
-		if (sig != 0) {
-			img->crashed = 1;
-			reloader_set_error(r, "%s: reloader_test crashed: "
-			    "%s; its image is left mapped", path,
-			    hook_signame(sig));
-			goto fail;
-		}
-		if (rc != 0 && r->test_policy != RELOADER_TEST_KEEP) {
-			reloader_set_error(r, "%s: reloader_test returned %d",
-			    path, rc);
-			goto fail_unload;
-		}
-	}
-	img->state = state;
-	m->cur = img;
-	snprintf(m->stamp, sizeof(m->stamp), "%s", img->stamp);
-	m->next = r->modules;
-	r->modules = m;
-	conn_register(r, m);
+	if ((m = module_open(r, path, required, &res)) != NULL)
+		module_link(m);
 	reloader_unlock(r);
 	return m;
-
-fail_unload:
-	{
-		char reason[RL_ERR_MAX] = "";
-
-		module_image_unload(img, state, reason, sizeof(reason));
-	}
-fail:
-	if (img != NULL && img->handle != NULL && !img->crashed)
-		dlclose(img->handle);
-	module_image_free(img);
-	if (m != NULL)
-		module_destroy(m);
-	reloader_unlock(r);
-	return NULL;
 }
 
 /* Closes a module for good, unless a call is inside it. */
@@ -839,35 +1057,31 @@ int
 reloader_close(reloader_module_t *m)
 {
 	reloader_t *r;
-	reloader_module_t **p;
-	struct reloader_image *img;
 	unsigned int pins;
 
 	if (m == NULL)
 		return 0;
 	r = m->r;
 	reloader_lock(r);
-	pthread_mutex_lock(&m->lock);
-	pins = m->cur->pins + (m->old != NULL ? m->old->pins : 0);
-	for (img = m->gone; img != NULL; img = img->next)
-		pins += img->pins;
-	pthread_mutex_unlock(&m->lock);
-	if (pins > 0) {
+	if ((pins = module_pins(m)) > 0) {
 		reloader_set_error(r, "cannot close %s: %u call%s still "
 		    "inside", m->name, pins, pins == 1 ? " is" : "s are");
 		reloader_unlock(r);
 		return -1;
 	}
-	for (p = &r->modules; *p != NULL; p = &(*p)->next) {
-		if (*p == m) {
-			*p = m->next;
-			break;
-		}
-	}
-	conn_unregister(r, m);
-	module_destroy(m);
+	module_close(m);
 	reloader_unlock(r);
 	return 0;
+}
+
+/* Chooses whether m switches with the rest of its batch (1, the
+ * default) or at once, on its own, as in protocol version 1 (0). */
+void
+reloader_set_atomic(reloader_module_t *m, int atomic)
+{
+	reloader_lock(m->r);
+	m->atomic = atomic != 0;
+	reloader_unlock(m->r);
 }
 
 /* Reloads a module from its file now, if it changed. */
@@ -880,7 +1094,7 @@ reloader_reload(reloader_module_t *m)
 	reloader_lock(r);
 	module_reload(m, &res, 0);
 	if (res.changed) {
-		module_result_event(m, &res);
+		module_event(m, RELOADER_EV_RELOAD, &res);
 		if (res.status == RELOADER_LOAD_FAILED ||
 		    res.status == RELOADER_ROLLED_BACK)
 			reloader_set_error(r, "%s: %s", m->name, res.reason);
@@ -940,7 +1154,7 @@ reloader_leave(reloader_image_t *img)
 	if (img->pins > 0)
 		img->pins--;
 	if (img->pins == 0) {
-		if (img == m->old)
+		if (img == m->old || m->removing)
 			wake = 1;
 		else if (img->purged) {
 			for (p = &m->gone; *p != NULL; p = &(*p)->next) {

@@ -102,6 +102,7 @@ reloader_new(const char *name)
 	r->events_tail = &r->events;
 	r->batch_tail = &r->batch;
 	r->drain_timeout = 1000;
+	r->proto_max = RL_PROTO_MAX;
 	r->stopfd = -1;
 	if (conn_init(r) == -1) {
 		pthread_mutex_destroy(&r->lock);
@@ -149,6 +150,7 @@ reloader_free(reloader_t *r)
 		r->modules = m->next;
 		module_destroy(m);
 	}
+	set_free_all(r);
 	conn_free(r);
 	copy_dir_remove(r);
 	reloader_free_events(r->events);
@@ -281,6 +283,17 @@ reloader_unlock(reloader_t *r)
 		}
 		if (cb != NULL)
 			cb(r, &e->ev, arg);
+		/* The host heard that the module goes: it may go, unless
+		 * the callback closed it already. */
+		if (e->ev.type == RELOADER_EV_REMOVED &&
+		    e->ev.module != NULL) {
+			pthread_mutex_lock(&r->lock);
+			for (m = r->modules; m != NULL; m = m->next)
+				if (m == e->ev.module)
+					m->removing = 2;
+			module_reap(r);
+			pthread_mutex_unlock(&r->lock);
+		}
 		e->next = NULL;
 		reloader_free_events(e);
 	}

@@ -1,11 +1,13 @@
 /*
  * proto.h: the line codec of the reloader protocol (docs/PROTOCOL.md),
- * shared by reloaderd, libreloader and reloaderctl.
+ * and the reader that cuts a stream into its lines, shared by reloaderd,
+ * libreloader and reloaderctl; and the one rule for the default socket
+ * path, so that every C program of reloader looks in the same place.
  *
- * Pure code: it never prints, never exits and never allocates; it is safe
- * on arbitrary bytes.  It also holds the one rule for the default socket
- * path, so that every C program of reloader looks in the same place.  A parsed message points into the line it came
- * from, which is unescaped in place.
+ * Pure code: it never prints and never exits; it is safe on arbitrary
+ * bytes.  Only the reader allocates, to keep a line that arrived in
+ * pieces.  A parsed message points into the line it came from, which is
+ * unescaped in place.
  */
 #ifndef PROTO_H
 #define PROTO_H
@@ -42,6 +44,28 @@ struct proto_out {
 	size_t len;
 	int overflow;               /* the line outgrew cap or the limit */
 };
+
+/* Cuts a byte stream into lines (linebuf.c); a zeroed struct is empty. */
+struct linebuf {
+	char *buf;                  /* a line begun in an earlier feed, or NULL */
+	size_t len, cap;
+	char *p;                    /* bytes fed and not cut into lines yet */
+	size_t n;
+	int discarding;             /* inside a line longer than the limit */
+};
+
+/* What linebuf_next() found. */
+#define LINEBUF_NOMEM (-1)          /* a piece could not be kept */
+#define LINEBUF_NONE 0              /* no whole line: feed more */
+#define LINEBUF_LINE 1              /* a line */
+#define LINEBUF_TOO_LONG 2          /* a line over the limit, dropped */
+
+/* linebuf.c */
+void linebuf_init(struct linebuf *);
+void linebuf_reset(struct linebuf *);
+int linebuf_feed(struct linebuf *, char *, size_t);
+int linebuf_pending(const struct linebuf *);
+int linebuf_next(struct linebuf *, char **, size_t *);
 
 /* proto.c */
 int proto_parse(char *, size_t, struct proto_msg *, const char **, char *,

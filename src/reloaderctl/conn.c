@@ -172,8 +172,7 @@ conn_open(struct conn *c)
 	}
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
 		c->fd = fd;
-		c->inlen = 0;
-		c->discarding = 0;
+		linebuf_reset(&c->lines);
 		return 0;
 	}
 	e = errno;
@@ -327,41 +326,34 @@ conn_pong(struct conn *c, const struct proto_msg *m)
 	(void)conn_send(c, &o);
 }
 
-/* Takes the first whole line out of the input buffer into c->line and
- * parses it into m: CONN_LINE, CONN_ERROR for a bad or overlong line, or
- * -1 when no whole line is there yet. */
+/* Takes the next whole line of what was read into c->line and parses
+ * it into m: CONN_LINE, CONN_ERROR for a bad or overlong line, or -1
+ * when no whole line is there yet. */
 static int
 conn_take(struct conn *c, struct proto_msg *m)
 {
 	const char *code;
-	char *nl, err[PROTO_ERR_MAX], raw[4 * 60 + 1];
+	char *line, err[PROTO_ERR_MAX], raw[4 * 60 + 1];
 	size_t len;
 
-	nl = memchr(c->in, '\n', c->inlen);
-	if (nl == NULL) {
-		if (c->inlen < PROTO_MAX_LINE)
-			return -1;
-		/* No LF within the limit: the rest of the line goes. */
-		c->discarding = 1;
-		c->inlen = 0;
+	switch (linebuf_next(&c->lines, &line, &len)) {
+	case LINEBUF_NONE:
+		return -1;
+	case LINEBUF_LINE:
+		break;
+	case LINEBUF_TOO_LONG:
 		snprintf(c->err, sizeof(c->err), "the daemon sent a line "
 		    "longer than %d bytes", PROTO_MAX_LINE);
 		c->errcode = EX_PROTOCOL;
 		return CONN_ERROR;
+	default:
+		snprintf(c->err, sizeof(c->err), "out of memory");
+		c->errcode = EX_OSERR;
+		return CONN_ERROR;
 	}
-	len = (size_t)(nl - c->in);
-	if (c->discarding) {
-		c->discarding = 0;
-		c->inlen -= len + 1;
-		memmove(c->in, nl + 1, c->inlen);
-		return conn_take(c, m);
-	}
-	memcpy(c->line, c->in, len);
-	c->line[len] = '\0';
+	memcpy(c->line, line, len + 1);
 	/* Kept for the message: the parser cuts the line up. */
-	proto_escape(raw, sizeof(raw), c->in, len < 60 ? len : 60);
-	c->inlen -= len + 1;
-	memmove(c->in, nl + 1, c->inlen);
+	proto_escape(raw, sizeof(raw), line, len < 60 ? len : 60);
 	if (proto_parse(c->line, len, m, &code, err, sizeof(err)) == 0)
 		return CONN_LINE;
 	snprintf(c->err, sizeof(c->err), "the daemon sent a line "
@@ -418,7 +410,7 @@ conn_read(struct conn *c, struct proto_msg *m)
 		}
 		if (rc == 0)
 			continue;
-		n = read(c->fd, c->in + c->inlen, PROTO_MAX_LINE - c->inlen);
+		n = read(c->fd, c->in, sizeof(c->in));
 		if (n == -1 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n == -1 && errno != ECONNRESET) {
@@ -429,17 +421,17 @@ conn_read(struct conn *c, struct proto_msg *m)
 		}
 		if (n <= 0) {
 			conn_close(c);
-			if (c->inlen > 0 && !c->discarding) {
+			if (linebuf_pending(&c->lines)) {
 				snprintf(c->err, sizeof(c->err), "the daemon "
 				    "closed the connection in the middle of "
 				    "a line");
 				c->errcode = EX_UNAVAILABLE;
-				c->inlen = 0;
+				linebuf_reset(&c->lines);
 				return CONN_ERROR;
 			}
 			return CONN_EOF;
 		}
-		c->inlen += (size_t)n;
+		linebuf_feed(&c->lines, c->in, (size_t)n);
 	}
 }
 

@@ -38,9 +38,8 @@ typedef void conn_event_fn(struct conn *, struct proto_msg *, void *);
 struct conn {
 	int fd;                          /* -1 when not connected */
 	const char *path;                /* the socket */
-	char in[PROTO_MAX_LINE + 1];     /* received, not yet a whole line */
-	size_t inlen;
-	int discarding;                  /* skipping an overlong line */
+	char in[PROTO_MAX_LINE];         /* what one read brings */
+	struct linebuf lines;            /* cut into lines */
 	char line[PROTO_MAX_LINE + 1];   /* the line last parsed */
 	char out[PROTO_MAX_LINE + 1];    /* the line being sent */
 	unsigned long nextid;            /* id= of the next request */

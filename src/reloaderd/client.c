@@ -667,13 +667,18 @@ static int
 client_prepared(struct client *c, struct reg *r, struct proto_msg *m,
     const char *status, const char *reason)
 {
+	static const char *const keys[3] = { "load", "state", "test" };
 	char line[1536];
 	double load = 0;
+	size_t i;
 
 	reg_prepared(r);
 	c->inbatch--;
 	c->nprepared++;
 	proto_get_ms(m, "load", &load);
+	for (i = 0; i < 3; i++)
+		if (proto_get_ms(m, keys[i], &r->times[i]) == -1)
+			r->times[i] = -1;
 	/* The times and warnings, for the line logged at the switch. */
 	line[0] = '\0';
 	if (proto_get(m, "load") != NULL)
@@ -703,8 +708,10 @@ static void
 client_switch_event(struct client *c, struct reg *r, int committed,
     const char *why)
 {
+	static const char *const keys[3] = { "load", "state", "test" };
 	char buf[PROTO_MAX_LINE], stamp[PROTO_STAMP_MAX];
 	struct proto_out o;
+	size_t i;
 
 	if (!ctl_subscribers())
 		return;
@@ -715,6 +722,9 @@ client_switch_event(struct client *c, struct reg *r, int committed,
 	proto_stamp_format(committed ? &r->offered : &r->have, stamp,
 	    sizeof(stamp));
 	proto_add(&o, "stamp", stamp);
+	for (i = 0; i < 3; i++)
+		if (r->times[i] >= 0)
+			proto_addf(&o, keys[i], "%.2f", r->times[i]);
 	if (!committed) {
 		proto_add(&o, "failed", "abort");
 		proto_add(&o, "reason", why);
@@ -847,7 +857,7 @@ client_result(struct client *c, struct proto_msg *m)
 	struct reg *r;
 	char line[1536], where[256];
 	double load = 0;
-	int ok, kept, prepared, rollback, switched;
+	int ok, kept, prepared, alone, rollback, switched;
 
 	if (client_need(c, m, "batch") == NULL ||
 	    (module = client_need(c, m, "module")) == NULL ||
@@ -915,7 +925,12 @@ client_result(struct client *c, struct proto_msg *m)
 	rollback = (r->state == REG_OFFERED || r->state == REG_PREPARED) &&
 	    r->action == REG_ROLLBACK;
 	/* Prepared (a kept test failure counts): it waits for the switch. */
-	if (node == NULL && c->phase == PHASE_PREPARE && (prepared || kept))
+	/* A module switched on its own (alone=yes) is answered as in
+	 * version 1; it takes no part in the switch. */
+	alone = proto_get(m, "alone") != NULL &&
+	    strcmp(proto_get(m, "alone"), "yes") == 0;
+	if (node == NULL && c->phase == PHASE_PREPARE &&
+	    (prepared || (kept && !alone)))
 		return client_prepared(c, r, m, status, reason);
 	if (prepared) {
 		client_error(c, "bad-field", "status \"prepared\" is for the "
@@ -938,8 +953,8 @@ client_result(struct client *c, struct proto_msg *m)
 			out = REG_REFUSED;
 		if (c->phase != PHASE_COMMIT)
 			c->inbatch--;
-		if (c->phase == PHASE_PREPARE && c->failure == NULL &&
-		    asprintf(&c->failure, "%s failed in %s%s%s", module,
+		if (c->phase == PHASE_PREPARE && !alone && !ok && !kept &&
+		    c->failure == NULL && asprintf(&c->failure, "%s failed in %s%s%s", module,
 		    c->label, reason ? ": " : "", reason ? reason : "") == -1)
 			fatal("client_result");
 		switched = reg_result(r, out, &now, reg_disk(r, &dbuf),
@@ -1049,7 +1064,14 @@ client_done(struct client *c, struct proto_msg *m)
 	if (c->phase == PHASE_PREPARE) {
 		/* All prepared: wait for the others.  Else it gave up what
 		 * it prepared, and the whole switch aborts. */
-		if (c->failure == NULL)
+		if (c->failure == NULL && c->nprepared == 0) {
+			/* Every module switched on its own: nothing waits. */
+			c->lastbatch = c->batch;
+			c->batch = 0;
+			c->inbatch = 0;
+			c->phase = PHASE_IDLE;
+			upgrade_skip(c);
+		} else if (c->failure == NULL)
 			upgrade_ready(c);
 		else {
 			char *why = c->failure;

@@ -255,6 +255,7 @@ struct reg {
 	struct stamp blocked;            /* the disk stamp held back */
 	char *reason;                    /* the client's, for failed states */
 	char *note;                      /* prepared: its times, for the log */
+	double times[3];                 /* prepared: load, state, test ms */
 	unsigned long batch;             /* the batch it was last offered in */
 };
 
@@ -532,6 +533,7 @@ struct upgrade *upgrade_new(void);
 void upgrade_add(struct upgrade *, struct client *);
 void upgrade_start(struct upgrade *);
 void upgrade_ready(struct client *);
+void upgrade_skip(struct client *);
 void upgrade_failed(struct client *, const char *);
 void upgrade_acked(struct client *, int, double);
 void upgrade_leave(struct client *);

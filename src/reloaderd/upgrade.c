@@ -210,6 +210,21 @@ upgrade_ready(struct client *c)
 		upgrade_commit(g);
 }
 
+/* A member has nothing to switch (each of its modules switched on its
+ * own): the others need not wait for it. */
+void
+upgrade_skip(struct client *c)
+{
+	struct upgrade *g = c->upgrade;
+
+	g->nready++;
+	upgrade_detach(g, c);
+	if (g->state == UPGRADE_PREPARING && g->nready == g->nmembers)
+		upgrade_commit(g);
+	else
+		upgrade_maybe_done(g);
+}
+
 /* A member could not prepare (it gave its batch up by itself): the whole
  * group aborts. */
 void

@@ -2,11 +2,13 @@
  * host.c: a test host for the end-to-end tests, a process that loads
  * modules through libreloader and does what its standard input says.
  *
- *	host [-kT] [-d purge_deadline_ms] [-n name] [-s socket] module.so...
+ *	host [-1kT] [-d purge_deadline_ms] [-n name] [-s socket] [-S dir]
+ *	    [module.so...]
  *
- * It opens each module (every version must export "reply"), attaches to
- * the daemon, then reads one command per line and prints one answer line
- * per command on standard output:
+ * It opens each module (every version must export "reply"), and with -S
+ * the set of dir's *.so (reloader_open_set), attaches to the daemon,
+ * then reads one command per line and prints one answer line per
+ * command on standard output:
  *
  *	call MOD FN	the string FN(state) returns, called in the current
  *			version of MOD
@@ -21,19 +23,26 @@
  *
  *	event connected
  *	event disconnected
- *	event reload MOD STATUS stamp=S was=W [failed=STEP] reason=R
- *	event reload MOD STATUS stamp=S was=W action=rollback [failed=STEP] reason=R
+ *	event reload MOD STATUS stamp=S was=W [failed=STEP] at=T reason=R
+ *	event reload MOD STATUS stamp=S was=W action=rollback [failed=STEP] at=T reason=R
  *	event purge MOD unmapped=0|1 forced=0|1 calls=N
+ *	event added MOD stamp=S
+ *	event removed MOD
  *
  * where STATUS is ok, load-failed, test-failed or rolled-back, the
- * second form is a rollback the daemon asked for, and the reason
+ * second form is a rollback the daemon asked for, T is when the new
+ * version became current (CLOCK_MONOTONIC seconds; 0 if none did: the
+ * modules of one switch show the same T), and the reason
  * (possibly empty) runs to the end of the line.  Each line is written
  * whole and flushed.
  *
  * With -T the library dispatches on its own thread; without it the host
  * runs a poll(2) loop over reloader_fd() and standard input, and keeps
  * dispatching while a join waits.  -k keeps a version whose test hook
- * fails (RELOADER_TEST_KEEP); -d sets the hard-purge deadline.  A bad
+ * fails (RELOADER_TEST_KEEP); -d sets the hard-purge deadline; -1 speaks
+ * protocol version 1 only (reloader_set_proto), as hosts did before
+ * version 2.  A set's modules are called like the others from the moment
+ * they are added until they are removed.  A bad
  * command line, a module that does not open, or a bad command is reported
  * on standard error and ends the host with a non-zero status.
  */
@@ -67,6 +76,9 @@ static reloader_t *host_r;
 static reloader_module_t **host_modules;
 static int host_nmodules;
 static int host_threaded;
+/* host_modules changes in the event callback, on the library's thread
+ * with -T. */
+static pthread_mutex_t host_modules_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static pthread_mutex_t host_out_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t host_spawn_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -85,8 +97,8 @@ static void host_print(const char *, ...) __attribute__((format(printf, 1, 2)));
 static void
 host_usage(void)
 {
-	fprintf(stderr, "usage: host [-kT] [-d purge_deadline_ms] [-n name] "
-	    "[-s socket] module.so...\n");
+	fprintf(stderr, "usage: host [-1kT] [-d purge_deadline_ms] [-n name] "
+	    "[-s socket] [-S dir] [module.so...]\n");
 	exit(1);
 }
 
@@ -154,6 +166,37 @@ host_status(enum reloader_status s)
 	return "unknown";
 }
 
+/* Adds a module to those commands may name. */
+static void
+host_add(reloader_module_t *m)
+{
+	reloader_module_t **n;
+
+	pthread_mutex_lock(&host_modules_lock);
+	n = reallocarray(host_modules, host_nmodules + 1, sizeof(*n));
+	if (n == NULL)
+		host_die("out of memory");
+	host_modules = n;
+	host_modules[host_nmodules++] = m;
+	pthread_mutex_unlock(&host_modules_lock);
+}
+
+/* Takes a module out of those commands may name. */
+static void
+host_drop(reloader_module_t *m)
+{
+	int i;
+
+	pthread_mutex_lock(&host_modules_lock);
+	for (i = 0; i < host_nmodules; i++) {
+		if (host_modules[i] == m) {
+			host_modules[i] = host_modules[--host_nmodules];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&host_modules_lock);
+}
+
 /* Prints a library event as one line. */
 static void
 host_event(reloader_t *r, const struct reloader_event *ev, void *arg)
@@ -169,18 +212,27 @@ host_event(reloader_t *r, const struct reloader_event *ev, void *arg)
 		host_print("event disconnected");
 		break;
 	case RELOADER_EV_RELOAD:
-		host_print("event reload %s %s stamp=%s was=%s %s%s%s%sreason=%s",
-		    name, host_status(ev->status),
+		host_print("event reload %s %s stamp=%s was=%s %s%s%s%sat=%.6f "
+		    "reason=%s", name, host_status(ev->status),
 		    host_clean(ev->stamp, stamp, sizeof(stamp)),
 		    host_clean(ev->was, was, sizeof(was)),
 		    ev->rollback ? "action=rollback " : "",
 		    *ev->failed ? "failed=" : "", *ev->failed ? ev->failed :
-		    "", *ev->failed ? " " : "",
+		    "", *ev->failed ? " " : "", ev->at,
 		    host_clean(ev->reason, reason, sizeof(reason)));
 		break;
 	case RELOADER_EV_PURGE:
 		host_print("event purge %s unmapped=%d forced=%d calls=%u",
 		    name, ev->unmapped ? 1 : 0, ev->forced ? 1 : 0, ev->calls);
+		break;
+	case RELOADER_EV_ADDED:
+		host_add(ev->module);
+		host_print("event added %s stamp=%s", name,
+		    host_clean(ev->stamp, stamp, sizeof(stamp)));
+		break;
+	case RELOADER_EV_REMOVED:
+		host_drop(ev->module);
+		host_print("event removed %s", name);
 		break;
 	default:
 		host_print("event unknown type=%d", (int)ev->type);
@@ -197,10 +249,12 @@ host_stamps(void)
 	int i;
 
 	o = (size_t)snprintf(line, sizeof(line), "stamps");
+	pthread_mutex_lock(&host_modules_lock);
 	for (i = 0; i < host_nmodules && o < sizeof(line); i++)
 		o += (size_t)snprintf(line + o, sizeof(line) - o, " %s=%s",
 		    reloader_module_name(host_modules[i]),
 		    reloader_module_stamp(host_modules[i]));
+	pthread_mutex_unlock(&host_modules_lock);
 	host_print("%s", line);
 }
 
@@ -208,12 +262,15 @@ host_stamps(void)
 static reloader_module_t *
 host_find(const char *name)
 {
+	reloader_module_t *m = NULL;
 	int i;
 
-	for (i = 0; i < host_nmodules; i++)
+	pthread_mutex_lock(&host_modules_lock);
+	for (i = 0; i < host_nmodules && m == NULL; i++)
 		if (strcmp(reloader_module_name(host_modules[i]), name) == 0)
-			return host_modules[i];
-	return NULL;
+			m = host_modules[i];
+	pthread_mutex_unlock(&host_modules_lock);
+	return m;
 }
 
 /* Calls fn in the current version of m and prints its answer, with
@@ -358,22 +415,24 @@ host_command(char *line)
 	return 0;
 }
 
-/* Opens every module named on the command line. */
+/* Opens every module named on the command line, and the set of dir's
+ * *.so if dir is not NULL. */
 static void
-host_open(int argc, char **argv)
+host_open(int argc, char **argv, const char *dir)
 {
 	static const char *const required[] = { "reply", NULL };
+	reloader_module_t *m;
 	int i;
 
-	if ((host_modules = calloc(argc, sizeof(*host_modules))) == NULL)
-		host_die("out of memory");
 	/* As named, symlinks and all: that path is what the daemon watches. */
 	for (i = 0; i < argc; i++) {
-		host_modules[i] = reloader_open(host_r, argv[i], required);
-		if (host_modules[i] == NULL)
+		if ((m = reloader_open(host_r, argv[i], required)) == NULL)
 			host_die("%s: %s", argv[i], reloader_error(host_r));
-		host_nmodules++;
+		host_add(m);
 	}
+	if (dir != NULL && reloader_open_set(host_r, dir, "*.so",
+	    required) == NULL)
+		host_die("-S %s: %s", dir, reloader_error(host_r));
 }
 
 /* Reads commands and dispatches the library until quit or end of input. */
@@ -452,14 +511,17 @@ host_loop(void)
 int
 main(int argc, char **argv)
 {
-	const char *name = "host", *sock = NULL;
+	const char *name = "host", *sock = NULL, *setdir = NULL;
 	unsigned int deadline = 0;
 	unsigned long ul;
 	char *end;
-	int ch, keep = 0, i, fl;
+	int ch, keep = 0, i, fl, v1 = 0;
 
-	while ((ch = getopt(argc, argv, "d:kn:s:T")) != -1) {
+	while ((ch = getopt(argc, argv, "1d:kn:s:S:T")) != -1) {
 		switch (ch) {
+		case '1':
+			v1 = 1;
+			break;
 		case 'd':
 			errno = 0;
 			ul = strtoul(optarg, &end, 10);
@@ -478,6 +540,9 @@ main(int argc, char **argv)
 		case 's':
 			sock = optarg;
 			break;
+		case 'S':
+			setdir = optarg;
+			break;
 		case 'T':
 			host_threaded = 1;
 			break;
@@ -487,7 +552,7 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc == 0)
+	if (argc == 0 && setdir == NULL)
 		host_usage();
 
 	signal(SIGPIPE, SIG_IGN);
@@ -506,9 +571,11 @@ main(int argc, char **argv)
 		host_die("-s %s: %s", sock, reloader_error(host_r));
 	if (keep)
 		reloader_set_test_policy(host_r, RELOADER_TEST_KEEP);
+	if (v1 && reloader_set_proto(host_r, 1) == -1)
+		host_die("-1: %s", reloader_error(host_r));
 	reloader_set_purge_deadline(host_r, deadline);
 	reloader_set_event_cb(host_r, host_event, NULL);
-	host_open(argc, argv);
+	host_open(argc, argv, setdir);
 	if (reloader_connect(host_r) == -1)
 		host_die("reloader_connect: %s", reloader_error(host_r));
 	if (host_threaded && reloader_start_thread(host_r) == -1)

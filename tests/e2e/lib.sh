@@ -1188,3 +1188,84 @@ erl_rel_eval() {
 		sleep 0.02
 	done
 }
+
+# ---- the example dev server ----------------------------------------------
+# Helpers for the tests of examples/devserver (t-devserver*.sh): a test
+# calls ds_setup first, builds its handlers into $DS/build/handlers, and
+# starts the devserver on them with ds_start; GET requests go to its port.
+
+DEVSERVER=${DEVSERVER:-$TOP/$O/examples/devserver}
+SLOG=$T/devserver.log
+SPID=
+DS=$T/devserver
+
+# Arranges for the devserver to be stopped at exit, before lib.sh's own
+# cleanup.
+ds_setup() {
+	trap ds_cleanup EXIT
+}
+
+# Stops the devserver if it still runs, then does lib.sh's cleanup.
+ds_cleanup() {
+	if [ -n "$SPID" ]; then
+		kill "$SPID" 2>/dev/null || true
+		wait "$SPID" 2>/dev/null || true
+	fi
+	cleanup
+}
+
+# Fails the test, showing the devserver's log before the daemon's.
+ds_fail() {
+	echo "--- devserver log:" >&2
+	cat "$SLOG" >&2 2>/dev/null || true
+	fail "$@"
+}
+
+# Waits (up to 10 s) until the devserver has logged a line matching a
+# basic regular expression.
+ds_wait_log() {
+	tries=1000
+	until grep -q -- "$1" "$SLOG" 2>/dev/null; do
+		tries=$((tries - 1))
+		[ "$tries" -gt 0 ] || ds_fail "timed out waiting for '$1'"
+		kill -0 "$SPID" 2>/dev/null ||
+		    ds_fail "the devserver died while waiting for '$1'"
+		sleep 0.01
+	done
+}
+
+# Prints the body of GET path.
+get() {
+	curl -s --max-time 5 "http://127.0.0.1:$PORT$1" ||
+	    ds_fail "curl $1 failed with status $?"
+}
+
+# Waits (up to 10 s) until GET path answers a body matching a basic
+# regular expression, and prints that body.
+wait_get() {
+	tries=1000
+	while :; do
+		body=$(get "$1")
+		if printf '%s\n' "$body" | grep -q -- "$2"; then
+			printf '%s\n' "$body"
+			return
+		fi
+		tries=$((tries - 1))
+		[ "$tries" -gt 0 ] ||
+		    ds_fail "GET $1 still answers '$body', not '$2'"
+		sleep 0.01
+	done
+}
+
+# Starts the devserver on the daemon's socket, serving $DS/build/handlers
+# (or the directory given), and waits until it listens and is attached;
+# its port goes in $PORT, its log in $SLOG.
+ds_start() {
+	"$DEVSERVER" -p 0 -s "$SOCK" "${1:-$DS/build/handlers}" >"$SLOG" 2>&1 &
+	SPID=$!
+	ds_wait_log '^devserver: listening on http://127\.0\.0\.1:[0-9]*/'
+	PORT=$(sed -n \
+	    's|^devserver: listening on http://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' \
+	    "$SLOG")
+	ds_wait_log '^devserver: attached to reloaderd'
+}

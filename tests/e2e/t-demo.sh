@@ -162,7 +162,7 @@ while IFS= read -r line; do
 	'obj/reloaderctl list')
 		term2 "$line" || run_fail demo "$line: $(cat "$T/cmd.out")"
 		grep -q 'devserver\[[0-9]*\]  *hello  ' "$T/cmd.out" &&
-		    grep -q '  counter  ' "$T/cmd.out" ||
+		    grep -q '  count  ' "$T/cmd.out" ||
 		    run_fail demo "$line: $(cat "$T/cmd.out")"
 		;;
 	'obj/reloaderctl tail')
@@ -233,7 +233,7 @@ do
 	[ "$tries" -gt 0 ] || run_fail demo "the crashing hello was not loaded"
 	sleep 0.01
 done
-bid=$(buildid "$TREE/examples/devserver/build/hello.so")
+bid=$(buildid "$TREE/examples/devserver/build/handlers/hello.so")
 term2 "curl -s http://127.0.0.1:$PORT/hello" || true
 grep -q "^handler hello (build-id:$bid) crashed" "$T/cmd.out" ||
     run_fail demo "the crashed request got: $(cat "$T/cmd.out")"

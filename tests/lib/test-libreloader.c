@@ -9,6 +9,7 @@
  */
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -19,8 +20,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -115,6 +118,9 @@ static const char counter_src[] =
     "	return 0;\n"
     "}\n"
     "#endif\n"
+    "#ifdef TEST_FAIL\n"
+    "int reloader_test(void *s) { (void)s; return 1; }\n"
+    "#endif\n"
     "void reloader_unload(void *s) { free(s); }\n";
 
 /* The variants: name, source, flags. */
@@ -141,6 +147,7 @@ static const struct variant {
 	{ "counter-bus", counter_src, "-DV=2 -DCRASH=4" },
 	{ "counter-overflow", counter_src, "-DV=2 -DCRASH=5" },
 	{ "counter-slow", counter_src, "-DV=2 -DCRASH=6" },
+	{ "counter2-testfail", counter_src, "-DV=2 -DTEST_FAIL" },
 };
 
 /* Events the callback heard, copied. */
@@ -154,6 +161,13 @@ struct rec {
 	int forced;
 	unsigned int calls;
 	int rollback;
+	char name[256];
+	char failed[32];
+	reloader_module_t *module;
+	reloader_set_t *set;
+	double at;
+	char live[256];       /* REMOVED: the module's name, asked in the
+				 callback, where the handle is valid */
 };
 
 static struct rec recs[64];
@@ -183,8 +197,33 @@ record(reloader_t *r, const struct reloader_event *ev, void *arg)
 		x->forced = ev->forced;
 		x->calls = ev->calls;
 		x->rollback = ev->rollback;
+		snprintf(x->name, sizeof(x->name), "%s",
+		    ev->name != NULL ? ev->name : "");
+		snprintf(x->failed, sizeof(x->failed), "%s", ev->failed);
+		x->module = ev->module;
+		x->set = ev->set;
+		x->at = ev->at;
+		if (ev->type == RELOADER_EV_REMOVED && ev->module != NULL)
+			snprintf(x->live, sizeof(x->live), "%s",
+			    reloader_module_name(ev->module));
 	}
 	pthread_mutex_unlock(&recs_lock);
+}
+
+/* Returns the last event of a type about the module named name, or
+ * NULL. */
+static struct rec *
+rec_of(enum reloader_event_type type, const char *name)
+{
+	struct rec *x = NULL;
+	int i;
+
+	pthread_mutex_lock(&recs_lock);
+	for (i = 0; i < nrecs; i++)
+		if (recs[i].type == type && strcmp(recs[i].name, name) == 0)
+			x = &recs[i];
+	pthread_mutex_unlock(&recs_lock);
+	return x;
 }
 
 /* Returns how many events of a type were heard. */
@@ -292,17 +331,21 @@ teardown(void)
 }
 
 /* Puts a built variant in place as dir/name.so the way a build does
- * (write aside, rename over); returns its path in a static buffer. */
+ * (write aside, rename over); name may be in a subdirectory of dir.
+ * Returns its path in a static buffer. */
 static const char *
 install(const char *variant, const char *name)
 {
 	static char dst[PATH_MAX];
-	char src[PATH_MAX], tmp[PATH_MAX];
+	char src[PATH_MAX], tmp[PATH_MAX], *p;
 	unsigned char *buf;
 	size_t len;
 
 	snprintf(src, sizeof(src), "%s/%s.so", libdir, variant);
 	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
+	for (p = tmp + strlen(dir) + 1; *p != '\0'; p++)
+		if (*p == '/')
+			*p = '_';
 	snprintf(dst, sizeof(dst), "%s/%s.so", dir, name);
 	buf = tu_slurp(src, &len);
 	ck_assert_ptr_nonnull(buf);
@@ -1199,7 +1242,7 @@ fake_attach_mod(struct fake *f, const char *name, const char *stamp)
 	char line[4096], want[4096];
 
 	fake_accept(f);
-	snprintf(want, sizeof(want), "hello proto=1 min=1 pid=%ld name=test "
+	snprintf(want, sizeof(want), "hello proto=2 min=1 pid=%ld name=test "
 	    "lib=libreloader/" RELOADER_VERSION_STRING, (long)getpid());
 	fake_read(f, line, sizeof(line), 3000);
 	ck_assert_str_eq(line, want);
@@ -1604,7 +1647,7 @@ START_TEST(test_default_socket)
 	}
 	ck_assert_int_gt(pid, 0);
 	fake_accept(&f);
-	fake_expect(&f, "hello proto=1", line, sizeof(line));
+	fake_expect(&f, "hello proto=2 min=1 ", line, sizeof(line));
 	fake_send(&f, "welcome proto=1 server=fake/0 client=1 "
 	    "max-line=16384\n");
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
@@ -1834,7 +1877,7 @@ START_TEST(test_libev)
 	memset(&rev, 0, sizeof(rev));
 	ck_assert_int_eq(reloader_ev_attach(loop, &rev, r), 0);
 	fake_accept(&f);
-	fake_expect(&f, "hello proto=1", line, sizeof(line));
+	fake_expect(&f, "hello proto=2 min=1 ", line, sizeof(line));
 	fake_send(&f, "welcome proto=1 server=fake/0 client=1 "
 	    "max-line=16384\nping id=1\n");
 	ev_timer_init(&guard, ev_guard_cb, 0.02, 0.);
@@ -1850,6 +1893,677 @@ START_TEST(test_libev)
 	ev_loop_destroy(loop);
 	close(f.c);
 	close(f.lfd);
+}
+END_TEST
+
+/* ---- Protocol version 2: batches that switch all together or not at
+ * all (docs/PROTOCOL.md, "Version 2: upgrades"). */
+
+/* The results of the last batch, by the order of its modules. */
+static char results[4][4096];
+
+/* Starts a fake daemon that welcomes protocol proto, opens each variant
+ * as dir/names[i].so into ms[i], attaches and answers every
+ * registration.  The test thread plays the daemon; for a batch that
+ * holds calls (a module that migrates state) until the daemon's commit,
+ * the library must then dispatch on a thread of its own (threaded). */
+static void
+fake_start_many(struct fake *f, reloader_t *r, int proto, int threaded,
+    const char *const *vars, const char *const *names,
+    reloader_module_t **ms, size_t n)
+{
+	char line[4096];
+	size_t i;
+
+	memset(f, 0, sizeof(*f));
+	snprintf(f->path, sizeof(f->path), "%s/d.sock", dir);
+	f->r = r;
+	fake_listen(f);
+	ck_assert_int_eq(reloader_set_socket(r, f->path), 0);
+	for (i = 0; i < n; i++) {
+		ms[i] = reloader_open(r, install(vars[i], names[i]), NULL);
+		ck_assert_msg(ms[i] != NULL, "%s", reloader_error(r));
+	}
+	ck_assert_int_eq(reloader_connect(r), 0);
+	fake_accept(f);
+	fake_expect(f, "hello proto=2 min=1 ", line, sizeof(line));
+	fake_send(f, "welcome proto=%d server=fake/0 client=1 "
+	    "max-line=16384\n", proto);
+	for (i = 0; i < n; i++) {
+		fake_expect(f, "register module=", line, sizeof(line));
+		fake_send(f, "registered module=%s\n", field(line, "module"));
+	}
+	if (threaded) {
+		ck_assert_int_eq(reloader_start_thread(r), 0);
+		f->r = NULL;
+	}
+}
+
+/* Sends batch id of the named modules as verb (prepare or reload). */
+static void
+fake_batch(struct fake *f, const char *verb, unsigned int id,
+    const char *const *names, size_t n)
+{
+	char buf[16384];
+	size_t i, o;
+
+	o = (size_t)snprintf(buf, sizeof(buf), "%s batch=%u count=%zu%s\n",
+	    verb, id, n, strcmp(verb, "prepare") == 0 ?
+	    " group=1 clients=1" : "");
+	for (i = 0; i < n; i++)
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "module "
+		    "batch=%u module=%s path=%s/%s.so stamp=x:1 was=x:0\n", id,
+		    names[i], dir, names[i]);
+	snprintf(buf + o, sizeof(buf) - o, "end batch=%u\n", id);
+	fake_send(f, "%s", buf);
+}
+
+/* Reads the results of batch id, one per named module in any order,
+ * into results[] by the order of names, then its done. */
+static void
+fake_results(struct fake *f, unsigned int id, const char *const *names,
+    size_t n)
+{
+	char line[4096], want[64];
+	size_t i, k;
+
+	for (k = 0; k < n; k++) {
+		snprintf(want, sizeof(want), "result batch=%u ", id);
+		fake_expect(f, want, line, sizeof(line));
+		for (i = 0; i < n; i++)
+			if (strcmp(field(line, "module"), names[i]) == 0)
+				break;
+		ck_assert_msg(i < n, "a result for another module: %s", line);
+		snprintf(results[i], sizeof(results[i]), "%s", line);
+	}
+	snprintf(want, sizeof(want), "done batch=%u", id);
+	fake_read(f, line, sizeof(line), 3000);
+	ck_assert_str_eq(line, want);
+}
+
+/* Waits (3 s at most) until n events of a type were heard: with the
+ * library's own thread, they come after the lines it sent. */
+static void
+wait_recs(enum reloader_event_type type, int n)
+{
+	int i;
+
+	for (i = 0; i < 3000 && count_recs(type) < n; i++)
+		usleep(1000);
+	ck_assert_int_ge(count_recs(type), n);
+}
+
+/* Asserts a field of the result of module i. */
+static void
+result_is(size_t i, const char *key, const char *want)
+{
+	const char *got = field(results[i], key);
+
+	ck_assert_msg(got != NULL && strcmp(got, want) == 0, "%s: %s is %s, "
+	    "not %s", results[i], key, got != NULL ? got : "(none)", want);
+}
+
+/* Must show: a batch of three modules whose third's test hook fails
+ * prepares the other two, gives them up, and leaves all three on their
+ * old version with their state; each result says why. */
+START_TEST(test_prepare_all_or_nothing)
+{
+	static const char *const v1[] = { "counter1", "counter1",
+	    "counter1" };
+	static const char *const names[] = { "a", "b", "c" };
+	reloader_module_t *ms[3];
+	char line[4096], stamps[3][256];
+	struct fake f;
+	reloader_t *r = new_handle();
+	size_t i;
+
+	fake_start_many(&f, r, 2, 0, v1, names, ms, 3);
+	for (i = 0; i < 3; i++) {
+		snprintf(stamps[i], sizeof(stamps[i]), "%s",
+		    reloader_module_stamp(ms[i]));
+		ck_assert_int_eq(call_state(ms[i], "bump"), 1);
+	}
+	ck_assert_int_eq(call_state(ms[1], "bump"), 2);
+	install("counter2", "a");
+	install("counter2", "b");
+	install("counter2-testfail", "c");
+	fake_batch(&f, "prepare", 1, names, 3);
+	fake_results(&f, 1, names, 3);
+	result_is(2, "status", "rolled-back");
+	result_is(2, "failed", "test");
+	result_is(2, "reason", "reloader_test returned 1");
+	result_is(2, "stamp", stamps[2]);
+	for (i = 0; i < 2; i++) {
+		/* They did prepare, and gave it up for c. */
+		result_is(i, "status", "prepared");
+		ck_assert_str_ne(field(results[i], "stamp"), stamps[i]);
+		result_is(i, "reason", "given up: c failed: reloader_test "
+		    "returned 1");
+		ck_assert_ptr_nonnull(field(results[i], "state"));
+	}
+	/* Nothing changed: old code, old state, and no copy of the new. */
+	for (i = 0; i < 3; i++) {
+		ck_assert_str_eq(reloader_module_stamp(ms[i]), stamps[i]);
+		ck_assert_int_eq(call_int(ms[i], "ver"), 1);
+		ck_assert_int_eq(call_state(ms[i], "extra"), -1);
+		ck_assert_int_eq(rec_of(RELOADER_EV_RELOAD, names[i])->status,
+		    RELOADER_ROLLED_BACK);
+	}
+	ck_assert_int_eq(call_state(ms[0], "bump"), 2);
+	ck_assert_int_eq(call_state(ms[1], "bump"), 3);
+	ck_assert_int_eq(call_state(ms[2], "bump"), 2);
+	ck_assert_str_eq(rec_of(RELOADER_EV_RELOAD, "a")->reason,
+	    "given up: c failed: reloader_test returned 1");
+	ck_assert_str_eq(rec_of(RELOADER_EV_RELOAD, "c")->reason,
+	    "reloader_test returned 1");
+	ck_assert_str_eq(rec_of(RELOADER_EV_RELOAD, "c")->failed, "test");
+	ck_assert_str_eq(copies(), "a.1.so b.1.so c.1.so");
+	/* The batch is over: a commit for it is refused. */
+	fake_send(&f, "commit batch=1\n");
+	fake_expect(&f, "error code=bad-result ", line, sizeof(line));
+	ck_assert_int_eq(count_recs(RELOADER_EV_PURGE), 0);
+	reloader_free(r);
+	close(f.c);
+	close(f.lfd);
+}
+END_TEST
+
+/* A prepared batch switches at the commit, every module at the same
+ * instant, which "committed" reports; the old versions are purged after
+ * it, and the state carries on. */
+START_TEST(test_prepare_commit)
+{
+	static const char *const v1[] = { "counter1", "counter1" };
+	static const char *const names[] = { "a", "b" };
+	reloader_module_t *ms[2];
+	char line[4096], stamps[2][256];
+	struct fake f;
+	reloader_t *r = new_handle();
+	double at;
+	size_t i;
+
+	fake_start_many(&f, r, 2, 1, v1, names, ms, 2);
+	for (i = 0; i < 2; i++) {
+		snprintf(stamps[i], sizeof(stamps[i]), "%s",
+		    reloader_module_stamp(ms[i]));
+		ck_assert_int_eq(call_state(ms[i], "bump"), 1);
+	}
+	install("counter2", "a");
+	install("counter-plain", "b");
+	fake_batch(&f, "prepare", 7, names, 2);
+	fake_results(&f, 7, names, 2);
+	for (i = 0; i < 2; i++) {
+		result_is(i, "status", "prepared");
+		ck_assert_ptr_null(field(results[i], "purge"));
+		/* Prepared, not current. */
+		ck_assert_str_eq(reloader_module_stamp(ms[i]), stamps[i]);
+	}
+	ck_assert_ptr_nonnull(field(results[1], "reason"));
+	ck_assert_int_eq(count_recs(RELOADER_EV_RELOAD), 0);
+	/* b has no code_change: its calls are not held; the prepared
+	 * version is not current yet. */
+	ck_assert_int_eq(call_int(ms[1], "ver"), 1);
+
+	fake_send(&f, "commit batch=7\n");
+	fake_expect(&f, "committed batch=7 at=", line, sizeof(line));
+	at = strtod(field(line, "at"), NULL);
+	fake_expect(&f, "purged module=", line, sizeof(line));
+	fake_expect(&f, "purged module=", line, sizeof(line));
+	wait_recs(RELOADER_EV_RELOAD, 2);
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(call_int(ms[i], "ver"), 2);
+		ck_assert_str_ne(reloader_module_stamp(ms[i]), stamps[i]);
+		ck_assert_int_eq(rec_of(RELOADER_EV_RELOAD, names[i])->status,
+		    RELOADER_OK);
+		ck_assert_str_eq(rec_of(RELOADER_EV_RELOAD, names[i])->was,
+		    stamps[i]);
+	}
+	/* One instant for both, the one the daemon was told. */
+	ck_assert(rec_of(RELOADER_EV_RELOAD, "a")->at > 0);
+	ck_assert(rec_of(RELOADER_EV_RELOAD, "a")->at ==
+	    rec_of(RELOADER_EV_RELOAD, "b")->at);
+	ck_assert_msg(fabs(rec_of(RELOADER_EV_RELOAD, "a")->at - at) < 2e-6,
+	    "event at %.6f, committed at %.6f",
+	    rec_of(RELOADER_EV_RELOAD, "a")->at, at);
+	ck_assert_int_eq(call_state(ms[0], "bump"), 2);
+	ck_assert_int_eq(call_state(ms[0], "extra"), 42);
+	ck_assert_int_eq(call_state(ms[1], "bump"), 2);
+	ck_assert_str_eq(copies(), "a.1.so a.2.so b.1.so b.2.so");
+	/* Once only. */
+	fake_send(&f, "commit batch=7\nabort batch=7\n");
+	fake_expect(&f, "error code=bad-result ", line, sizeof(line));
+	fake_expect(&f, "error code=bad-result ", line, sizeof(line));
+	reloader_free(r);
+	close(f.c);
+	close(f.lfd);
+}
+END_TEST
+
+/* An abort gives every prepared module up: old code, old state, and
+ * calls go on; so does a daemon that goes away before the commit. */
+START_TEST(test_prepare_abort)
+{
+	static const char *const v1[] = { "counter1", "counter1" };
+	static const char *const names[] = { "a", "b" };
+	reloader_module_t *ms[2];
+	char line[4096];
+	struct fake f;
+	reloader_t *r = new_handle();
+	size_t i;
+
+	fake_start_many(&f, r, 2, 1, v1, names, ms, 2);
+	for (i = 0; i < 2; i++)
+		ck_assert_int_eq(call_state(ms[i], "bump"), 1);
+	install("counter2", "a");
+	install("counter2", "b");
+	fake_batch(&f, "prepare", 3, names, 2);
+	fake_results(&f, 3, names, 2);
+	fake_send(&f, "abort batch=3 reason=b\\x20failed\\x20in\\x20w[2]\n");
+	fake_expect(&f, "aborted batch=3", line, sizeof(line));
+	ck_assert_str_eq(line, "aborted batch=3");
+	wait_recs(RELOADER_EV_RELOAD, 2);
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(call_int(ms[i], "ver"), 1);
+		ck_assert_int_eq(call_state(ms[i], "bump"), 2);
+		ck_assert_int_eq(rec_of(RELOADER_EV_RELOAD, names[i])->status,
+		    RELOADER_ROLLED_BACK);
+		ck_assert_str_eq(rec_of(RELOADER_EV_RELOAD, names[i])->reason,
+		    "aborted: b failed in w[2]");
+	}
+	ck_assert_str_eq(copies(), "a.1.so b.1.so");
+
+	/* Prepared again, and the daemon goes away. */
+	fake_batch(&f, "prepare", 4, names, 2);
+	fake_results(&f, 4, names, 2);
+	close(f.c);
+	wait_recs(RELOADER_EV_DISCONNECTED, 1);
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(call_int(ms[i], "ver"), 1);
+		ck_assert_int_eq(call_state(ms[i], "bump"), 3);
+		ck_assert_int_eq(rec_of(RELOADER_EV_RELOAD, names[i])->status,
+		    RELOADER_ROLLED_BACK);
+		ck_assert_str_eq(rec_of(RELOADER_EV_RELOAD, names[i])->reason,
+		    "lost the daemon before it said commit or abort");
+	}
+	ck_assert_str_eq(copies(), "a.1.so b.1.so");
+	reloader_free(r);
+	close(f.lfd);
+}
+END_TEST
+
+/* What the spinning host thread of test_prepare_holds shares. */
+struct spinner {
+	reloader_t *r;
+	reloader_module_t *m;
+	volatile int stop;
+	volatile long tid;
+	volatile int bumps;         /* calls that returned */
+	volatile int last;          /* what the last one returned */
+	int dispatch;               /* the thread dispatches too */
+};
+
+/* Calls bump() in a loop, dispatching between calls if told to. */
+static void *
+spinner_main(void *arg)
+{
+	struct spinner *s = arg;
+	reloader_image_t *img;
+	int (*bump)(void *);
+
+	s->tid = (long)syscall(SYS_gettid);
+	while (!s->stop) {
+		if (s->dispatch)
+			reloader_dispatch(s->r);
+		img = reloader_enter(s->m);
+		*(void **)&bump = reloader_sym(img, "bump");
+		s->last = bump(reloader_state(img));
+		reloader_leave(img);
+		s->bumps++;
+	}
+	return NULL;
+}
+
+/* Says whether a thread of this process is asleep in the kernel (state
+ * S in /proc), as one that waits on a lock or a descriptor is. */
+static int
+thread_sleeps(long tid)
+{
+	char path[64], buf[512], *p;
+	FILE *fp;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/stat", tid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	return (p = strrchr(buf, ')')) != NULL && p[1] == ' ' && p[2] == 'S';
+}
+
+/*
+ * Calls into a module whose new version migrated its state are held from
+ * the prepare to the commit, so that none changes the old state after
+ * it was migrated: a thread calling in all the while blocks (with
+ * dispatch on the library's thread: in reloader_enter; dispatching
+ * itself: in reloader_dispatch, until the commit comes) and no count is
+ * lost.
+ */
+static void
+prepare_holds(int threaded)
+{
+	static const char *const v1[] = { "counter1" };
+	static const char *const names[] = { "a" };
+	struct spinner sp;
+	reloader_module_t *ms[1];
+	struct fake f;
+	reloader_t *r = new_handle();
+	pthread_t t;
+	int before, i;
+
+	fake_start_many(&f, r, 2, 0, v1, names, ms, 1);
+	memset(&sp, 0, sizeof(sp));
+	sp.r = r;
+	sp.m = ms[0];
+	sp.dispatch = !threaded;
+	if (threaded)
+		ck_assert_int_eq(reloader_start_thread(r), 0);
+	/* From here on the test thread only plays the daemon. */
+	f.r = NULL;
+	ck_assert_int_eq(pthread_create(&t, NULL, spinner_main, &sp), 0);
+	while (sp.bumps < 3)
+		sched_yield();
+	install("counter2", "a");
+	fake_batch(&f, "prepare", 1, names, 1);
+	fake_results(&f, 1, names, 1);
+	result_is(0, "status", "prepared");
+	/* The spinner gets stuck within a call or two; had it gone on in
+	 * the old version, it would do thousands. */
+	before = sp.bumps;
+	for (i = 0; !thread_sleeps(sp.tid) && sp.bumps < before + 3; i++)
+		sched_yield();
+	ck_assert_msg(sp.bumps < before + 3, "calls went on into the old "
+	    "version after the prepare (%d more)", sp.bumps - before);
+	before = sp.bumps;
+	fake_send(&f, "commit batch=1\n");
+	fake_expect(&f, "committed batch=1 ", results[0], sizeof(results[0]));
+	while (sp.bumps < before + 3)
+		sched_yield();
+	sp.stop = 1;
+	pthread_join(t, NULL);
+	/* Every call counted, in one state or the other. */
+	ck_assert_int_eq(sp.last, sp.bumps);
+	ck_assert_int_eq(call_int(ms[0], "ver"), 2);
+	ck_assert_int_eq(call_state(ms[0], "bump"), sp.bumps + 1);
+	reloader_free(r);
+	close(f.c);
+	close(f.lfd);
+}
+
+START_TEST(test_prepare_holds)
+{
+	prepare_holds(1);
+}
+END_TEST
+
+START_TEST(test_prepare_holds_dispatch)
+{
+	prepare_holds(0);
+}
+END_TEST
+
+/* A module the host opted out of batch atomicity switches at once,
+ * alone, as in version 1, and stays switched when the batch fails. */
+START_TEST(test_prepare_alone)
+{
+	static const char *const v1[] = { "counter1", "counter1",
+	    "counter1" };
+	static const char *const names[] = { "a", "b", "c" };
+	reloader_module_t *ms[3];
+	char stamp[256];
+	struct fake f;
+	reloader_t *r = new_handle();
+
+	fake_start_many(&f, r, 2, 0, v1, names, ms, 3);
+	reloader_set_atomic(ms[1], 0);
+	snprintf(stamp, sizeof(stamp), "%s", reloader_module_stamp(ms[0]));
+	install("counter2", "a");
+	install("counter2", "b");
+	install("counter2-testfail", "c");
+	fake_batch(&f, "prepare", 1, names, 3);
+	fake_results(&f, 1, names, 3);
+	result_is(0, "status", "prepared");
+	result_is(1, "status", "ok");
+	result_is(1, "alone", "yes");
+	ck_assert_ptr_null(field(results[1], "reason"));
+	result_is(2, "status", "rolled-back");
+	ck_assert_int_eq(call_int(ms[0], "ver"), 1);
+	ck_assert_int_eq(call_int(ms[1], "ver"), 2);
+	ck_assert_int_eq(call_int(ms[2], "ver"), 1);
+	ck_assert_str_eq(reloader_module_stamp(ms[0]), stamp);
+	ck_assert_int_eq(rec_of(RELOADER_EV_RELOAD, "b")->status, RELOADER_OK);
+	reloader_free(r);
+	close(f.c);
+	close(f.lfd);
+}
+END_TEST
+
+/* With a daemon of protocol version 1, or a host that asks for it, a
+ * batch reloads each module at once, as it always did: two switch, the
+ * third rolls back alone. */
+START_TEST(test_proto1)
+{
+	static const char *const v1[] = { "counter1", "counter1",
+	    "counter1" };
+	static const char *const names[] = { "a", "b", "c" };
+	reloader_module_t *ms[3];
+	char line[4096];
+	struct fake f;
+	reloader_t *r = new_handle();
+
+	ck_assert_int_eq(reloader_set_proto(r, 3), -1);
+	ck_assert_str_eq(reloader_error(r), "protocol version 3: libreloader "
+	    "speaks 1 to 2");
+	ck_assert_int_eq(reloader_set_proto(r, 0), -1);
+	fake_start_many(&f, r, 1, 0, v1, names, ms, 3);
+	install("counter2", "a");
+	install("counter2", "b");
+	install("counter2-testfail", "c");
+	/* prepare is no verb of version 1. */
+	fake_send(&f, "prepare batch=1 count=1\n");
+	fake_expect(&f, "error code=unknown-verb ", line, sizeof(line));
+	fake_batch(&f, "reload", 2, names, 3);
+	fake_results(&f, 2, names, 3);
+	result_is(0, "status", "ok");
+	result_is(1, "status", "ok");
+	result_is(2, "status", "rolled-back");
+	ck_assert_int_eq(call_int(ms[0], "ver"), 2);
+	ck_assert_int_eq(call_int(ms[1], "ver"), 2);
+	ck_assert_int_eq(call_int(ms[2], "ver"), 1);
+	reloader_free(r);
+	close(f.c);
+	close(f.lfd);
+
+	/* A host that asks for version 1 says so in hello. */
+	r = new_handle();
+	ck_assert_int_eq(reloader_set_proto(r, 1), 0);
+	memset(&f, 0, sizeof(f));
+	snprintf(f.path, sizeof(f.path), "%s/d.sock", dir);
+	f.r = r;
+	fake_listen(&f);
+	ck_assert_int_eq(reloader_set_socket(r, f.path), 0);
+	ck_assert_int_eq(reloader_connect(r), 0);
+	fake_accept(&f);
+	fake_expect(&f, "hello proto=1 min=1 ", line, sizeof(line));
+	/* A daemon that picks what the host does not speak is left. */
+	fake_send(&f, "welcome proto=2 server=fake/0 client=1 "
+	    "max-line=16384\n");
+	ck_assert(fake_wait(&f, f.c, 3000));
+	ck_assert_int_eq(read(f.c, line, sizeof(line)), 0);
+	ck_assert_int_eq(reloader_is_connected(r), 0);
+	reloader_free(r);
+	close(f.c);
+	close(f.lfd);
+}
+END_TEST
+
+/* ---- Sets (docs/PROTOCOL.md, "Module sets"). */
+
+/* A set opens what is there, then what the daemon announces, through a
+ * prepare and a commit; a module that leaves is closed after the host
+ * heard so; one whose first load fails is named, not opened; closing
+ * the set closes the rest. */
+START_TEST(test_set)
+{
+	reloader_t *r = new_handle();
+	reloader_set_t *s;
+	struct fake f;
+	struct rec *x;
+	char hdir[PATH_MAX], line[4096], want[PATH_MAX + 16];
+	static const char *const c[] = { "c" }, *const d[] = { "d" };
+
+	snprintf(hdir, sizeof(hdir), "%s/handlers", dir);
+	ck_assert_int_eq(mkdir(hdir, 0700), 0);
+	install("counter1", "handlers/a");
+	install("counter2", "handlers/b");
+	snprintf(want, sizeof(want), "%s/notes.txt", hdir);
+	ck_assert_int_eq(tu_spew(want, "x", 1), 0);
+	memset(&f, 0, sizeof(f));
+	snprintf(f.path, sizeof(f.path), "%s/d.sock", dir);
+	f.r = r;
+	fake_listen(&f);
+	ck_assert_int_eq(reloader_set_socket(r, f.path), 0);
+
+	/* Bad sets are refused, saying why. */
+	ck_assert_ptr_null(reloader_open_set(r, hdir, "*/x", NULL));
+	ck_assert(strstr(reloader_error(r), "without '/'") != NULL);
+	ck_assert_ptr_null(reloader_open_set(r, "/nonexistent/h", "*.so",
+	    NULL));
+	ck_assert(strstr(reloader_error(r), "/nonexistent/h: ") != NULL);
+
+	s = reloader_open_set(r, hdir, "*.so", NULL);
+	ck_assert_msg(s != NULL, "%s", reloader_error(r));
+	/* What is there is opened before it returns. */
+	ck_assert_int_eq(count_recs(RELOADER_EV_ADDED), 2);
+	x = rec_of(RELOADER_EV_ADDED, "a");
+	ck_assert_ptr_eq(x->set, s);
+	ck_assert_int_eq(call_state(x->module, "bump"), 1);
+	ck_assert_int_eq(call_int(rec_of(RELOADER_EV_ADDED, "b")->module,
+	    "ver"), 2);
+
+	ck_assert_int_eq(reloader_connect(r), 0);
+	fake_accept(&f);
+	fake_expect(&f, "hello proto=2 min=1 ", line, sizeof(line));
+	fake_send(&f, "welcome proto=2 server=fake/0 client=1 "
+	    "max-line=16384\n");
+	fake_expect(&f, "register module=", line, sizeof(line));
+	fake_expect(&f, "register module=", line, sizeof(line));
+	fake_read(&f, line, sizeof(line), 3000);
+	ck_assert_msg(strncmp(line, "watch-set set=1 dir=", 20) == 0, "%s",
+	    line);
+	ck_assert_str_eq(field(line, "dir"), hdir);
+	ck_assert_str_eq(field(line, "pattern"), "*.so");
+	fake_send(&f, "set set=1 dir=%s pattern=*.so\n"
+	    "set-added set=1 path=%s/a.so module=a stamp=x:1\n", hdir, hdir);
+
+	/* One appears: registered with no version, opened when the daemon
+	 * offers it, as the commit of a prepare. */
+	install("counter1", "handlers/c");
+	fake_send(&f, "set-added set=1 path=%s/c.so module=c stamp=x:1\n",
+	    hdir);
+	fake_expect(&f, "register module=c ", line, sizeof(line));
+	ck_assert_str_eq(field(line, "stamp"), "none:");
+	snprintf(want, sizeof(want), "%s/c.so", hdir);
+	ck_assert_str_eq(field(line, "path"), want);
+	ck_assert_ptr_null(rec_of(RELOADER_EV_ADDED, "c"));
+	fake_batch(&f, "prepare", 1, c, 1);
+	fake_results(&f, 1, c, 1);
+	result_is(0, "status", "prepared");
+	ck_assert_ptr_null(rec_of(RELOADER_EV_ADDED, "c"));
+	fake_send(&f, "commit batch=1\n");
+	fake_expect(&f, "committed batch=1 ", line, sizeof(line));
+	pump(r, 20);
+	x = rec_of(RELOADER_EV_ADDED, "c");
+	ck_assert_ptr_nonnull(x);
+	ck_assert(x->at > 0);
+	/* Its init ran: a fresh count. */
+	ck_assert_int_eq(call_state(x->module, "bump"), 1);
+
+	/* One whose first load fails is named, with no handle, and
+	 * stays registered with no version. */
+	install("counter-fail", "handlers/d");
+	fake_send(&f, "set-added set=1 path=%s/d.so module=d stamp=x:1\n",
+	    hdir);
+	fake_expect(&f, "register module=d ", line, sizeof(line));
+	fake_batch(&f, "prepare", 2, d, 1);
+	fake_results(&f, 2, d, 1);
+	result_is(0, "status", "rolled-back");
+	result_is(0, "stamp", "none:");
+	result_is(0, "failed", "code-change");
+	x = rec_of(RELOADER_EV_RELOAD, "d");
+	ck_assert_ptr_nonnull(x);
+	ck_assert_ptr_null(x->module);
+	ck_assert_ptr_eq(x->set, s);
+	ck_assert_ptr_null(rec_of(RELOADER_EV_ADDED, "d"));
+
+	/* One leaves: the host hears it with a live handle, then it is
+	 * closed and unregistered; its copy goes. */
+	fake_send(&f, "set-removed set=1 path=%s/a.so module=a\n", hdir);
+	fake_expect(&f, "unregister module=a", line, sizeof(line));
+	pump(r, 20);
+	x = rec_of(RELOADER_EV_REMOVED, "a");
+	ck_assert_ptr_nonnull(x);
+	ck_assert_str_eq(x->live, "a");
+	ck_assert(!has_copy("a.1.so"));
+	ck_assert(has_copy("b.1.so"));
+	/* Another daemon line about it changes nothing. */
+	fake_send(&f, "set-removed set=1 path=%s/a.so module=a\n"
+	    "set-added set=9 path=%s/z.so module=z stamp=x:1\nping id=1\n",
+	    hdir, hdir);
+	fake_expect(&f, "pong id=1", line, sizeof(line));
+
+	ck_assert_int_eq(reloader_close_set(s), 0);
+	fake_expect(&f, "unwatch-set set=1", line, sizeof(line));
+	fake_expect(&f, "unregister module=", line, sizeof(line));
+	fake_expect(&f, "unregister module=", line, sizeof(line));
+	fake_expect(&f, "unregister module=", line, sizeof(line));
+	ck_assert_str_eq(copies(), "");
+	reloader_free(r);
+	close(f.c);
+	close(f.lfd);
+}
+END_TEST
+
+/* A set's module whose name another module has is refused by name; a
+ * set with a call inside one of its modules is not closed. */
+START_TEST(test_set_clash)
+{
+	reloader_t *r = new_handle();
+	reloader_set_t *s;
+	reloader_module_t *m;
+	reloader_image_t *img;
+	char hdir[PATH_MAX];
+
+	snprintf(hdir, sizeof(hdir), "%s/handlers", dir);
+	ck_assert_int_eq(mkdir(hdir, 0700), 0);
+	m = reloader_open(r, install("counter1", "a"), NULL);
+	ck_assert_ptr_nonnull(m);
+	install("counter1", "handlers/a");
+	install("counter1", "handlers/b");
+	s = reloader_open_set(r, hdir, "*.so", NULL);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_eq(count_recs(RELOADER_EV_ADDED), 1);
+	ck_assert(strstr(rec_of(RELOADER_EV_RELOAD, "a")->reason,
+	    "a module named a is already open") != NULL);
+	ck_assert_ptr_null(rec_of(RELOADER_EV_RELOAD, "a")->module);
+	img = reloader_enter(rec_of(RELOADER_EV_ADDED, "b")->module);
+	ck_assert_int_eq(reloader_close_set(s), -1);
+	ck_assert(strstr(reloader_error(r), "a call is still inside b") !=
+	    NULL);
+	reloader_leave(img);
+	ck_assert_int_eq(reloader_close_set(s), 0);
+	ck_assert_int_eq(call_int(m, "ver"), 1);
+	reloader_free(r);
 }
 END_TEST
 
@@ -1889,6 +2603,15 @@ libreloader_suite(void)
 	tcase_add_test(tc, test_rollback_pinned);
 	tcase_add_test(tc, test_rollback_refused);
 	tcase_add_test(tc, test_default_socket);
+	tcase_add_test(tc, test_prepare_all_or_nothing);
+	tcase_add_test(tc, test_prepare_commit);
+	tcase_add_test(tc, test_prepare_abort);
+	tcase_add_test(tc, test_prepare_holds);
+	tcase_add_test(tc, test_prepare_holds_dispatch);
+	tcase_add_test(tc, test_prepare_alone);
+	tcase_add_test(tc, test_proto1);
+	tcase_add_test(tc, test_set);
+	tcase_add_test(tc, test_set_clash);
 	suite_add_tcase(s, tc);
 	return s;
 }

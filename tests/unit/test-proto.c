@@ -5,7 +5,8 @@
  *
  * Every parsed line is copied into a buffer of exactly its length plus
  * the one writable byte proto_parse may use, so that a sanitizer build
- * (make check-sanitize) catches a read or write past it.
+ * (make check-sanitize) catches a read or write past it.  The line reader
+ * (linebuf.c) is fed streams in every way a socket may cut them.
  */
 #include <check.h>
 #include <stdarg.h>
@@ -1136,6 +1137,195 @@ START_TEST(test_default_socket)
 }
 END_TEST
 
+/*
+ * The line reader (linebuf.c).  Each stream is fed in chunks of a given
+ * size, each chunk in a buffer of exactly its size (so a sanitizer build
+ * catches a read past it), and what the reader hands out is written down
+ * as a transcript: "L<len>:<line>" per line (a line longer than 12 bytes
+ * shown by its first 12), "T" per line too long, one per chunk fed.
+ */
+static char *
+lines_run(const char *stream, size_t len, size_t chunk, size_t *maxcap)
+{
+	struct linebuf lb;
+	char *out, *buf, *line;
+	size_t off = 0, n, llen, o = 0, cap = 1 << 20;
+	int rc;
+
+	out = malloc(cap);
+	ck_assert_ptr_nonnull(out);
+	out[0] = '\0';
+	memset(&lb, 0, sizeof(lb));
+	*maxcap = 0;
+	while (off < len) {
+		n = len - off < chunk ? len - off : chunk;
+		buf = malloc(n);
+		ck_assert_ptr_nonnull(buf);
+		memcpy(buf, stream + off, n);
+		ck_assert_int_eq(linebuf_feed(&lb, buf, n), 0);
+		while ((rc = linebuf_next(&lb, &line, &llen)) != LINEBUF_NONE) {
+			ck_assert_int_ne(rc, LINEBUF_NOMEM);
+			ck_assert_uint_lt(o + 64, cap);
+			if (rc == LINEBUF_TOO_LONG) {
+				o += (size_t)snprintf(out + o, cap - o, "T ");
+				continue;
+			}
+			ck_assert_int_eq(line[llen], '\0');
+			ck_assert_uint_lt(llen, LIMIT);
+			o += (size_t)snprintf(out + o, cap - o, "L%zu:%.*s ",
+			    llen, (int)(llen < 12 ? llen : 12), line);
+		}
+		if (lb.cap > *maxcap)
+			*maxcap = lb.cap;
+		/* Bytes fed are all taken: the next feed is accepted. */
+		ck_assert_uint_eq(lb.n, 0);
+		free(buf);
+		off += n;
+	}
+	if (linebuf_pending(&lb))
+		o += (size_t)snprintf(out + o, cap - o, "P");
+	linebuf_reset(&lb);
+	return out;
+}
+
+/* Runs a stream through the reader in chunks of 1, 2, 7, 4096, the limit
+ * and all at once, and checks each transcript against want; checks that
+ * what the reader kept never outgrew the limit. */
+static void
+lines_check(const char *stream, size_t len, const char *want)
+{
+	static const size_t chunks[] = { 1, 2, 7, 4096, LIMIT, 1 << 20 };
+	size_t i, maxcap;
+	char *got;
+
+	for (i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
+		got = lines_run(stream, len, chunks[i], &maxcap);
+		ck_assert_msg(strcmp(got, want) == 0, "in chunks of %zu: "
+		    "got \"%.200s\", want \"%.200s\"", chunks[i], got, want);
+		ck_assert_uint_le(maxcap, LIMIT);
+		free(got);
+	}
+}
+
+/* Whole lines come out in order, empty ones too, LF made NUL. */
+START_TEST(test_lines_plain)
+{
+	static const char s[] = "ping id=1\n\nwelcome proto=2\nx\n";
+
+	lines_check(s, sizeof(s) - 1, "L9:ping id=1 L0: L15:welcome prot "
+	    "L1:x ");
+}
+END_TEST
+
+/* Bytes after the last LF wait for the rest of their line; a stream that
+ * ends there ends mid-line. */
+START_TEST(test_lines_partial)
+{
+	static const char s[] = "pong\nreg";
+
+	lines_check(s, sizeof(s) - 1, "L4:pong P");
+}
+END_TEST
+
+/* A line of exactly the limit, LF included, is taken, however it is cut;
+ * one byte more and it is dropped and reported once, at its LF, and the
+ * next line is read as usual. */
+START_TEST(test_lines_limit)
+{
+	char *s = malloc(3 * LIMIT), want[128];
+	size_t n = 0;
+
+	ck_assert_ptr_nonnull(s);
+	memset(s, 'a', LIMIT - 1);
+	n = LIMIT - 1;
+	s[n++] = '\n';
+	memset(s + n, 'b', LIMIT);
+	n += LIMIT;
+	s[n++] = '\n';
+	memcpy(s + n, "ok\n", 3);
+	n += 3;
+	snprintf(want, sizeof(want), "L%d:aaaaaaaaaaaa T L2:ok ", LIMIT - 1);
+	lines_check(s, n, want);
+	free(s);
+}
+END_TEST
+
+/* A line far over the limit, fed in many reads, is never kept whole:
+ * dropped as it comes, reported once when its LF arrives, not before. */
+START_TEST(test_lines_overlong)
+{
+	size_t len = 5 * LIMIT + 17, maxcap;
+	char *s = malloc(len + 16), *got;
+
+	ck_assert_ptr_nonnull(s);
+	memset(s, 'x', len);
+	got = lines_run(s, len, 4096, &maxcap);
+	ck_assert_str_eq(got, "P");
+	ck_assert_uint_le(maxcap, LIMIT);
+	free(got);
+	memcpy(s + len, "\nping\n", 6);
+	lines_check(s, len + 6, "T L4:ping ");
+	free(s);
+}
+END_TEST
+
+/* Nothing is kept once a line cut in two is whole, and bytes fed must
+ * all be taken before the next feed. */
+START_TEST(test_lines_memory)
+{
+	struct linebuf lb;
+	char a[] = "hel", b[] = "lo\nwor", *line;
+	size_t len;
+
+	linebuf_init(&lb);
+	ck_assert_int_eq(linebuf_feed(&lb, a, 3), 0);
+	ck_assert_int_eq(linebuf_next(&lb, &line, &len), LINEBUF_NONE);
+	ck_assert_ptr_nonnull(lb.buf);
+	ck_assert(linebuf_pending(&lb));
+	ck_assert_int_eq(linebuf_feed(&lb, b, 6), 0);
+	ck_assert_int_eq(linebuf_feed(&lb, a, 3), -1);
+	ck_assert_int_eq(linebuf_next(&lb, &line, &len), LINEBUF_LINE);
+	ck_assert_str_eq(line, "hello");
+	ck_assert_uint_eq(len, 5);
+	ck_assert_int_eq(linebuf_next(&lb, &line, &len), LINEBUF_NONE);
+	ck_assert(linebuf_pending(&lb));
+	linebuf_reset(&lb);
+	ck_assert_ptr_null(lb.buf);
+	ck_assert(!linebuf_pending(&lb));
+
+	/* The copy of a line cut in two goes once it was handed out. */
+	strcpy(a, "hel");
+	strcpy(b, "lo\nwor");
+	ck_assert_int_eq(linebuf_feed(&lb, a, 3), 0);
+	ck_assert_int_eq(linebuf_next(&lb, &line, &len), LINEBUF_NONE);
+	ck_assert_int_eq(linebuf_feed(&lb, b, 3), 0);
+	ck_assert_int_eq(linebuf_next(&lb, &line, &len), LINEBUF_LINE);
+	ck_assert_str_eq(line, "hello");
+	ck_assert_int_eq(linebuf_next(&lb, &line, &len), LINEBUF_NONE);
+	ck_assert_ptr_null(lb.buf);
+	ck_assert(!linebuf_pending(&lb));
+
+	/* A whole line is handed out in place, and nothing is kept. */
+	ck_assert_int_eq(linebuf_feed(&lb, b + 3, 3), 0);
+	ck_assert_int_eq(linebuf_next(&lb, &line, &len), LINEBUF_NONE);
+	ck_assert_int_eq(linebuf_feed(&lb, a + 2, 1), 0);
+	ck_assert_int_eq(linebuf_next(&lb, &line, &len), LINEBUF_NONE);
+	linebuf_reset(&lb);
+	strcpy(b, "lo\nwor");
+	ck_assert_int_eq(linebuf_feed(&lb, b, 6), 0);
+	ck_assert_int_eq(linebuf_next(&lb, &line, &len), LINEBUF_LINE);
+	ck_assert_ptr_eq(line, b);
+	ck_assert_ptr_null(lb.buf);
+	ck_assert_int_eq(linebuf_next(&lb, &line, &len), LINEBUF_NONE);
+	ck_assert_ptr_nonnull(lb.buf);
+	ck_assert_int_eq(linebuf_feed(&lb, a + 2, 1), 0);
+	ck_assert_int_eq(linebuf_next(&lb, &line, &len), LINEBUF_NONE);
+	ck_assert_uint_eq(lb.len, 4);
+	ck_assert_int_eq(memcmp(lb.buf, "worl", 4), 0);
+	linebuf_reset(&lb);
+}
+END_TEST
+
 /* Builds the suite. */
 static Suite *
 proto_suite(void)
@@ -1189,6 +1379,14 @@ proto_suite(void)
 
 	tc = tcase_create("socket");
 	tcase_add_test(tc, test_default_socket);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("lines");
+	tcase_add_test(tc, test_lines_plain);
+	tcase_add_test(tc, test_lines_partial);
+	tcase_add_test(tc, test_lines_limit);
+	tcase_add_test(tc, test_lines_overlong);
+	tcase_add_test(tc, test_lines_memory);
 	suite_add_tcase(s, tc);
 	return s;
 }

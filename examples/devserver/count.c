@@ -1,5 +1,5 @@
 /*
- * counter.c: the devserver's GET /count, a counter that survives reloads.
+ * count.c: the devserver's GET /count, a counter that survives reloads.
  *
  * It is the C twin of this Erlang gen_server:
  *
@@ -48,9 +48,7 @@
 
 #include "handler.h"
 
-RELOADER_MODULE("counter");
-
-const char route[] = "/count";
+RELOADER_MODULE("count");
 
 /* This version's state. */
 struct counter {
