@@ -47,7 +47,6 @@
 #define CONTROL_BACKLOG 64
 
 /* The first size of a buffer for a line that arrived in pieces. */
-#define CONTROL_IN_MIN 256
 
 /* Descriptors the daemon uses besides its clients' (standard streams,
  * the socket, inotify, the event loop, the log, the reserve, module
@@ -633,14 +632,6 @@ control_append(char **buf, size_t *len, size_t *cap, size_t min,
 	*len += n;
 }
 
-/* Adds bytes to the piece of a line a client has sent so far. */
-static void
-control_keep(struct client *c, const char *p, size_t n)
-{
-	control_append(&c->in, &c->inlen, &c->incap, CONTROL_IN_MIN,
-	    PROTO_MAX_LINE, p, n);
-}
-
 /* Handles a line of len bytes, its LF at line[len]; NULL for a line
  * too long to keep. */
 static void
@@ -653,48 +644,23 @@ control_line(struct client *c, char *line, size_t len)
 		client_line(c, line, len);
 }
 
-/* Cuts what a client sent into lines and handles each; a line that
- * arrived in pieces is put together in the client's own buffer, which
- * is freed once the line is whole. */
+/* Cuts what a client sent into lines (linebuf.c, the reader libreloader
+ * and reloaderctl use too) and handles each; a line that arrived in
+ * pieces is kept only until it is whole. */
 static void
 control_lines(struct client *c, char *p, size_t n)
 {
-	char *nl;
+	char *line;
 	size_t len;
+	int rc;
 
-	while (!c->dead && n > 0) {
-		if ((nl = memchr(p, '\n', n)) == NULL) {
-			/* No LF yet: keep the piece, unless even an LF
-			 * right after it would make the line too long. */
-			if (!c->discarding && c->inlen + n >= PROTO_MAX_LINE) {
-				c->discarding = 1;
-				c->inlen = 0;
-			}
-			if (!c->discarding)
-				control_keep(c, p, n);
-			break;
-		}
-		len = (size_t)(nl - p);
-		if (c->discarding) {
-			c->discarding = 0;
-			control_line(c, NULL, 0);
-		} else if (c->inlen > 0) {
-			if (c->inlen + len >= PROTO_MAX_LINE)
-				control_line(c, NULL, 0);
-			else {
-				control_keep(c, p, len + 1);
-				control_line(c, c->in, c->inlen - 1);
-			}
-			c->inlen = 0;
-		} else
-			control_line(c, p, len);
-		p = nl + 1;
-		n -= len + 1;
-	}
-	if (c->inlen == 0 && c->in != NULL) {
-		free(c->in);
-		c->in = NULL;
-		c->incap = 0;
+	if (linebuf_feed(&c->lines, p, n) == -1)
+		fatal("control_lines");
+	while (!c->dead &&
+	    (rc = linebuf_next(&c->lines, &line, &len)) != LINEBUF_NONE) {
+		if (rc == LINEBUF_NOMEM)
+			fatal("control_lines");
+		control_line(c, rc == LINEBUF_LINE ? line : NULL, len);
 	}
 }
 
@@ -878,7 +844,7 @@ clients_reap(void)
 		*pp = c->next;
 		cred_free(&c->cred);
 		free(c->name);
-		free(c->in);
+		linebuf_reset(&c->lines);
 		free(c->out);
 		free(c);
 	}

@@ -15,6 +15,7 @@
 
 #include <ev.h>
 
+#include "proto.h"
 #include "stamp.h"
 
 struct proto_msg;
@@ -269,9 +270,7 @@ struct client {
 	char *name;                      /* from hello; NULL before it */
 	long pid;                        /* from hello, for the log */
 	char label[96];                  /* "name[pid]" or "client 3" */
-	char *in;                        /* a partial line, or NULL */
-	size_t inlen, incap;
-	int discarding;                  /* skipping an overlong line */
+	struct linebuf lines;            /* what it sent, cut into lines */
 	unsigned long lineno;            /* lines received */
 	int errors;                      /* erroneous lines in a row */
 	char *out;                       /* queued output, or NULL */
