@@ -46,8 +46,6 @@
  * busy at one try while descriptors are short. */
 #define CONTROL_BACKLOG 64
 
-/* The first size of a buffer for a line that arrived in pieces. */
-
 /* Descriptors the daemon uses besides its clients' (standard streams,
  * the socket, inotify, the event loop, the log, the reserve, module
  * files being read), with room to spare; max-clients beyond the limit
