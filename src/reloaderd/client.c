@@ -755,6 +755,8 @@ client_switched(struct client *c, int committed, const char *why)
 			rd->stats.ok++;
 			if (r->action == REG_ROLLBACK)
 				rd->stats.rollbacks++;
+			notify_last_reload("%s in %s ok %.2f ms", r->module,
+			    c->label, r->times[0] >= 0 ? r->times[0] : 0);
 		} else {
 			log_warnx("%s %s (%s) in %s ... aborted: %s",
 			    r->action == REG_ROLLBACK ? "rolling back" :
@@ -1453,15 +1455,16 @@ clients_build_ended(void)
 
 /* Sends every client with changes waiting and no batch out its batch,
  * unless reloads are held for it.  The version-2 clients among them
- * prepare, in one group that switches together (or each in its own with
- * switch = per-process); version-1 clients reload at once, on their own.
- * Clients it drops are left for clients_reap. */
+ * prepare, in one upgrade per user that switches together (or each in
+ * its own with switch = per-process): one user's failing module does
+ * not hold another's processes back.  Version-1 clients reload at once,
+ * on their own.  Clients it drops are left for clients_reap. */
 void
 clients_flush(void)
 {
 	struct client *c, **picked = NULL, **np;
-	struct upgrade *g = NULL, *own;
-	size_t n = 0, i, v1 = 0;
+	struct upgrade **ups = NULL, **nu, *g;
+	size_t n = 0, nups = 0, i, j, v1 = 0;
 
 	for (c = rd->clients; c != NULL; c = c->next) {
 		if (c->dead || c->name == NULL || client_held(c))
@@ -1479,37 +1482,37 @@ clients_flush(void)
 			continue;
 		}
 		c->phase = PHASE_PREPARE;
-		if (rd->conf.switch_mode == SWITCH_PER_PROCESS)
-			upgrade_add(upgrade_new(), c);
-		else {
-			if (g == NULL)
-				g = upgrade_new();
-			upgrade_add(g, c);
+		/* The upgrade of its user, or a new one. */
+		g = NULL;
+		for (j = 0; rd->conf.switch_mode == SWITCH_TOGETHER &&
+		    j < nups && g == NULL; j++)
+			if (ups[j]->members[0]->cred.uid == c->cred.uid)
+				g = ups[j];
+		if (g == NULL) {
+			if ((nu = reallocarray(ups, nups + 1,
+			    sizeof(*nu))) == NULL)
+				fatal("clients_flush");
+			ups = nu;
+			g = ups[nups++] = upgrade_new();
+			g->busy = 1;
 		}
+		upgrade_add(g, c);
 	}
-	if (g != NULL) {
-		g->busy = 1;
-		if (v1 > 0)
-			log_info("switch %lu: %zu process%s speak%s protocol 1: "
-			    "reloaded on %s own, not in step with the others",
-			    g->id, v1, v1 == 1 ? "" : "es", v1 == 1 ? "s" : "",
-			    v1 == 1 ? "its" : "their");
-	}
+	if (nups > 0 && v1 > 0)
+		log_info("%zu process%s speak%s protocol 1: reloaded on %s "
+		    "own, not in step with the others", v1, v1 == 1 ? "" :
+		    "es", v1 == 1 ? "s" : "", v1 == 1 ? "its" : "their");
 	for (i = 0; i < n; i++) {
 		c = picked[i];
-		own = c->upgrade;
 		if (c->dead)
 			continue;
-		if (own != NULL && own != g)
-			own->busy = 1;
-		client_send_lines(c, c->proto < 2 ? NULL : own);
-		/* With its group ready to run, its clock starts. */
-		if (own != NULL && own != g)
-			upgrade_start(own);
+		client_send_lines(c, c->proto < 2 ? NULL : c->upgrade);
 	}
-	if (g != NULL)
-		upgrade_start(g);
+	/* With every prepare out, each upgrade's clock starts. */
+	for (j = 0; j < nups; j++)
+		upgrade_start(ups[j]);
 	free(picked);
+	free(ups);
 }
 
 /* Forgets what a dropped client registered. */

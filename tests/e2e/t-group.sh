@@ -103,7 +103,7 @@ wait_log "$hidden_id"
 # The member's follower and subscriber have caught up when they show the
 # shared module's change, which it may see.
 tries=1000
-until grep -q 'result shared in memp' "$T/msub.out" &&
+until grep -q 'result shared in memp\[[0-9]*\]: ok' "$T/msub.out" &&
     grep -q 'reloading shared .* in memp' "$T/mtail.out"; do
 	tries=$((tries - 1))
 	[ "$tries" -gt 0 ] || fail "the member never saw the shared change:
@@ -135,7 +135,7 @@ mark
 mkmod "$T/pub/shared.so" greet -DNONOTE -DGREETING='"p3"'
 shared_id=$(buildid "$T/pub/shared.so")
 tries=1000
-until [ "$(grep -c 'result shared in memp' "$T/msub.out")" -ge 2 ]; do
+until [ "$(grep -c 'result shared in memp\[[0-9]*\]: ok' "$T/msub.out")" -ge 2 ]; do
 	tries=$((tries - 1))
 	[ "$tries" -gt 0 ] || fail "the member never saw the second shared change"
 	sleep 0.01
