@@ -244,6 +244,7 @@ reload_config(void)
 	roots_apply(&rd->conf);
 	/* Registered files under a root that went are watched anew. */
 	wanted_refresh();
+	tree_links_recheck();
 	config_free(&old);
 	log_info("configuration reloaded from %s", opts.conffile);
 	control_limits();

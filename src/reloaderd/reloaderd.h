@@ -48,6 +48,7 @@ struct config {
 	double interval;       /* poll interval, seconds, > 0 */
 	double settle;         /* settle window, seconds, >= 0 */
 	unsigned long max_clients;  /* connections attached at once */
+	int follow_symlinks;   /* read files through links out of roots */
 	char **include;        /* default include globs for roots */
 	char **exclude;        /* default exclude globs for roots */
 	struct root_conf *roots;
@@ -97,6 +98,7 @@ struct file {
 	unsigned char gonegen;           /* grace period it vanished in */
 	unsigned char err;               /* FILE_RETRY, FILE_BAD: errno, or 0 */
 	unsigned char tries;             /* FILE_RETRY: reads failed so far */
+	unsigned char outside;           /* a symlink out of every root */
 	unsigned int seen;               /* scan generation that saw it */
 	ino_t ino;                       /* the stat seen last, for polling */
 	off_t size;
@@ -367,6 +369,7 @@ void tree_untrack(const char *);
 struct root *tree_site_watch(const char *);
 void tree_site_unwatch(struct root *);
 int file_stamp(const struct file *, struct stamp *);
+void tree_links_recheck(void);
 
 /* batch.c */
 void batch_init(void);
@@ -406,6 +409,7 @@ int wanted_file(const char *);
 const struct stamp *wanted_disk(const struct wpath *, struct stamp *);
 const char *wanted_condition(const struct wpath *, char *, size_t);
 void wanted_site_event(const char *);
+void wanted_target_linked(const char *);
 void wanted_poll_sites(void);
 void wanted_refresh(void);
 void wanted_refresh_linked(void);

@@ -8,11 +8,15 @@
  * events and stat results only say when to look.
  */
 #include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include <linux/openat2.h>
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -541,6 +545,126 @@ file_unreadable(struct file *f, int e, const char *err)
 	return CHECK_NOTHING;
 }
 
+/* Returns a malloc'd copy of the directory part of an absolute path. */
+static char *
+path_dir(const char *path)
+{
+	char *dir, *slash;
+
+	if ((dir = strdup(path)) == NULL)
+		fatal("path_dir");
+	slash = strrchr(dir, '/');
+	*(slash == dir ? slash + 1 : slash) = '\0';
+	return dir;
+}
+
+/* Says whether the file at real (a path with no symlink in it) is in a
+ * directory that a configured root watches: implicit roots, made for
+ * what clients registered, do not count. */
+static int
+tree_in_root(const char *real)
+{
+	struct stat sb;
+	struct dir *d;
+	char *dir = path_dir(real);
+	int in;
+
+	in = stat(dir, &sb) == 0 &&
+	    (d = dir_by_ino(sb.st_dev, sb.st_ino)) != NULL &&
+	    !d->root->implicit;
+	free(dir);
+	return in;
+}
+
+/* Opens path for reading with no symlink anywhere on the way (openat2's
+ * RESOLVE_NO_SYMLINKS), or, on a kernel without openat2, none as its
+ * last component; -1 with errno (ELOOP: a symlink was met). */
+static int
+tree_open_nolinks(const char *path)
+{
+	struct open_how how;
+	int fd;
+
+	memset(&how, 0, sizeof(how));
+	how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW;
+	how.resolve = RESOLVE_NO_SYMLINKS;
+	fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+	if (fd == -1 && (errno == ENOSYS || errno == EPERM))
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+	return fd;
+}
+
+/* What file_open found. */
+#define OPEN_OK        0      /* *fd is open on the file */
+#define OPEN_MISSING   1      /* not there, or not a regular file */
+#define OPEN_FAILED    2      /* cannot be opened: errno, err */
+#define OPEN_REFUSED   3      /* a symlink out of every configured root */
+#define OPEN_RELINKED  4      /* a registered file became a symlink */
+
+/*
+ * Opens a module file to read its stamp.  The daemon may run as root, and
+ * anyone who can write in a watched directory can plant a symlink there,
+ * so a file is never opened through a link unless the link leads into a
+ * configured root, or follow-symlinks = yes: a file that is no link is
+ * opened with O_NOFOLLOW, and a link is resolved, its target checked, and
+ * the target opened with no symlink allowed on the way; what changes in
+ * between makes the open fail, and it is tried again.  real receives
+ * what a link leads to.
+ */
+static int
+file_open(struct file *f, int *fd, struct stat *sb, char *real, char *err,
+    size_t errlen)
+{
+	struct stat lsb;
+	int tries;
+
+	for (tries = 0; tries < 3; tries++) {
+		real[0] = '\0';
+		if (lstat(f->path, &lsb) == -1) {
+			snprintf(err, errlen, "%s", strerror(errno));
+			return errno == ENOENT || errno == ENOTDIR ?
+			    OPEN_MISSING : OPEN_FAILED;
+		}
+		if (S_ISLNK(lsb.st_mode)) {
+			if (wanted_file(f->path)) {
+				/* Registered paths go through it now. */
+				wanted_target_linked(f->path);
+				if (f->root->implicit)
+					return OPEN_RELINKED;
+			}
+			if (realpath(f->path, real) == NULL) {
+				snprintf(err, errlen, "%s", strerror(errno));
+				return errno == ENOENT || errno == ENOTDIR ||
+				    errno == ELOOP ? OPEN_MISSING : OPEN_FAILED;
+			}
+			if (!rd->conf.follow_symlinks && !tree_in_root(real))
+				return OPEN_REFUSED;
+			*fd = tree_open_nolinks(real);
+		} else if (!S_ISREG(lsb.st_mode))
+			return OPEN_MISSING;
+		else
+			*fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+			    O_NOFOLLOW);
+		if (*fd == -1 && errno == ELOOP)
+			continue;            /* swapped for a link meanwhile */
+		if (*fd == -1) {
+			snprintf(err, errlen, "%s", strerror(errno));
+			return errno == ENOENT || errno == ENOTDIR ?
+			    OPEN_MISSING : OPEN_FAILED;
+		}
+		if (fstat(*fd, sb) == -1 || !S_ISREG(sb->st_mode)) {
+			close(*fd);
+			*fd = -1;
+			return OPEN_MISSING;
+		}
+		return OPEN_OK;
+	}
+	snprintf(err, errlen, "it keeps changing between a symlink and a "
+	    "file");
+	errno = EAGAIN;
+	return OPEN_FAILED;
+}
+
 /* Reads a file's stamp and logs what it means: added, changed, removed,
  * or nothing at all when the code is the same.  In the initial scan a
  * first stamp is only noted.  May free f. */
@@ -551,18 +675,43 @@ file_check(struct file *f, int initial)
 	struct stat sb;
 	struct fstamp *old;
 	char err[STAMP_ERR_MAX], now[2 * STAMP_MAX + 32];
-	char was[2 * STAMP_MAX + 32];
+	char was[2 * STAMP_MAX + 32], real[PATH_MAX];
 	const char *path = root_display(f->root, f->path), *mod;
-	int rc, e;
+	int rc, e, fd = -1;
 
-	if (stat(f->path, &sb) == -1) {
-		if (errno == ENOENT || errno == ENOTDIR)
-			return file_missing(f);
-		log_warn("%s", log_esc(path));
+	switch (file_open(f, &fd, &sb, real, err, sizeof(err))) {
+	case OPEN_MISSING:
+		return file_missing(f);
+	case OPEN_FAILED:
+		e = errno;
+		if (f->state == FILE_GONE) {
+			rd->ngone--;
+			f->state = FILE_NEW;
+		}
+		return file_unreadable(f, e, err);
+	case OPEN_RELINKED:
+		log_debug("%s is a symlink now; its registered paths are "
+		    "followed again", log_esc(path));
+		return CHECK_NOTHING;
+	case OPEN_REFUSED:
+		if (f->state == FILE_GONE)
+			rd->ngone--;
+		if (f->state == FILE_RETRY)
+			batch_unretry(f);
+		if (!f->outside)
+			log_warnx("not reading %s: it is a symlink to %s, "
+			    "outside every configured root "
+			    "(follow-symlinks = no)", log_esc(path),
+			    log_esc(real));
+		f->outside = 1;
+		f->state = FILE_BAD;
+		f->err = 0;
 		return CHECK_NOTHING;
 	}
-	if (!S_ISREG(sb.st_mode))
-		return file_missing(f);
+	if (f->outside && real[0] != '\0')
+		log_info("reading %s: its symlink leads to %s now",
+		    log_esc(path), log_esc(real));
+	f->outside = 0;
 	if (f->state == FILE_GONE) {
 		/* Back within the grace period: compare stamps as usual. */
 		rd->ngone--;
@@ -570,11 +719,9 @@ file_check(struct file *f, int initial)
 	}
 	file_note_stat(f, &sb);
 
-	rc = stamp_read_file(f->path, &st, err, sizeof(err));
+	rc = stamp_read_fd(fd, &st, err, sizeof(err));
 	e = errno;
-	path = root_display(f->root, f->path);
-	if (rc == STAMP_UNREADABLE && (e == ENOENT || e == ENOTDIR))
-		return file_missing(f);
+	close(fd);
 	if (rc == STAMP_UNREADABLE)
 		return file_unreadable(f, e, err);
 	if (f->state == FILE_RETRY) {
@@ -953,19 +1100,6 @@ root_implicit_put(struct root *r)
 	poll_update();
 }
 
-/* Returns a malloc'd copy of the directory part of an absolute path. */
-static char *
-path_dir(const char *path)
-{
-	char *dir, *slash;
-
-	if ((dir = strdup(path)) == NULL)
-		fatal("path_dir");
-	slash = strrchr(dir, '/');
-	*(slash == dir ? slash + 1 : slash) = '\0';
-	return dir;
-}
-
 /*
  * Makes sure the file at path (absolute, symlinks resolved), which a
  * client has loaded, is watched and its stamp known.  A file under a
@@ -1068,4 +1202,18 @@ file_stamp(const struct file *f, struct stamp *st)
 	st->len = f->stamp->len;
 	memcpy(st->bytes, f->stamp->bytes, f->stamp->len);
 	return 0;
+}
+
+/* Reads again every file refused as a symlink out of the roots, after a
+ * new configuration may allow it (follow-symlinks, a new root). */
+void
+tree_links_recheck(void)
+{
+	struct file *f;
+	size_t i;
+
+	for (i = 0; i < rd->files.nbuckets; i++)
+		for (f = rd->files.buckets[i]; f != NULL; f = f->hnext)
+			if (f->outside)
+				batch_queue(f);
 }

@@ -155,8 +155,6 @@ stamp_slurp(int fd, unsigned char **bufp, size_t *lenp, char *err,
 int
 stamp_read_file(const char *path, struct stamp *st, char *err, size_t errlen)
 {
-	unsigned char *buf;
-	size_t len;
 	int fd, rc, e;
 
 	memset(st, 0, sizeof(*st));
@@ -166,13 +164,25 @@ stamp_read_file(const char *path, struct stamp *st, char *err, size_t errlen)
 		errno = e;
 		return STAMP_UNREADABLE;
 	}
-	rc = stamp_slurp(fd, &buf, &len, err, errlen);
+	rc = stamp_read_fd(fd, st, err, errlen);
 	e = errno;
 	close(fd);
-	if (rc != 0) {
-		errno = e;
+	errno = e;
+	return rc;
+}
+
+/* Reads the stamp of the file open on fd, which the caller opened (and
+ * closes): the daemon decides itself how a module file may be opened. */
+int
+stamp_read_fd(int fd, struct stamp *st, char *err, size_t errlen)
+{
+	unsigned char *buf;
+	size_t len;
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	if ((rc = stamp_slurp(fd, &buf, &len, err, errlen)) != 0)
 		return rc;
-	}
 	rc = stamp_read_buf(buf, len, st, err, errlen);
 	free(buf);
 	return rc;
