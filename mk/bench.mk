@@ -26,3 +26,10 @@ $(O)/bench/variant-%.so: bench/variant.c
 	    -DVARIANT=$* -o $@ $<
 
 .PHONY: bench
+
+# One change, many clients: reloaderd beside a hand-written floor server.
+BENCH_FANOUT = $(O)/bench/fanout
+$(BENCH_FANOUT): bench/fanout.c $(PROTO_OBJS) $(STAMP_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(DEPFLAGS) $(ALL_LDFLAGS) -o $@ \
+	    $< $(PROTO_OBJS) $(STAMP_OBJS) $(LIBS)

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
 #include "proto.h"
 #include "reloaderd.h"
@@ -144,9 +145,14 @@ client_line(struct client *c, char *line, size_t len)
 	c->reqid = proto_get(&m, "id");
 	if (i < sizeof(verbs) / sizeof(verbs[0]))
 		rc = verbs[i].fn(c, &m);
-	else if ((rc = ctl_line(c, m.verb, &m)) == 1) {
-		client_error(c, "unknown-verb", "unknown verb \"%s\"", m.verb);
-		rc = -1;
+	else {
+		/* Control verbs may mark clients dirty directly. */
+		rd->flush_all = 1;
+		if ((rc = ctl_line(c, m.verb, &m)) == 1) {
+			client_error(c, "unknown-verb", "unknown verb \"%s\"",
+			    m.verb);
+			rc = -1;
+		}
 	}
 	c->reqid = NULL;
 	if (rc == 0)
@@ -339,7 +345,7 @@ static void
 reg_touch(struct reg *r)
 {
 	if (r->state == REG_PENDING)
-		r->c->dirty = 1;
+		client_dirty(r->c);
 }
 
 /*
@@ -760,6 +766,8 @@ client_done(struct client *c, struct proto_msg *m)
 	}
 	c->batch = 0;
 	c->inbatch = 0;
+	if (c->dirty)
+		client_dirty(c);       /* what waited behind the batch */
 	if (missing > 0) {
 		client_error(c, "bad-result", "done before %d module%s of "
 		    "batch %llu had a result", missing, missing == 1 ? "" :
@@ -837,19 +845,120 @@ client_peer_error(struct client *c, struct proto_msg *m)
 	return 0;
 }
 
-/* Sends a client the batch of its pending modules, if none is out.
- * Rollbacks go in a batch of their own, before any load. */
+/* The text of the last "module" line built, after its batch id: clients
+ * offered the same registered path at the same stamps share it. */
+static struct {
+	const struct wpath *wp;
+	char module[STAMP_MODULE_MAX];
+	char given[PATH_MAX];
+	struct stamp offered, have;
+	int flags;
+	char tail[PROTO_MAX_LINE];
+	size_t len;
+} client_tail;
+
+/* What the last permission check of client_send_batch found, valid for
+ * one clients_flush: the disk does not change within it. */
+static struct {
+	unsigned long gen;
+	uid_t uid;
+	gid_t gid;
+	const struct wpath *wp;
+	int rc;
+	char err[512];
+} client_perm;
+static unsigned long client_flushgen;
+
+/* Says whether a registration's client may still read its path, asking
+ * path.c once per flush for clients of the same uid and group without
+ * supplementary groups (the usual case: many processes of one user). */
+static int
+client_may_read(const struct reg *r, char *err, size_t len)
+{
+	const struct cred *cr = &r->c->cred;
+	int cache = cr->ngroups == 0;
+
+	if (cache && client_perm.gen == client_flushgen &&
+	    client_perm.wp == r->wp && client_perm.uid == cr->uid &&
+	    client_perm.gid == cr->gid) {
+		snprintf(err, len, "%s", client_perm.err);
+		return client_perm.rc;
+	}
+	client_perm.rc = cred_can_read(cr, r->wp->path, client_perm.err,
+	    sizeof(client_perm.err));
+	client_perm.gen = cache ? client_flushgen : 0;
+	client_perm.wp = r->wp;
+	client_perm.uid = cr->uid;
+	client_perm.gid = cr->gid;
+	snprintf(err, len, "%s", client_perm.err);
+	return client_perm.rc;
+}
+
+/* Appends a registration's "module" line for batch id to out, built once
+ * for every client offered the same path at the same stamps. */
+static int
+client_module_line(const struct reg *r, unsigned long id, int rollbacks,
+    char *out, size_t len)
+{
+	char buf[PROTO_MAX_LINE], stamp[PROTO_STAMP_MAX], *sp;
+	struct proto_out o;
+	int flags = rollbacks ? 1 : reg_offer_forced(r) ? 2 : 0, n;
+
+	if (client_tail.wp != r->wp || client_tail.flags != flags ||
+	    !stamp_equal(&client_tail.offered, &r->offered) ||
+	    !stamp_equal(&client_tail.have, &r->have) ||
+	    strcmp(client_tail.module, r->module) != 0 ||
+	    strcmp(client_tail.given, r->given) != 0) {
+		proto_start(&o, buf, sizeof(buf), "module");
+		proto_add(&o, "batch", "0");
+		proto_add(&o, "module", r->module);
+		proto_add(&o, "path", r->given);
+		proto_stamp_format(&r->offered, stamp, sizeof(stamp));
+		proto_add(&o, "stamp", stamp);
+		proto_stamp_format(&r->have, stamp, sizeof(stamp));
+		proto_add(&o, "was", stamp);
+		if (rollbacks)
+			proto_add(&o, "action", "rollback");
+		else if (flags == 2)
+			proto_add(&o, "force", "yes");
+		if ((n = proto_end(&o)) == -1)
+			return -1;
+		/* What follows "module batch=0". */
+		sp = buf + strlen("module batch=0");
+		client_tail.len = (size_t)n - (size_t)(sp - buf);
+		memcpy(client_tail.tail, sp, client_tail.len);
+		client_tail.wp = r->wp;
+		client_tail.flags = flags;
+		client_tail.offered = r->offered;
+		client_tail.have = r->have;
+		snprintf(client_tail.module, sizeof(client_tail.module), "%s",
+		    r->module);
+		snprintf(client_tail.given, sizeof(client_tail.given), "%s",
+		    r->given);
+	}
+	n = snprintf(out, len, "module batch=%lu", id);
+	if (n < 0 || (size_t)n + client_tail.len > len)
+		return -1;
+	memcpy(out + n, client_tail.tail, client_tail.len);
+	return n + (int)client_tail.len;
+}
+
+/* Sends a client the batch of its pending modules, if none is out, in
+ * one write: "reload", a "module" line each, "end".  Rollbacks go in a
+ * batch of their own, before any load. */
 static size_t
 client_send_batch(struct client *c)
 {
-	char buf[PROTO_MAX_LINE], stamp[PROTO_STAMP_MAX], err[512];
+	static char *text;
+	static size_t cap;
+	char buf[PROTO_MAX_LINE], err[512];
 	struct proto_out o;
 	struct stamp dbuf;
 	const struct stamp *disk;
 	struct reg *r;
-	size_t count = 0;
+	size_t count = 0, len, need;
 	unsigned long id;
-	int rollbacks = 0;
+	int rollbacks = 0, n;
 
 	c->dirty = 0;
 	for (r = c->regs; r != NULL && !rollbacks; r = r->next)
@@ -861,8 +970,7 @@ client_send_batch(struct client *c)
 		disk = reg_disk(r, &dbuf);
 		/* Permissions may have changed since it registered. */
 		if (disk != NULL && !rollbacks &&
-		    cred_can_read(&r->c->cred, r->wp->path, err,
-		    sizeof(err)) == -1) {
+		    client_may_read(r, err, sizeof(err)) == -1) {
 			log_warnx("not offering %s to %s: %s",
 			    log_esc(r->module), r->c->label, err);
 			reg_denied(r, disk, err);
@@ -888,35 +996,34 @@ client_send_batch(struct client *c)
 		proto_add(&o, "action", rollbacks ? "rollback" : "load");
 		ctl_event(&o);
 	}
-	proto_start(&o, buf, sizeof(buf), "reload");
-	proto_addf(&o, "batch", "%lu", id);
-	proto_addf(&o, "count", "%zu", count);
-	if (client_send(c, &o) == -1)
-		return count;
+	need = (count + 2) * PROTO_MAX_LINE;
+	if (need > cap) {
+		free(text);
+		if ((text = malloc(need)) == NULL)
+			fatal("client_send_batch");
+		cap = need;
+	}
+	len = (size_t)snprintf(text, cap, "reload batch=%lu count=%zu\n", id,
+	    count);
 	for (r = c->regs; r != NULL; r = r->next) {
 		if (r->state != REG_OFFERED || r->batch == id)
 			continue;
 		r->batch = id;
-		log_debug("offering %s (%s) to %s in batch %lu",
-		    log_esc(r->module), log_esc(reg_display(r)), c->label, id);
-		proto_start(&o, buf, sizeof(buf), "module");
-		proto_addf(&o, "batch", "%lu", id);
-		proto_add(&o, "module", r->module);
-		proto_add(&o, "path", r->given);
-		proto_stamp_format(&r->offered, stamp, sizeof(stamp));
-		proto_add(&o, "stamp", stamp);
-		proto_stamp_format(&r->have, stamp, sizeof(stamp));
-		proto_add(&o, "was", stamp);
-		if (rollbacks)
-			proto_add(&o, "action", "rollback");
-		else if (reg_offer_forced(r))
-			proto_add(&o, "force", "yes");
-		if (client_send(c, &o) == -1)
-			return count;
+		if (log_getlevel() >= LOG_DEBUG)
+			log_debug("offering %s (%s) to %s in batch %lu",
+			    log_esc(r->module), log_esc(reg_display(r)),
+			    c->label, id);
+		if ((n = client_module_line(r, id, rollbacks, text + len,
+		    cap - len)) == -1) {
+			/* Only paths near PATH_MAX, every byte escaped. */
+			log_warnx("%s: a \"module\" line would exceed %d "
+			    "bytes; not sent", c->label, PROTO_MAX_LINE);
+			continue;
+		}
+		len += (size_t)n;
 	}
-	proto_start(&o, buf, sizeof(buf), "end");
-	proto_addf(&o, "batch", "%lu", id);
-	client_send(c, &o);
+	len += (size_t)snprintf(text + len, cap - len, "end batch=%lu\n", id);
+	control_send(c, text, len);
 	return count;
 }
 
@@ -1072,8 +1179,24 @@ clients_build_ended(void)
 	clients_each(clients_build_ended_one, 0);
 }
 
+/* Notes that a client may have a batch to send: clients_flush looks at
+ * the clients so noted, not at every client, after every line. */
+void
+client_dirty(struct client *c)
+{
+	c->dirty = 1;
+	if (c->dqueued)
+		return;
+	c->dqueued = 1;
+	c->dnext = rd->dirtyq;
+	rd->dirtyq = c;
+}
+
 /* Sends every client with changes waiting and no batch out its batch,
- * unless reloads are held.  Clients it drops are left for clients_reap. */
+ * unless reloads are held.  A client with a batch out stays dirty and is
+ * noted again when its batch ends.  After a control verb, which may mark
+ * clients dirty directly, every client is looked at.  Clients it drops
+ * are left for clients_reap. */
 void
 clients_flush(void)
 {
@@ -1081,9 +1204,20 @@ clients_flush(void)
 
 	if (rd->holds > 0)
 		return;
-	for (c = rd->clients; c != NULL; c = c->next)
+	client_flushgen++;
+	if (rd->flush_all) {
+		rd->flush_all = 0;
+		for (c = rd->clients; c != NULL; c = c->next)
+			if (c->dirty && !c->dead)
+				client_dirty(c);
+	}
+	while ((c = rd->dirtyq) != NULL) {
+		rd->dirtyq = c->dnext;
+		c->dnext = NULL;
+		c->dqueued = 0;
 		if (c->dirty && c->batch == 0 && !c->dead && c->name != NULL)
 			client_send_batch(c);
+	}
 }
 
 /* Forgets what a dropped client registered. */

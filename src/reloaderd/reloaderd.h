@@ -253,6 +253,8 @@ struct client {
 	unsigned long batch;             /* batch out, or 0 */
 	size_t inbatch;                  /* modules of it not answered */
 	int dirty;                       /* some registration is pending */
+	struct client *dnext;            /* in rd->dirtyq */
+	int dqueued;                     /* in rd->dirtyq */
 	int dead;                        /* dropped; freed by clients_reap */
 	int control;                     /* said hello with role=control */
 	int subscribed;                  /* gets event lines */
@@ -300,6 +302,9 @@ struct daemon {
 	int has_group;                   /* conf.group resolved: */
 	gid_t group;                     /* its gid */
 	struct client *clients;
+	struct client *dirtyq;           /* clients that may have a batch */
+	int flush_all;                   /* dirty set directly: look at all */
+	size_t ndead;                    /* dropped, not reaped yet */
 	struct htab wanted;              /* registered paths, by path */
 	struct htab targets;             /* files they resolve to, by path */
 	struct htab sites;               /* symlinks they go through */
@@ -498,6 +503,7 @@ void clients_hold(void);
 size_t clients_discard(void);
 void clients_release(int);
 void clients_build_ended(void);
+void client_dirty(struct client *);
 void clients_flush(void);
 void clients_free(void);
 void clients_init(void);
