@@ -307,10 +307,12 @@ shutdown_daemon(void)
 	poll_stop();
 	ev_timer_stop(rd->loop, &rd->settle_ev);
 	ev_timer_stop(rd->loop, &rd->gone_ev);
+	ev_timer_stop(rd->loop, &rd->linger_ev);
 	inotify_stop();
 	htab_free(&rd->files);
 	htab_free(&rd->dirs_wd);
 	htab_free(&rd->dirs_ino);
+	tree_free();
 	config_free(&rd->conf);
 	free(opts.watch);
 }
@@ -399,6 +401,7 @@ main(int argc, char **argv)
 	htab_init(&rd->files, offsetof(struct file, hnext), file_hash);
 	htab_init(&rd->dirs_wd, offsetof(struct dir, wnext), dir_hash_wd);
 	htab_init(&rd->dirs_ino, offsetof(struct dir, inext), dir_hash_ino);
+	tree_init();
 	clients_init();
 	batch_init();
 	ev_init(&rd->poll_ev, NULL);

@@ -125,9 +125,19 @@ struct dir {
 	char path[];                     /* absolute */
 };
 
+/* A file name a client needs in an implicit root's directory. */
+struct tname {
+	struct tname *hnext;             /* in rd->tnames, by path */
+	struct tname *next, **prev;      /* among its root's */
+	struct root *root;
+	char path[];                     /* absolute */
+};
+
 /* A watched directory tree, live. */
 struct root {
 	struct root *next;
+	struct root *inext;              /* implicit: in rd->implicits */
+	struct tname *names;             /* implicit: the files it is for */
 	struct root_conf conf;           /* owned copy */
 	enum backend backend;            /* in use: inotify or poll */
 	struct dir *top;                 /* NULL while the directory is gone */
@@ -138,6 +148,8 @@ struct root {
 					    directory, no subdirectories */
 	size_t nfiles;
 	size_t nsites;                   /* implicit: wsites it is kept for */
+	int lingering;                   /* implicit, needed by nobody */
+	ev_tstamp idle_since;            /* lingering: since when */
 };
 
 /* What the kernel says about the peer of a client connection. */
@@ -282,6 +294,9 @@ struct daemon {
 	struct htab files;               /* by path */
 	struct htab dirs_wd;             /* by inotify watch descriptor */
 	struct htab dirs_ino;            /* by device and inode */
+	struct htab implicits;           /* implicit roots, by path */
+	struct htab tnames;              /* their files' names, by path */
+	ev_timer linger_ev;              /* drops implicit roots let go */
 	int ifd;                         /* inotify instance, or -1 */
 	ev_io inotify_ev;
 	ev_timer poll_ev;
@@ -366,6 +381,8 @@ void file_free(struct file *);
 uint64_t file_hash(const void *);
 uint64_t dir_hash_wd(const void *);
 uint64_t dir_hash_ino(const void *);
+void tree_init(void);
+void tree_free(void);
 struct dir *dir_by_wd(int);
 struct dir *dir_by_ino(dev_t, ino_t);
 

@@ -25,6 +25,12 @@
 
 #include "reloaderd.h"
 
+/* How long the directory of modules no client needs any more stays
+ * watched: a process that restarts registers the same modules again,
+ * and watching a directory costs the kernel a walk of all its entries,
+ * while an idle watch costs nothing. */
+#define IMPLICIT_LINGER 60.0
+
 /* A file or directory changed less than this long ago may change again
  * within the same timestamp tick, so its stat cannot be trusted yet. */
 #define RACY_NSEC 1000000000LL
@@ -94,6 +100,87 @@ dir_by_ino(dev_t dev, ino_t ino)
 	return NULL;
 }
 
+/* Hashes an implicit root by its directory's path. */
+static uint64_t
+root_hash(const void *n)
+{
+	return hash_str(((const struct root *)n)->conf.path);
+}
+
+/* Hashes a tracked name by its path. */
+static uint64_t
+tname_hash(const void *n)
+{
+	return hash_str(((const struct tname *)n)->path);
+}
+
+static void root_linger_cb(struct ev_loop *, ev_timer *, int);
+
+/* Sets up the tables of implicit roots and the names they are for. */
+void
+tree_init(void)
+{
+	htab_init(&rd->implicits, offsetof(struct root, inext), root_hash);
+	htab_init(&rd->tnames, offsetof(struct tname, hnext), tname_hash);
+	ev_init(&rd->linger_ev, root_linger_cb);
+}
+
+/* Frees those tables, once every root is gone. */
+void
+tree_free(void)
+{
+	htab_free(&rd->implicits);
+	htab_free(&rd->tnames);
+}
+
+/* Finds the name a client needs at path in an implicit root. */
+static struct tname *
+tname_lookup(const char *path)
+{
+	struct tname *t;
+
+	t = htab_first(&rd->tnames, hash_str(path));
+	for (; t != NULL; t = htab_next(&rd->tnames, t))
+		if (strcmp(t->path, path) == 0)
+			return t;
+	return NULL;
+}
+
+/* Notes that a client needs the file at path in implicit root r, so
+ * that listing r means looking at its names, not at every entry. */
+static void
+tname_add(struct root *r, const char *path)
+{
+	struct tname *t;
+	size_t n;
+
+	if ((t = tname_lookup(path)) != NULL)
+		return;
+	n = strlen(path);
+	if ((t = calloc(1, sizeof(*t) + n + 1)) == NULL)
+		fatal("tname_add");
+	memcpy(t->path, path, n + 1);
+	t->root = r;
+	r->lingering = 0;
+	t->next = r->names;
+	if (r->names != NULL)
+		r->names->prev = &t->next;
+	r->names = t;
+	t->prev = &r->names;
+	htab_insert(&rd->tnames, t);
+}
+
+/* Forgets a name of an implicit root. */
+static void
+tname_del(struct tname *t)
+{
+	*t->prev = t->next;
+	if (t->next != NULL)
+		t->next->prev = t->prev;
+	htab_remove(&rd->tnames, t);
+	free(t);
+}
+
 /* Makes a live root from its configuration; nothing is watched yet. */
 struct root *
 root_new(const struct root_conf *rc)
@@ -122,6 +209,10 @@ root_free(struct root *r)
 {
 	if (r == NULL)
 		return;
+	while (r->names != NULL)
+		tname_del(r->names);
+	if (r->implicit)
+		htab_remove(&rd->implicits, r);
 	free(r->conf.path);
 	free(r->conf.display);
 	free(r->conf.where);
@@ -777,6 +868,61 @@ dir_note_mtime(struct dir *d, const struct stat *sb)
 	d->racy = too_recent(&sb->st_mtim);
 }
 
+/* Looks at what is new or gone in a directory (whatever the listing did
+ * not see in scan generation gen is queued). */
+static void
+dir_scan_gone(struct dir *d, unsigned int gen)
+{
+	struct dir *sub, *snext;
+	struct file *f, *fnext;
+
+	for (f = d->files; f != NULL; f = fnext) {
+		fnext = f->dnext;
+		if (f->seen != gen)
+			batch_queue(f);
+	}
+	for (sub = d->child; sub != NULL; sub = snext) {
+		snext = sub->snext;
+		if (sub->seen != gen)
+			dir_remove(sub);
+	}
+}
+
+/* Notes a selected file the scan of generation gen found: read at once
+ * (initial), or queued when new or changed (live). */
+static void
+dir_scan_file(struct dir *d, const char *path, int live, unsigned int gen)
+{
+	struct file *f;
+	struct stat sb;
+
+	f = file_get(d->root, d, path);
+	f->seen = gen;
+	if (!live)
+		file_check(f, 1);
+	else if (f->state == FILE_NEW || f->racy ||
+	    stat(path, &sb) == -1 || file_stat_differs(f, &sb))
+		batch_queue(f);
+}
+
+/* Scans the directory of an implicit root: it selects only the files
+ * clients need there, so only their names are looked at, however many
+ * entries the directory has. */
+static void
+dir_scan_names(struct dir *d, int live, unsigned int gen)
+{
+	struct tname *t;
+	struct stat sb;
+
+	if (stat(d->path, &sb) == 0)
+		dir_note_mtime(d, &sb);
+	for (t = d->root->names; t != NULL; t = t->next)
+		if (lstat(t->path, &sb) == 0 && !S_ISDIR(sb.st_mode) &&
+		    root_matches(d->root, t->path))
+			dir_scan_file(d, t->path, live, gen);
+	dir_scan_gone(d, gen);
+}
+
 /* Reads a directory's entries: new subdirectories are watched and then
  * scanned; selected files are read at once (initial) or queued when new
  * or changed (live); files and subdirectories no longer there are
@@ -788,13 +934,16 @@ dir_scan(struct dir *d, int live, int recurse)
 	struct root *r = d->root;
 	struct dirent *de;
 	struct stat sb;
-	struct dir *sub, *snext;
-	struct file *f, *fnext;
+	struct dir *sub;
 	unsigned int gen = ++rd->scangen;
 	DIR *dp;
 	char *path;
 	int isdir;
 
+	if (r->implicit) {
+		dir_scan_names(d, live, gen);
+		return;
+	}
 	if ((dp = opendir(d->path)) == NULL) {
 		if (file_transient(errno)) {
 			/* Listed again soon; until then polling looks too. */
@@ -829,30 +978,13 @@ dir_scan(struct dir *d, int live, int recurse)
 				sub->seen = gen;
 				dir_scan(sub, live, 1);
 			}
-		} else if (root_matches(r, path)) {
-			f = file_get(r, d, path);
-			f->seen = gen;
-			if (!live)
-				file_check(f, 1);
-			else if (f->state == FILE_NEW || f->racy ||
-			    stat(path, &sb) == -1 || file_stat_differs(f, &sb))
-				batch_queue(f);
-		}
+		} else if (root_matches(r, path))
+			dir_scan_file(d, path, live, gen);
 		free(path);
 	}
 	closedir(dp);
-
 	/* Whatever the listing did not show is gone, or about to be. */
-	for (f = d->files; f != NULL; f = fnext) {
-		fnext = f->dnext;
-		if (f->seen != gen)
-			batch_queue(f);
-	}
-	for (sub = d->child; sub != NULL; sub = snext) {
-		snext = sub->snext;
-		if (sub->seen != gen)
-			dir_remove(sub);
-	}
+	dir_scan_gone(d, gen);
 }
 
 /* Reads /proc/sys/fs/inotify/name, for telling users about limits. */
@@ -1042,17 +1174,19 @@ root_implicit(const char *path)
 {
 	struct root *r;
 
-	for (r = rd->roots; r != NULL; r = r->next)
-		if (r->implicit && strcmp(r->conf.path, path) == 0)
+	r = htab_first(&rd->implicits, hash_str(path));
+	for (; r != NULL; r = htab_next(&rd->implicits, r))
+		if (strcmp(r->conf.path, path) == 0)
 			return r;
 	return NULL;
 }
 
 /* Returns the implicit root for directory dir, making and arming it if
  * there is none: one directory, no subdirectories, watched for as long as
- * a client needs a file or a site in it. */
+ * a client needs a file or a site in it.  name, unless NULL, is the path
+ * of a file a client needs there. */
 static struct root *
-root_implicit_get(const char *dir)
+root_implicit_get(const char *dir, const char *name)
 {
 	static const char *const none[] = { NULL };
 	static char where[] = "a client";
@@ -1060,6 +1194,9 @@ root_implicit_get(const char *dir)
 	struct root *r, **pp;
 
 	if ((r = root_implicit(dir)) != NULL) {
+		r->lingering = 0;
+		if (name != NULL)
+			tname_add(r, name);
 		root_arm(r, 0);
 		return r;
 	}
@@ -1072,21 +1209,22 @@ root_implicit_get(const char *dir)
 	rc.where = where;
 	r = root_new(&rc);
 	r->implicit = 1;
+	htab_insert(&rd->implicits, r);
 	for (pp = &rd->roots; *pp != NULL; pp = &(*pp)->next)
 		;
 	*pp = r;
+	if (name != NULL)
+		tname_add(r, name);
 	root_arm(r, 0);
 	return r;
 }
 
-/* Stops watching an implicit root that no file or site needs any more. */
+/* Stops watching an implicit root. */
 static void
-root_implicit_put(struct root *r)
+root_implicit_drop(struct root *r)
 {
 	struct root **pp;
 
-	if (!r->implicit || r->nfiles > 0 || r->nsites > 0)
-		return;
 	for (pp = &rd->roots; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == r) {
 			*pp = r->next;
@@ -1098,6 +1236,49 @@ root_implicit_put(struct root *r)
 	root_disarm(r);
 	root_free(r);
 	poll_update();
+}
+
+/* Drops the implicit roots that lingered long enough unneeded. */
+static void
+root_linger_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct root *r, *next;
+	ev_tstamp now = ev_now(loop), first = 0;
+
+	for (r = rd->roots; r != NULL; r = next) {
+		next = r->next;
+		if (!r->lingering)
+			continue;
+		if (now - r->idle_since >= IMPLICIT_LINGER)
+			root_implicit_drop(r);
+		else if (first == 0 || r->idle_since < first)
+			first = r->idle_since;
+	}
+	if (first != 0) {
+		ev_timer_set(&rd->linger_ev, first + IMPLICIT_LINGER - now,
+		    0.);
+		ev_timer_start(loop, &rd->linger_ev);
+	}
+}
+
+/* Lets an implicit root that no file or site needs any more go, after
+ * it lingered a while in case it is needed again. */
+static void
+root_implicit_put(struct root *r)
+{
+	if (!r->implicit || r->nfiles > 0 || r->nsites > 0 ||
+	    r->names != NULL || r->lingering)
+		return;
+	if (rd->loop == NULL) {
+		root_implicit_drop(r);
+		return;
+	}
+	r->lingering = 1;
+	r->idle_since = ev_now(rd->loop);
+	if (!ev_is_active(&rd->linger_ev)) {
+		ev_timer_set(&rd->linger_ev, IMPLICIT_LINGER, 0.);
+		ev_timer_start(rd->loop, &rd->linger_ev);
+	}
 }
 
 /*
@@ -1115,8 +1296,11 @@ tree_track(const char *path)
 	struct file *f;
 	char *dir, *fpath;
 
-	if ((f = file_lookup(path)) != NULL)
+	if ((f = file_lookup(path)) != NULL) {
+		if (f->root->implicit)
+			tname_add(f->root, path);
 		return f;
+	}
 	dir = path_dir(path);
 	if (stat(dir, &sb) == -1) {
 		free(dir);
@@ -1125,6 +1309,8 @@ tree_track(const char *path)
 	if ((d = dir_by_ino(sb.st_dev, sb.st_ino)) != NULL) {
 		/* Known under the name its root gives it. */
 		fpath = path_join(d->path, strrchr(path, '/') + 1);
+		if (d->root->implicit)
+			tname_add(d->root, fpath);
 		f = file_get(d->root, d, fpath);
 		free(dir);
 		/* Reading it may find it gone, and free it. */
@@ -1134,7 +1320,7 @@ tree_track(const char *path)
 		free(fpath);
 		return f;
 	}
-	root_implicit_get(dir);
+	root_implicit_get(dir, path);
 	free(dir);
 	return file_lookup(path);
 }
@@ -1145,15 +1331,21 @@ void
 tree_untrack(const char *path)
 {
 	struct file *f;
-	struct root *r;
+	struct root *r = NULL;
+	struct tname *t;
 
-	if ((f = file_lookup(path)) == NULL)
-		return;
-	r = f->root;
-	if (root_globs(r, path))
-		return;
-	file_free(f);
-	root_implicit_put(r);
+	if ((t = tname_lookup(path)) != NULL) {
+		r = t->root;
+		tname_del(t);
+	}
+	if ((f = file_lookup(path)) != NULL) {
+		r = f->root;
+		if (root_globs(r, path))
+			return;
+		file_free(f);
+	}
+	if (r != NULL)
+		root_implicit_put(r);
 }
 
 /* Makes sure the directory holding a site (a symlink or a missing name a
@@ -1175,8 +1367,9 @@ tree_site_watch(const char *site)
 			return NULL;
 		}
 	} else
-		r = root_implicit_get(dir);
+		r = root_implicit_get(dir, NULL);
 	free(dir);
+	r->lingering = 0;
 	r->nsites++;
 	return r;
 }
