@@ -33,3 +33,18 @@ $(BENCH_FANOUT): bench/fanout.c $(PROTO_OBJS) $(STAMP_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(DEPFLAGS) $(ALL_LDFLAGS) -o $@ \
 	    $< $(PROTO_OBJS) $(STAMP_OBJS) $(LIBS)
+
+# The scale benchmarks' tools: the tree generator, the bare stat loop a
+# poll cycle is compared with, and a small module to copy a million times.
+$(O)/bench/mktree: bench/mktree.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(DEPFLAGS) $(ALL_LDFLAGS) -o $@ $<
+
+$(O)/bench/statloop: bench/statloop.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(DEPFLAGS) $(ALL_LDFLAGS) -o $@ $<
+
+$(O)/bench/tiny.so: bench/tiny.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) -fPIC -shared -nostdlib -Wl,--build-id=sha1 \
+	    -Wl,-z,noseparate-code -s -o $@ $<
