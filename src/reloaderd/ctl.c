@@ -164,6 +164,7 @@ ctl_status(struct client *c, struct proto_msg *m)
 		proto_addf(&o, "dirs", "%zu", r->top ? ctl_count_dirs(r->top) :
 		    0);
 		proto_addf(&o, "files", "%zu", r->nfiles);
+		proto_addf(&o, "unread", "%zu", r->nunread);
 		proto_add(&o, "implicit", r->implicit ? "yes" : "no");
 		proto_add(&o, "state", r->shadowed ? "shadowed" :
 		    r->top == NULL ? "missing" : "watching");

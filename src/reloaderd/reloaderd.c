@@ -308,6 +308,8 @@ shutdown_daemon(void)
 	ev_timer_stop(rd->loop, &rd->settle_ev);
 	ev_timer_stop(rd->loop, &rd->gone_ev);
 	ev_timer_stop(rd->loop, &rd->linger_ev);
+	ev_idle_stop(rd->loop, &rd->read_ev);
+	ev_timer_stop(rd->loop, &rd->read_gate_ev);
 	inotify_stop();
 	htab_free(&rd->files);
 	htab_free(&rd->dirs_wd);
@@ -420,6 +422,10 @@ main(int argc, char **argv)
 	if (nroots == 0)
 		log_info("ready: no directories configured; watching the "
 		    "modules clients load");
+	else if (rd->nunread > 0)
+		log_info("ready: %zu director%s, %zu module%s (%zu stamps "
+		    "being read)", nroots, nroots == 1 ? "y" : "ies", nmods,
+		    nmods == 1 ? "" : "s", rd->nunread);
 	else
 		log_info("ready: %zu director%s, %zu module%s", nroots,
 		    nroots == 1 ? "y" : "ies", nmods, nmods == 1 ? "" : "s");

@@ -89,11 +89,14 @@ struct root;
 struct file {
 	struct file *hnext;              /* in the path table */
 	struct file *dnext, **dprev;     /* in its directory's list */
-	struct file *qnext, **qprev;     /* in the batch queue */
+	struct file *qnext, **qprev;     /* in the batch or unread queue */
 	struct dir *dir;                 /* NULL while its directory is gone */
 	struct root *root;
 	enum file_state state;
-	unsigned char queued;            /* in the batch queue */
+	unsigned char queued;            /* QUEUED_BATCH, QUEUED_UNREAD */
+	unsigned char scanned;           /* stat from the first scan, stamp
+					    not read yet */
+	unsigned char rewritten;         /* scanned, and its stat moved */
 	unsigned char racy;              /* changed too recently to trust stat */
 	unsigned char gonegen;           /* grace period it vanished in */
 	unsigned char err;               /* FILE_RETRY, FILE_BAD: errno, or 0 */
@@ -147,6 +150,7 @@ struct root {
 	int implicit;                    /* made for clients' modules: one
 					    directory, no subdirectories */
 	size_t nfiles;
+	size_t nunread;                  /* files whose stamp is not read */
 	size_t nsites;                   /* implicit: wsites it is kept for */
 	int lingering;                   /* implicit, needed by nobody */
 	ev_tstamp idle_since;            /* lingering: since when */
@@ -307,6 +311,12 @@ struct daemon {
 	ev_tstamp batch_start;
 	struct file *queue, **queue_tail;
 	size_t nqueued;
+	struct file *unread, **unread_tail;  /* stamps to read in the */
+	size_t nunread;                  /* background, and how many */
+	size_t nread;                    /* read by it since it started */
+	ev_idle read_ev;                 /* reads them while idle */
+	ev_timer read_gate_ev;           /* tests: waits for the gate */
+	ev_tstamp read_start;
 	int *awatch;                     /* ancestor watches, missing roots */
 	size_t nawatch;
 	unsigned int scangen;
@@ -349,6 +359,10 @@ void *htab_next(const struct htab *, const void *);
 void htab_insert(struct htab *, void *);
 void htab_remove(struct htab *, void *);
 void htab_free(struct htab *);
+
+/* Where a file is queued (struct file's queued). */
+#define QUEUED_BATCH  1              /* read when the batch settles */
+#define QUEUED_UNREAD 2              /* its first stamp read while idle */
 
 /* What file_check found. */
 #define CHECK_NOTHING 0
@@ -401,6 +415,8 @@ void batch_unqueue(struct file *);
 void batch_run(void);
 void batch_catch_up(void);
 void batch_gone(struct file *);
+void batch_unread(struct file *);
+int batch_check(struct file *, int);
 void batch_retry(struct file *);
 void batch_unretry(struct file *);
 void batch_retry_dir(struct dir *);

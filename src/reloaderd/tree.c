@@ -768,7 +768,7 @@ file_check(struct file *f, int initial)
 	char err[STAMP_ERR_MAX], now[2 * STAMP_MAX + 32];
 	char was[2 * STAMP_MAX + 32], real[PATH_MAX];
 	const char *path = root_display(f->root, f->path), *mod;
-	int rc, e, fd = -1;
+	int rc, e, fd = -1, scanned, rewritten;
 
 	switch (file_open(f, &fd, &sb, real, err, sizeof(err))) {
 	case OPEN_MISSING:
@@ -803,6 +803,10 @@ file_check(struct file *f, int initial)
 		log_info("reading %s: its symlink leads to %s now",
 		    log_esc(path), log_esc(real));
 	f->outside = 0;
+	/* Rewritten since the first scan noted it, before its stamp was
+	 * read: what it held then is not known. */
+	if (f->scanned && file_stat_differs(f, &sb))
+		f->rewritten = 1;
 	if (f->state == FILE_GONE) {
 		/* Back within the grace period: compare stamps as usual. */
 		rd->ngone--;
@@ -812,6 +816,9 @@ file_check(struct file *f, int initial)
 
 	rc = stamp_read_fd(fd, &st, err, sizeof(err));
 	e = errno;
+	/* Written while it was being read: not what the scan saw either. */
+	if (f->scanned && fstat(fd, &sb) == 0 && file_stat_differs(f, &sb))
+		f->rewritten = 1;
 	close(fd);
 	if (rc == STAMP_UNREADABLE)
 		return file_unreadable(f, e, err);
@@ -842,14 +849,23 @@ file_check(struct file *f, int initial)
 	old = f->stamp;
 	f->stamp = fstamp_new(&st);
 	fstamp_text(f->stamp, now, sizeof(now));
+	scanned = f->scanned;
+	rewritten = f->rewritten;
+	f->scanned = f->rewritten = 0;
+	if (old == NULL && scanned && rewritten) {
+		log_info("changed %s module=%s %s was=unknown (rewritten "
+		    "after the first scan, before its stamp was read)",
+		    log_esc(path), log_esc(mod), now);
+		return CHECK_CHANGED;
+	}
 	if (old == NULL) {
-		if (initial)
+		if (initial || scanned)
 			log_debug("known %s module=%s %s", log_esc(path),
 			    log_esc(mod), now);
 		else
 			log_info("added %s module=%s %s", log_esc(path),
 			    log_esc(mod), now);
-		return initial ? CHECK_NOTHING : CHECK_ADDED;
+		return initial || scanned ? CHECK_NOTHING : CHECK_ADDED;
 	}
 	fstamp_text(old, was, sizeof(was));
 	log_info("changed %s module=%s %s was=%s", log_esc(path),
@@ -888,20 +904,37 @@ dir_scan_gone(struct dir *d, unsigned int gen)
 	}
 }
 
-/* Notes a selected file the scan of generation gen found: read at once
- * (initial), or queued when new or changed (live). */
+/* Notes a selected file the scan of generation gen found.  In a first
+ * scan (not live) a new file's stat is noted and its stamp read in the
+ * background, unless it changed so recently that its stat cannot be
+ * trusted, or a client needs it (an implicit root): those are read at
+ * once.  In a live scan it is queued when new or changed.  sb is its
+ * stat, or NULL when the caller has none. */
 static void
-dir_scan_file(struct dir *d, const char *path, int live, unsigned int gen)
+dir_scan_file(struct dir *d, const char *path, const struct stat *sb,
+    int live, unsigned int gen)
 {
 	struct file *f;
-	struct stat sb;
+	struct stat own;
 
 	f = file_get(d->root, d, path);
 	f->seen = gen;
-	if (!live)
-		file_check(f, 1);
-	else if (f->state == FILE_NEW || f->racy ||
-	    stat(path, &sb) == -1 || file_stat_differs(f, &sb))
+	if (sb == NULL && stat(path, &own) == 0)
+		sb = &own;
+	if (!live) {
+		if (f->state == FILE_NEW && f->stamp == NULL &&
+		    !d->root->implicit && sb != NULL &&
+		    S_ISREG(sb->st_mode) && !too_recent(&sb->st_mtim) &&
+		    !too_recent(&sb->st_ctim)) {
+			file_note_stat(f, sb);
+			f->scanned = 1;
+			batch_unread(f);
+		} else
+			file_check(f, 1);
+	} else if ((f->state == FILE_NEW && !f->scanned) || f->racy ||
+	    sb == NULL || file_stat_differs(f, sb))
+		/* One left to the background reader stays there while its
+		 * stat is the scan's. */
 		batch_queue(f);
 }
 
@@ -919,7 +952,7 @@ dir_scan_names(struct dir *d, int live, unsigned int gen)
 	for (t = d->root->names; t != NULL; t = t->next)
 		if (lstat(t->path, &sb) == 0 && !S_ISDIR(sb.st_mode) &&
 		    root_matches(d->root, t->path))
-			dir_scan_file(d, t->path, live, gen);
+			dir_scan_file(d, t->path, NULL, live, gen);
 	dir_scan_gone(d, gen);
 }
 
@@ -938,7 +971,7 @@ dir_scan(struct dir *d, int live, int recurse)
 	unsigned int gen = ++rd->scangen;
 	DIR *dp;
 	char *path;
-	int isdir;
+	int isdir, havesb;
 
 	if (r->implicit) {
 		dir_scan_names(d, live, gen);
@@ -960,11 +993,13 @@ dir_scan(struct dir *d, int live, int recurse)
 		    strcmp(de->d_name, "..") == 0)
 			continue;
 		isdir = de->d_type == DT_DIR;
+		havesb = 0;
 		if (de->d_type == DT_UNKNOWN || isdir) {
 			if (fstatat(dirfd(dp), de->d_name, &sb,
 			    AT_SYMLINK_NOFOLLOW) == -1)
 				continue;
 			isdir = S_ISDIR(sb.st_mode);
+			havesb = !S_ISLNK(sb.st_mode);
 		}
 		if (isdir && r->implicit)
 			continue;
@@ -978,8 +1013,13 @@ dir_scan(struct dir *d, int live, int recurse)
 				sub->seen = gen;
 				dir_scan(sub, live, 1);
 			}
-		} else if (root_matches(r, path))
-			dir_scan_file(d, path, live, gen);
+		} else if (root_matches(r, path)) {
+			/* Its stat, as polling compares it (links followed). */
+			if (!havesb)
+				havesb = fstatat(dirfd(dp), de->d_name, &sb,
+				    0) == 0;
+			dir_scan_file(d, path, havesb ? &sb : NULL, live, gen);
+		}
 		free(path);
 	}
 	closedir(dp);
@@ -1281,6 +1321,27 @@ root_implicit_put(struct root *r)
 	}
 }
 
+/* Reads the stamp of a file a client needs, if it is not known yet (new,
+ * or left to the background reader); returns the file, or NULL if
+ * reading found it gone. */
+static struct file *
+tree_read_now(struct file *f)
+{
+	char *path;
+
+	if (f->state != FILE_NEW)
+		return f;
+	if (f->queued == QUEUED_UNREAD)
+		batch_unqueue(f);
+	if ((path = strdup(f->path)) == NULL)
+		fatal("tree_read_now");
+	batch_check(f, 1);
+	/* Reading it may find it gone, and free it. */
+	f = file_lookup(path);
+	free(path);
+	return f;
+}
+
 /*
  * Makes sure the file at path (absolute, symlinks resolved), which a
  * client has loaded, is watched and its stamp known.  A file under a
@@ -1299,7 +1360,7 @@ tree_track(const char *path)
 	if ((f = file_lookup(path)) != NULL) {
 		if (f->root->implicit)
 			tname_add(f->root, path);
-		return f;
+		return tree_read_now(f);
 	}
 	dir = path_dir(path);
 	if (stat(dir, &sb) == -1) {
@@ -1311,12 +1372,8 @@ tree_track(const char *path)
 		fpath = path_join(d->path, strrchr(path, '/') + 1);
 		if (d->root->implicit)
 			tname_add(d->root, fpath);
-		f = file_get(d->root, d, fpath);
+		f = tree_read_now(file_get(d->root, d, fpath));
 		free(dir);
-		/* Reading it may find it gone, and free it. */
-		if (f->state == FILE_NEW)
-			file_check(f, 1);
-		f = file_lookup(fpath);
 		free(fpath);
 		return f;
 	}
