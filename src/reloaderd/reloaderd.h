@@ -64,12 +64,17 @@ struct htab {
 	uint64_t (*hash)(const void *);  /* hash of a node's key */
 };
 
-/* The stamp a file had when last read, kept compactly. */
+/* The bytes of a stamp kept in a file's node: a build-id or an MD5 fits,
+ * so that a file costs one allocation; a longer stamp takes another. */
+#define FSTAMP_INLINE 20
+
+/* The stamp a file had when last read, kept compactly in its node. */
 struct fstamp {
-	enum stamp_kind kind;
+	unsigned char kind;              /* enum stamp_kind */
 	unsigned char len;
+	unsigned char in[FSTAMP_INLINE]; /* the bytes, if they fit */
+	unsigned char *ext;              /* else the bytes, malloc'd */
 	char *module;                    /* NULL: named after the file */
-	unsigned char bytes[];
 };
 
 /* What is known of a file that matches a root's globs. */
@@ -105,8 +110,9 @@ struct file {
 	unsigned int seen;               /* scan generation that saw it */
 	ino_t ino;                       /* the stat seen last, for polling */
 	off_t size;
-	struct timespec mtime, ctime;
-	struct fstamp *stamp;            /* NULL until first read complete */
+	int64_t mtime, ctime;            /* ns since the epoch */
+	struct fstamp *stamp;            /* &sbuf once a read completed */
+	struct fstamp sbuf;
 	char path[];                     /* absolute */
 };
 

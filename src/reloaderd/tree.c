@@ -115,6 +115,7 @@ tname_hash(const void *n)
 }
 
 static void root_linger_cb(struct ev_loop *, ev_timer *, int);
+static void fstamp_clear(struct file *);
 
 /* Sets up the tables of implicit roots and the names they are for. */
 void
@@ -451,9 +452,7 @@ file_free(struct file *f)
 	file_detach(f);
 	htab_remove(&rd->files, f);
 	f->root->nfiles--;
-	if (f->stamp != NULL)
-		free(f->stamp->module);
-	free(f->stamp);
+	fstamp_clear(f);
 	free(f);
 }
 
@@ -471,6 +470,23 @@ file_module(const struct file *f, const char *own)
 	return buf;
 }
 
+/* Returns the bytes of a stamp kept on a file. */
+static const unsigned char *
+fstamp_bytes(const struct fstamp *fs)
+{
+	return fs->len <= FSTAMP_INLINE ? fs->in : fs->ext;
+}
+
+/* Forgets the stamp a file kept, if any. */
+static void
+fstamp_clear(struct file *f)
+{
+	free(f->sbuf.ext);
+	free(f->sbuf.module);
+	memset(&f->sbuf, 0, sizeof(f->sbuf));
+	f->stamp = NULL;
+}
+
 /* Writes "kind=value" for a stamp kept on a file. */
 static void
 fstamp_text(const struct fstamp *fs, char *buf, size_t len)
@@ -481,27 +497,31 @@ fstamp_text(const struct fstamp *fs, char *buf, size_t len)
 	memset(&st, 0, sizeof(st));
 	st.kind = fs->kind;
 	st.len = fs->len;
-	memcpy(st.bytes, fs->bytes, fs->len);
+	memcpy(st.bytes, fstamp_bytes(fs), fs->len);
 	stamp_format_value(&st, val, sizeof(val));
 	snprintf(buf, len, "%s=%s", stamp_kind_name(fs->kind),
 	    fs->kind == STAMP_VERSION ? log_esc(val) : val);
 }
 
-/* Makes the compact copy of a stamp that a file keeps. */
-static struct fstamp *
-fstamp_new(const struct stamp *st)
+/* Keeps a stamp just read as the file's: in its node, unless it is
+ * longer than a build-id, or names its module itself. */
+static void
+fstamp_set(struct file *f, const struct stamp *st)
 {
-	struct fstamp *fs;
+	struct fstamp *fs = &f->sbuf;
 
-	if ((fs = malloc(sizeof(*fs) + st->len)) == NULL)
-		fatal("fstamp_new");
-	fs->kind = st->kind;
+	fstamp_clear(f);
+	fs->kind = (unsigned char)st->kind;
 	fs->len = (unsigned char)st->len;
-	memcpy(fs->bytes, st->bytes, st->len);
-	fs->module = NULL;
+	if (st->len <= FSTAMP_INLINE)
+		memcpy(fs->in, st->bytes, st->len);
+	else if ((fs->ext = malloc(st->len)) == NULL)
+		fatal("fstamp_set");
+	else
+		memcpy(fs->ext, st->bytes, st->len);
 	if (st->module[0] != '\0' && (fs->module = strdup(st->module)) == NULL)
-		fatal("fstamp_new");
-	return fs;
+		fatal("fstamp_set");
+	f->stamp = fs;
 }
 
 /* Says whether a file's kept stamp is the one just read. */
@@ -509,7 +529,7 @@ static int
 fstamp_same(const struct fstamp *fs, const struct stamp *st)
 {
 	return fs->kind == st->kind && fs->len == st->len &&
-	    memcmp(fs->bytes, st->bytes, st->len) == 0;
+	    memcmp(fstamp_bytes(fs), st->bytes, st->len) == 0;
 }
 
 /* Says whether a timestamp is so recent that a further change within the
@@ -526,14 +546,21 @@ too_recent(const struct timespec *ts)
 	return age < RACY_NSEC;
 }
 
+/* Returns a timestamp in nanoseconds, as a file's node keeps it. */
+static int64_t
+tree_ns(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
 /* Records a stat result on a file, for the next poll to compare. */
 static void
 file_note_stat(struct file *f, const struct stat *sb)
 {
 	f->ino = sb->st_ino;
 	f->size = sb->st_size;
-	f->mtime = sb->st_mtim;
-	f->ctime = sb->st_ctim;
+	f->mtime = tree_ns(&sb->st_mtim);
+	f->ctime = tree_ns(&sb->st_ctim);
 	f->racy = too_recent(&sb->st_mtim);
 }
 
@@ -542,10 +569,8 @@ int
 file_stat_differs(const struct file *f, const struct stat *sb)
 {
 	return f->ino != sb->st_ino || f->size != sb->st_size ||
-	    f->mtime.tv_sec != sb->st_mtim.tv_sec ||
-	    f->mtime.tv_nsec != sb->st_mtim.tv_nsec ||
-	    f->ctime.tv_sec != sb->st_ctim.tv_sec ||
-	    f->ctime.tv_nsec != sb->st_ctim.tv_nsec;
+	    f->mtime != tree_ns(&sb->st_mtim) ||
+	    f->ctime != tree_ns(&sb->st_ctim);
 }
 
 /* Logs that a file is gone, if it ever held a module, and frees it. */
@@ -764,11 +789,10 @@ file_check(struct file *f, int initial)
 {
 	struct stamp st;
 	struct stat sb;
-	struct fstamp *old;
 	char err[STAMP_ERR_MAX], now[2 * STAMP_MAX + 32];
 	char was[2 * STAMP_MAX + 32], real[PATH_MAX];
 	const char *path = root_display(f->root, f->path), *mod;
-	int rc, e, fd = -1, scanned, rewritten;
+	int rc, e, fd = -1, scanned, rewritten, had, oldkind;
 
 	switch (file_open(f, &fd, &sb, real, err, sizeof(err))) {
 	case OPEN_MISSING:
@@ -846,19 +870,22 @@ file_check(struct file *f, int initial)
 		    log_esc(mod));
 		return CHECK_NOTHING;
 	}
-	old = f->stamp;
-	f->stamp = fstamp_new(&st);
+	had = f->stamp != NULL;
+	oldkind = had ? f->stamp->kind : STAMP_NONE;
+	if (had)
+		fstamp_text(f->stamp, was, sizeof(was));
+	fstamp_set(f, &st);
 	fstamp_text(f->stamp, now, sizeof(now));
 	scanned = f->scanned;
 	rewritten = f->rewritten;
 	f->scanned = f->rewritten = 0;
-	if (old == NULL && scanned && rewritten) {
+	if (!had && scanned && rewritten) {
 		log_info("changed %s module=%s %s was=unknown (rewritten "
 		    "after the first scan, before its stamp was read)",
 		    log_esc(path), log_esc(mod), now);
 		return CHECK_CHANGED;
 	}
-	if (old == NULL) {
+	if (!had) {
 		if (initial || scanned)
 			log_debug("known %s module=%s %s", log_esc(path),
 			    log_esc(mod), now);
@@ -867,12 +894,9 @@ file_check(struct file *f, int initial)
 			    log_esc(mod), now);
 		return initial || scanned ? CHECK_NOTHING : CHECK_ADDED;
 	}
-	fstamp_text(old, was, sizeof(was));
 	log_info("changed %s module=%s %s was=%s", log_esc(path),
 	    log_esc(mod), now,
-	    old->kind == st.kind ? strchr(was, '=') + 1 : was);
-	free(old->module);
-	free(old);
+	    oldkind == (int)st.kind ? strchr(was, '=') + 1 : was);
 	return CHECK_CHANGED;
 }
 
@@ -1450,7 +1474,7 @@ file_stamp(const struct file *f, struct stamp *st)
 		return -1;
 	st->kind = f->stamp->kind;
 	st->len = f->stamp->len;
-	memcpy(st->bytes, f->stamp->bytes, f->stamp->len);
+	memcpy(st->bytes, fstamp_bytes(f->stamp), f->stamp->len);
 	return 0;
 }
 
