@@ -91,7 +91,7 @@ batch_gone_cb(struct ev_loop *loop, ev_timer *w, int revents)
 			if (f->state != FILE_GONE || f->gonegen == rd->gonegen)
 				continue;
 			/* Back without an event we saw (a hard link): read it. */
-			if (stat(f->path, &sb) == 0)
+			if (stat(file_path(f), &sb) == 0)
 				batch_queue(f);
 			else
 				file_gone(f);
@@ -156,7 +156,7 @@ static void
 batch_unread_del(struct file *f)
 {
 	batch_unlink(f, &rd->unread_tail);
-	f->root->nunread--;
+	file_root(f)->nunread--;
 	rd->nread++;
 	if (--rd->nunread == 0 && rd->loop != NULL) {
 		ev_idle_stop(rd->loop, &rd->read_ev);
@@ -185,7 +185,7 @@ batch_unread(struct file *f)
 	f->qprev = rd->unread_tail;
 	*rd->unread_tail = f;
 	rd->unread_tail = &f->qnext;
-	f->root->nunread++;
+	file_root(f)->nunread++;
 	if (rd->nunread++ == 0 && rd->loop != NULL) {
 		rd->read_start = ev_time();
 		rd->nread = 0;
@@ -234,7 +234,7 @@ batch_module_name(const struct file *f, char *buf, size_t len)
 	memset(&st, 0, sizeof(st));
 	if (f->stamp != NULL && f->stamp->module != NULL)
 		snprintf(st.module, sizeof(st.module), "%s", f->stamp->module);
-	stamp_module_name(f->path, &st, buf, len);
+	stamp_module_name(file_path(f), &st, buf, len);
 }
 
 /* Tells subscribers that a module was added, changed or removed. */
@@ -255,7 +255,7 @@ batch_event(struct file *f, int how, const struct stamp *was)
 	proto_start(&o, buf, sizeof(buf), "event");
 	proto_add(&o, "type", "change");
 	proto_add(&o, "how", hows[how]);
-	proto_add(&o, "path", f->path);
+	proto_add(&o, "path", file_path(f));
 	batch_module_name(f, name, sizeof(name));
 	proto_add(&o, "module", name);
 	proto_stamp_format(&now, stamp, sizeof(stamp));

@@ -301,7 +301,7 @@ reg_display(const struct reg *r)
 
 	if (r->wp->target != NULL && strcmp(r->wp->target->path,
 	    r->wp->path) == 0 && (f = file_lookup(r->wp->path)) != NULL)
-		return root_display(f->root, f->path);
+		return root_display(file_root(f), file_path(f));
 	return r->wp->path;
 }
 
@@ -1039,11 +1039,14 @@ client_file_checked(struct file *f, int changed)
 	struct stamp dbuf;
 	struct reg *r;
 
+	const char *path;
+
 	if (rd->targets.count == 0)
 		return;
-	t = htab_first(&rd->targets, hash_str(f->path));
+	path = file_path(f);
+	t = htab_first(&rd->targets, hash_str(path));
 	for (; t != NULL; t = htab_next(&rd->targets, t)) {
-		if (strcmp(t->path, f->path) != 0)
+		if (strcmp(t->path, path) != 0)
 			continue;
 		for (wp = t->paths; wp != NULL; wp = wp->tnext)
 			for (r = wp->regs; r != NULL; r = r->pnext) {

@@ -85,7 +85,7 @@ poll_file_differs(const struct file *f, int dfd)
 	struct statx sx;
 	struct stat sb;
 
-	if (statx(dfd, poll_name(f->path), AT_STATX_SYNC_AS_STAT,
+	if (statx(dfd, f->name, AT_STATX_SYNC_AS_STAT,
 	    STATX_INO | STATX_SIZE | STATX_MTIME | STATX_CTIME, &sx) == -1)
 		return -1;
 	memset(&sb, 0, sizeof(sb));

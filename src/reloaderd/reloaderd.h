@@ -95,8 +95,7 @@ struct file {
 	struct file *hnext;              /* in the path table */
 	struct file *dnext, **dprev;     /* in its directory's list */
 	struct file *qnext, **qprev;     /* in the batch or unread queue */
-	struct dir *dir;                 /* NULL while its directory is gone */
-	struct root *root;
+	struct dir *dir;                 /* its directory (maybe a ghost) */
 	enum file_state state;
 	unsigned char queued;            /* QUEUED_BATCH, QUEUED_UNREAD */
 	unsigned char scanned;           /* stat from the first scan, stamp
@@ -113,7 +112,7 @@ struct file {
 	int64_t mtime, ctime;            /* ns since the epoch */
 	struct fstamp *stamp;            /* &sbuf once a read completed */
 	struct fstamp sbuf;
-	char path[];                     /* absolute */
+	char name[];                     /* in its directory */
 };
 
 /* A watched directory. */
@@ -131,8 +130,14 @@ struct dir {
 	int racy;                        /* mtime too recent to trust */
 	unsigned int seen;               /* scan generation that saw it */
 	int wd;                          /* inotify watch, or -1 */
+	int ghost;                       /* gone; kept for its files */
+	size_t plen;                     /* strlen(path) */
+	uint64_t phash;                  /* hash of path and "/" */
 	char path[];                     /* absolute */
 };
+
+/* The root a file is watched under. */
+#define file_root(f) ((f)->dir->root)
 
 /* A file name a client needs in an implicit root's directory. */
 struct tname {
@@ -392,6 +397,7 @@ void dir_remove(struct dir *);
 struct dir *dir_child(struct dir *, const char *);
 void dir_scan(struct dir *, int, int);
 struct file *file_lookup(const char *);
+const char *file_path(const struct file *);
 struct file *file_get(struct root *, struct dir *, const char *);
 int file_check(struct file *, int);
 int file_stat_differs(const struct file *, const struct stat *);

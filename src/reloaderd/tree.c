@@ -38,11 +38,39 @@
 static struct daemon daemon_state;
 struct daemon *rd = &daemon_state;
 
-/* Hashes a file node by its path. */
+/* Hashes a file node by its path: its name, hashed on from its
+ * directory's path, as hash_str would hash the whole. */
 uint64_t
 file_hash(const void *n)
 {
-	return hash_str(((const struct file *)n)->path);
+	const struct file *f = n;
+
+	return hash_bytes(f->name, strlen(f->name), f->dir->phash);
+}
+
+/* Returns a file's absolute path, made from its directory's and its
+ * name; it stays valid for the next seven calls. */
+const char *
+file_path(const struct file *f)
+{
+	static char bufs[8][PATH_MAX];
+	static unsigned int next;
+	char *buf = bufs[next++ % 8];
+
+	snprintf(buf, PATH_MAX, "%s%s%s", f->dir->path,
+	    f->dir->plen > 1 ? "/" : "", f->name);
+	return buf;
+}
+
+/* Says whether a file is the one at path. */
+static int
+file_is(const struct file *f, const char *path)
+{
+	const struct dir *d = f->dir;
+
+	return strncmp(path, d->path, d->plen) == 0 &&
+	    (d->plen == 1 || path[d->plen] == '/') &&
+	    strcmp(path + d->plen + (d->plen > 1), f->name) == 0;
 }
 
 /* Hashes a directory node by its watch descriptor. */
@@ -308,6 +336,10 @@ dir_add(struct root *r, struct dir *parent, const char *path,
 	if ((d = calloc(1, sizeof(*d) + len + 1)) == NULL)
 		fatal("dir_add");
 	memcpy(d->path, path, len + 1);
+	d->plen = len;
+	d->phash = hash_str(path);
+	if (len > 1)
+		d->phash = hash_bytes("/", 1, d->phash);
 	d->root = r;
 	d->dev = sb->st_dev;
 	d->ino = sb->st_ino;
@@ -336,7 +368,9 @@ dir_add(struct root *r, struct dir *parent, const char *path,
 }
 
 /* Forgets a directory and everything below it; its files are queued so
- * that the batch reports those that are really gone. */
+ * that the batch reports those that are really gone.  A directory that
+ * still has files stays as a ghost, out of every table, holding the path
+ * its files' names are in, until the last of them goes. */
 void
 dir_remove(struct dir *d)
 {
@@ -344,10 +378,6 @@ dir_remove(struct dir *d)
 
 	while (d->child != NULL)
 		dir_remove(d->child);
-	while ((f = d->files) != NULL) {
-		file_detach(f);
-		batch_queue(f);
-	}
 	inotify_disarm_dir(d);
 	batch_unretry_dir(d);
 	htab_remove(&rd->dirs_ino, d);
@@ -355,10 +385,16 @@ dir_remove(struct dir *d)
 		*d->sprev = d->snext;
 		if (d->snext != NULL)
 			d->snext->sprev = d->sprev;
+		d->sprev = NULL;
+		d->snext = NULL;
 	}
 	if (d->root->top == d)
 		d->root->top = NULL;
-	free(d);
+	d->ghost = 1;
+	for (f = d->files; f != NULL; f = f->dnext)
+		batch_queue(f);
+	if (d->files == NULL)
+		free(d);
 }
 
 /* Finds the subdirectory of d called name. */
@@ -383,7 +419,7 @@ file_lookup(const char *path)
 
 	f = htab_first(&rd->files, hash_str(path));
 	for (; f != NULL; f = htab_next(&rd->files, f))
-		if (strcmp(f->path, path) == 0)
+		if (file_is(f, path))
 			return f;
 	return NULL;
 }
@@ -400,42 +436,54 @@ file_attach(struct file *f, struct dir *d)
 	f->dprev = &d->files;
 }
 
-/* Unlinks a file from its directory, which is going away. */
+/* Unlinks a file from its directory; a ghost directory goes with its
+ * last file. */
 void
 file_detach(struct file *f)
 {
-	if (f->dir == NULL)
-		return;
+	struct dir *d = f->dir;
+
 	*f->dprev = f->dnext;
 	if (f->dnext != NULL)
 		f->dnext->dprev = f->dprev;
 	f->dnext = NULL;
 	f->dprev = NULL;
 	f->dir = NULL;
+	if (d->ghost && d->files == NULL)
+		free(d);
 }
 
-/* Returns the node of the file at path in d, making it if new. */
+/* Returns the node of the file at path in d, making it if new; path is
+ * d's path and the file's name. */
 struct file *
 file_get(struct root *r, struct dir *d, const char *path)
 {
 	struct file *f;
+	const char *name = path + d->plen + (d->plen > 1);
 	size_t len;
+	int unread;
 
 	if ((f = file_lookup(path)) != NULL) {
 		if (f->dir != d) {
+			/* Its directory came back, perhaps under another
+			 * root: same path, same hash. */
+			unread = f->queued == QUEUED_UNREAD;
+			file_root(f)->nfiles--;
+			file_root(f)->nunread -= (size_t)unread;
 			file_detach(f);
 			file_attach(f, d);
+			r->nfiles++;
+			r->nunread += (size_t)unread;
 		}
 		return f;
 	}
-	len = strlen(path);
+	len = strlen(name);
 	if ((f = calloc(1, sizeof(*f) + len + 1)) == NULL)
 		fatal("file_get");
-	memcpy(f->path, path, len + 1);
-	f->root = r;
+	memcpy(f->name, name, len + 1);
 	f->state = FILE_NEW;
-	htab_insert(&rd->files, f);
 	file_attach(f, d);
+	htab_insert(&rd->files, f);
 	r->nfiles++;
 	return f;
 }
@@ -449,9 +497,9 @@ file_free(struct file *f)
 		batch_unretry(f);
 	if (f->state == FILE_GONE)
 		rd->ngone--;
-	file_detach(f);
 	htab_remove(&rd->files, f);
-	f->root->nfiles--;
+	file_root(f)->nfiles--;
+	file_detach(f);
 	fstamp_clear(f);
 	free(f);
 }
@@ -466,7 +514,7 @@ file_module(const struct file *f, const char *own)
 	memset(&st, 0, sizeof(st));
 	if (own != NULL)
 		snprintf(st.module, sizeof(st.module), "%s", own);
-	stamp_module_name(f->path, &st, buf, sizeof(buf));
+	stamp_module_name(file_path(f), &st, buf, sizeof(buf));
 	return buf;
 }
 
@@ -583,7 +631,7 @@ file_gone(struct file *f)
 	if (f->stamp != NULL) {
 		fstamp_text(f->stamp, was, sizeof(was));
 		log_info("removed %s module=%s was=%s",
-		    log_esc(root_display(f->root, f->path)),
+		    log_esc(root_display(file_root(f), file_path(f))),
 		    log_esc(file_module(f, f->stamp->module)),
 		    strchr(was, '=') + 1);
 		rc = CHECK_REMOVED;
@@ -637,7 +685,7 @@ file_transient(int e)
 static int
 file_unreadable(struct file *f, int e, const char *err)
 {
-	const char *path = root_display(f->root, f->path);
+	const char *path = root_display(file_root(f), file_path(f));
 
 	if (file_transient(e)) {
 		if (f->state != FILE_RETRY) {
@@ -732,23 +780,24 @@ file_open(struct file *f, int *fd, struct stat *sb, char *real, char *err,
     size_t errlen)
 {
 	struct stat lsb;
+	const char *path = file_path(f);
 	int tries;
 
 	for (tries = 0; tries < 3; tries++) {
 		real[0] = '\0';
-		if (lstat(f->path, &lsb) == -1) {
+		if (lstat(path, &lsb) == -1) {
 			snprintf(err, errlen, "%s", strerror(errno));
 			return errno == ENOENT || errno == ENOTDIR ?
 			    OPEN_MISSING : OPEN_FAILED;
 		}
 		if (S_ISLNK(lsb.st_mode)) {
-			if (wanted_file(f->path)) {
+			if (wanted_file(path)) {
 				/* Registered paths go through it now. */
-				wanted_target_linked(f->path);
-				if (f->root->implicit)
+				wanted_target_linked(path);
+				if (file_root(f)->implicit)
 					return OPEN_RELINKED;
 			}
-			if (realpath(f->path, real) == NULL) {
+			if (realpath(path, real) == NULL) {
 				snprintf(err, errlen, "%s", strerror(errno));
 				return errno == ENOENT || errno == ENOTDIR ||
 				    errno == ELOOP ? OPEN_MISSING : OPEN_FAILED;
@@ -759,7 +808,7 @@ file_open(struct file *f, int *fd, struct stat *sb, char *real, char *err,
 		} else if (!S_ISREG(lsb.st_mode))
 			return OPEN_MISSING;
 		else
-			*fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+			*fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
 			    O_NOFOLLOW);
 		if (*fd == -1 && errno == ELOOP)
 			continue;            /* swapped for a link meanwhile */
@@ -791,7 +840,7 @@ file_check(struct file *f, int initial)
 	struct stat sb;
 	char err[STAMP_ERR_MAX], now[2 * STAMP_MAX + 32];
 	char was[2 * STAMP_MAX + 32], real[PATH_MAX];
-	const char *path = root_display(f->root, f->path), *mod;
+	const char *path = root_display(file_root(f), file_path(f)), *mod;
 	int rc, e, fd = -1, scanned, rewritten, had, oldkind;
 
 	switch (file_open(f, &fd, &sb, real, err, sizeof(err))) {
@@ -1191,7 +1240,7 @@ root_disarm(struct root *r)
 	for (i = 0; i < rd->files.nbuckets; i++) {
 		for (f = rd->files.buckets[i]; f != NULL; f = next) {
 			next = f->hnext;
-			if (f->root == r)
+			if (file_root(f) == r)
 				file_free(f);
 		}
 	}
@@ -1357,7 +1406,7 @@ tree_read_now(struct file *f)
 		return f;
 	if (f->queued == QUEUED_UNREAD)
 		batch_unqueue(f);
-	if ((path = strdup(f->path)) == NULL)
+	if ((path = strdup(file_path(f))) == NULL)
 		fatal("tree_read_now");
 	batch_check(f, 1);
 	/* Reading it may find it gone, and free it. */
@@ -1382,8 +1431,8 @@ tree_track(const char *path)
 	char *dir, *fpath;
 
 	if ((f = file_lookup(path)) != NULL) {
-		if (f->root->implicit)
-			tname_add(f->root, path);
+		if (file_root(f)->implicit)
+			tname_add(file_root(f), path);
 		return tree_read_now(f);
 	}
 	dir = path_dir(path);
@@ -1420,7 +1469,7 @@ tree_untrack(const char *path)
 		tname_del(t);
 	}
 	if ((f = file_lookup(path)) != NULL) {
-		r = f->root;
+		r = file_root(f);
 		if (root_globs(r, path))
 			return;
 		file_free(f);

@@ -281,9 +281,9 @@ wanted_resolve(struct wpath *wp)
 		 * it; under the name the tree knows its directory by. */
 		t = wanted_target_get(res.real);
 		if ((f = tree_track(res.real)) != NULL &&
-		    strcmp(f->path, res.real) != 0) {
+		    strcmp(file_path(f), res.real) != 0) {
 			alias = t;
-			t = wanted_target_get(f->path);
+			t = wanted_target_get(file_path(f));
 			if (alias != wp->target && alias->paths == NULL) {
 				htab_remove(&rd->targets, alias);
 				free(alias);
