@@ -465,20 +465,92 @@ fanout_stop(struct fserver *s)
 	waitpid(s->pid, NULL, 0);
 }
 
+/* Starts reloaderd with conf on sock, logging to logp. */
+static pid_t
+fanout_spawn(const char *daemon, const char *sock, const char *conf,
+    const char *logp, const char *watch)
+{
+	pid_t pid;
+
+	if ((pid = fork()) == 0) {
+		if (watch != NULL)
+			execl(daemon, daemon, "-f", "-s", sock, "-c", conf,
+			    "-l", logp, "-w", watch, (char *)NULL);
+		else
+			execl(daemon, daemon, "-f", "-s", sock, "-c", conf,
+			    "-l", logp, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* The median ms of registering one module of a directory of many
+ * entries, each from a client that connects, registers and closes (as
+ * processes that restart do); with watch, the directory is configured,
+ * else watched only for the clients (zero configuration). */
+static double
+fanout_implicit(const char *daemon, const char *dir, int regs,
+    const char *watch)
+{
+	char sock[128], conf[128], logp[128], buf[1024], line[4096];
+	double *v = calloc((size_t)regs, sizeof(*v)), t0;
+	struct fconn c;
+	pid_t pid;
+	FILE *fp;
+	int i, n;
+
+	snprintf(sock, sizeof(sock), "%s/impl.sock", fanout_dir);
+	snprintf(conf, sizeof(conf), "%s/impl.conf", fanout_dir);
+	snprintf(logp, sizeof(logp), "%s/impl.log", fanout_dir);
+	unlink(sock);
+	if ((fp = fopen(conf, "w")) == NULL)
+		fanout_die("%s: %s", conf, strerror(errno));
+	fprintf(fp, "[reloaderd]\nsettle = 0\n");
+	fclose(fp);
+	pid = fanout_spawn(daemon, sock, conf, logp, watch);
+	for (i = 0; i < regs; i++) {
+		memset(&c, 0, sizeof(c));
+		c.fd = fanout_connect(sock);
+		n = snprintf(buf, sizeof(buf), "hello proto=1 pid=%d name=r%d\n",
+		    getpid(), i);
+		fanout_write(c.fd, buf, (size_t)n);
+		if (read(c.fd, line, sizeof(line)) <= 0)
+			fanout_die("no welcome");
+		n = snprintf(buf, sizeof(buf), "register module=m%d "
+		    "path=%s/m%d.so stamp=%s\n", i, dir, i, stamps[0]);
+		t0 = fanout_now();
+		fanout_write(c.fd, buf, (size_t)n);
+		if (read(c.fd, line, sizeof(line)) <= 0 ||
+		    strncmp(line, "registered", 10) != 0)
+			fanout_die("register: %.200s", line);
+		v[i] = fanout_now() - t0;
+		close(c.fd);
+		usleep(2000);
+	}
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	t0 = fanout_median(v, regs);
+	free(v);
+	return t0;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct fserver rl = { .name = "reloaderd" }, fl = { .name = "floor" };
 	const char *daemon = NULL;
-	char conf[512], logp[512], path[512], cmd[1024], err[256];
+	char conf[600], logp[512], path[512], cmd[1024], err[256];
 	struct rlimit rlim;
 	struct stamp st;
 	FILE *fp;
-	int ch, i;
+	int ch, i, entries = 0;
 	double a, b;
 
-	while ((ch = getopt(argc, argv, "n:r:d:")) != -1) {
+	while ((ch = getopt(argc, argv, "I:n:r:d:")) != -1) {
 		switch (ch) {
+		case 'I':
+			entries = atoi(optarg);
+			break;
 		case 'n':
 			nclients = atoi(optarg);
 			break;
@@ -562,6 +634,26 @@ main(int argc, char **argv)
 	b = fanout_median(fl.cpu, nrounds);
 	printf("| server CPU per client, us | %.1f | %.1f | %.2f |\n", a, b,
 	    a / b);
+	/* Registering in a directory of many entries. */
+	if (entries > 0) {
+		snprintf(path, sizeof(path), "%s/many", fanout_dir);
+		mkdir(path, 0755);
+		snprintf(cmd, sizeof(cmd), "cp '%s' '%s/m0.so'", variants[0],
+		    path);
+		if (system(cmd) != 0)
+			fanout_die("%s failed", cmd);
+		snprintf(conf, sizeof(conf), "%s/m0.so", path);
+		for (i = 1; i < entries; i++) {
+			snprintf(cmd, sizeof(cmd), "%s/m%d.so", path, i);
+			if (link(conf, cmd) == -1)
+				fanout_die("link %s: %s", cmd, strerror(errno));
+		}
+		a = fanout_implicit(daemon, path, 100, NULL);
+		b = fanout_implicit(daemon, path, 100, path);
+		printf("| register one module in a directory of %d files, "
+		    "ms (configured root beside it) | %.3f | %.3f | %.2f |\n",
+		    entries, a, b, a / b);
+	}
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fanout_dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "fanout: could not remove %s\n", fanout_dir);

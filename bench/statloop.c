@@ -2,14 +2,16 @@
  * statloop.c: the floor of a poll cycle: a bare fstatat(dirfd, name) loop
  * over the same files reloaderd polls, timed in the same run.
  *
- *	statloop [-r rounds] DIR
+ *	statloop [-r rounds] [-g gap_ms] DIR
  *
  * Lists DIR once, keeping every directory and every file named *.so (the
  * default globs' modules; the benchmark trees hold no .beam), then runs
  * rounds cycles: each opens every directory with O_PATH relative to its
- * parent's descriptor and fstatat(2)s each kept file relative to it.  It
- * prints the median CPU time of a cycle (user and system, getrusage(2)),
- * in ms, and how many files and directories a cycle looks at.
+ * parent's descriptor and fstatat(2)s each kept file relative to it, with
+ * gap_ms between cycles (0 by default), as a poller's interval leaves
+ * them: the caches a cycle finds are those a poll cycle finds.  It prints
+ * the median CPU time of a cycle (user and system, getrusage(2)), in ms,
+ * and how many files and directories a cycle looks at.
  */
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -108,23 +110,29 @@ main(int argc, char **argv)
 {
 	struct sdir *top;
 	double *v, c0;
-	int ch, rounds = 9, i;
+	int ch, rounds = 9, i, gap = 0;
 
-	while ((ch = getopt(argc, argv, "r:")) != -1) {
-		if (ch != 'r') {
-			fprintf(stderr, "usage: statloop [-r rounds] DIR\n");
+	while ((ch = getopt(argc, argv, "g:r:")) != -1) {
+		if (ch == 'g')
+			gap = atoi(optarg);
+		else if (ch == 'r')
+			rounds = atoi(optarg);
+		else {
+			fprintf(stderr, "usage: statloop [-r rounds] "
+			    "[-g gap_ms] DIR\n");
 			return 2;
 		}
-		rounds = atoi(optarg);
 	}
-	if (optind != argc - 1 || rounds < 1) {
-		fprintf(stderr, "usage: statloop [-r rounds] DIR\n");
+	if (optind != argc - 1 || rounds < 1 || gap < 0) {
+		fprintf(stderr, "usage: statloop [-r rounds] [-g gap_ms] DIR\n");
 		return 2;
 	}
 	top = statloop_list(AT_FDCWD, argv[optind]);
 	v = calloc((size_t)rounds, sizeof(*v));
 	statloop_cycle(AT_FDCWD, top);          /* warm */
 	for (i = 0; i < rounds; i++) {
+		if (gap > 0)
+			usleep((useconds_t)gap * 1000);
 		c0 = statloop_cpu();
 		statloop_cycle(AT_FDCWD, top);
 		v[i] = (statloop_cpu() - c0) * 1e3;

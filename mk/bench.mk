@@ -1,15 +1,27 @@
-# bench.mk: `make bench` measures reload latency, reloader beside a
-# hand-written floor chain in the same run (bench/README.md).  Not part
-# of `make check`.
+# bench.mk: `make bench` measures every figure of issue 12 beside its
+# reference in the same run (bench/run.sh, bench/README.md): it installs
+# the tools compared (scripts/deps.sh bench), makes the trees once, and
+# writes bench/results.md and bench/results/*.png.  Not part of `make
+# check`.
 #
-#	make bench [N=300] [BENCH_FLAGS=-R]
+#	make bench [QUICK=1] [BENCH_TREES=DIR] [ROUNDS=N]
+#	make bench-latency [N=300] [BENCH_FLAGS=-R]	(the C latency only)
 
 N ?= 300
 BENCH_FLAGS ?=
 BENCH_LATENCY = $(O)/bench/latency
 BENCH_VARIANTS = $(foreach v,1 2 3 4,$(O)/bench/variant-$(v).so)
+BENCH_TOOLS = $(BENCH_LATENCY) $(BENCH_VARIANTS) $(O)/bench/fanout \
+	$(O)/bench/mktree $(O)/bench/statloop $(O)/bench/tiny.so \
+	$(O)/bench/onechange
 
-bench: $(O)/reloaderd $(BENCH_LATENCY) $(BENCH_VARIANTS)
+bench-deps:
+	@sh scripts/deps.sh bench
+
+bench: bench-deps $(O)/reloaderd $(BENCH_TOOLS)
+	QUICK=$(QUICK) sh bench/run.sh $(O)
+
+bench-latency: $(O)/reloaderd $(BENCH_LATENCY) $(BENCH_VARIANTS)
 	$(BENCH_LATENCY) $(BENCH_FLAGS) -n $(N) -d $(O)/reloaderd \
 	    $(BENCH_VARIANTS)
 
@@ -25,7 +37,7 @@ $(O)/bench/variant-%.so: bench/variant.c
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(DEPFLAGS) -fPIC -shared -Wl,--build-id \
 	    -DVARIANT=$* -o $@ $<
 
-.PHONY: bench
+.PHONY: bench bench-deps bench-latency
 
 # One change, many clients: reloaderd beside a hand-written floor server.
 BENCH_FANOUT = $(O)/bench/fanout
@@ -48,3 +60,7 @@ $(O)/bench/tiny.so: bench/tiny.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) -fPIC -shared -nostdlib -Wl,--build-id=sha1 \
 	    -Wl,-z,noseparate-code -s -o $@ $<
+
+$(O)/bench/onechange: bench/onechange.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(DEPFLAGS) $(ALL_LDFLAGS) -o $@ $<
