@@ -28,8 +28,8 @@
 #define BATCH_RETRY_MAX 5.0
 
 /* The background reader of first stamps reads at most this many files,
- * or for this long, each time the loop is idle, so that events and
- * clients wait for it no longer than that. */
+ * or for this long, at each turn of the loop, so that events and clients
+ * wait for it no longer than that. */
 #define READ_CHUNK 256
 #define READ_SLICE 0.005
 
@@ -43,7 +43,7 @@ static size_t batch_read(void);
 static void batch_gone_cb(struct ev_loop *, ev_timer *, int);
 static void batch_retry_arm(void);
 static void batch_retry_cb(struct ev_loop *, ev_timer *, int);
-static void batch_read_cb(struct ev_loop *, ev_idle *, int);
+static void batch_read_cb(struct ev_loop *, ev_timer *, int);
 static void batch_gate_cb(struct ev_loop *, ev_timer *, int);
 
 /* Sets up the empty queue and the settle timer. */
@@ -56,7 +56,7 @@ batch_init(void)
 	rd->unread = NULL;
 	rd->unread_tail = &rd->unread;
 	rd->nunread = 0;
-	ev_idle_init(&rd->read_ev, batch_read_cb);
+	ev_init(&rd->read_ev, batch_read_cb);
 	ev_init(&rd->read_gate_ev, batch_gate_cb);
 	ev_init(&rd->settle_ev, batch_timer_cb);
 	ev_init(&rd->gone_ev, batch_gone_cb);
@@ -159,7 +159,7 @@ batch_unread_del(struct file *f)
 	file_root(f)->nunread--;
 	rd->nread++;
 	if (--rd->nunread == 0 && rd->loop != NULL) {
-		ev_idle_stop(rd->loop, &rd->read_ev);
+		ev_timer_stop(rd->loop, &rd->read_ev);
 		log_info("read the stamps of %zu files found at start in "
 		    "%.2f s", rd->nread, ev_time() - rd->read_start);
 		notify_status_changed();
@@ -189,7 +189,8 @@ batch_unread(struct file *f)
 	if (rd->nunread++ == 0 && rd->loop != NULL) {
 		rd->read_start = ev_time();
 		rd->nread = 0;
-		ev_idle_start(rd->loop, &rd->read_ev);
+		ev_timer_set(&rd->read_ev, 0., 0.);
+		ev_timer_start(rd->loop, &rd->read_ev);
 	}
 }
 
@@ -318,21 +319,24 @@ batch_gate_closed(void)
 static void
 batch_gate_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	if (rd->nunread > 0)
-		ev_idle_start(loop, &rd->read_ev);
+	if (rd->nunread > 0) {
+		ev_timer_set(&rd->read_ev, 0., 0.);
+		ev_timer_start(loop, &rd->read_ev);
+	}
 }
 
-/* Reads first stamps while the loop has nothing else to do, a slice at
- * a time, and says when they are all read. */
+/* Reads first stamps a slice at a time, taking turns with whatever else
+ * the loop has to do: a timer due at once, set again after each slice,
+ * so that neither a busy poller nor a stream of events starves it, nor
+ * it them.  batch_unread_del says when they are all read. */
 static void
-batch_read_cb(struct ev_loop *loop, ev_idle *w, int revents)
+batch_read_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	ev_tstamp until = ev_time() + READ_SLICE;
 	struct file *f;
 	int n;
 
 	if (batch_gate_closed()) {
-		ev_idle_stop(loop, w);
 		ev_timer_set(&rd->read_gate_ev, 0.02, 0.);
 		ev_timer_start(loop, &rd->read_gate_ev);
 		return;
@@ -344,6 +348,10 @@ batch_read_cb(struct ev_loop *loop, ev_idle *w, int revents)
 			break;
 	}
 	clients_flush();
+	if (rd->nunread > 0) {
+		ev_timer_set(w, 0., 0.);
+		ev_timer_start(loop, w);
+	}
 }
 
 /* Reads every queued file and reports what really changed; first the

@@ -1,7 +1,8 @@
 /*
  * poll.c: the polling backend, for roots inotify cannot serve.
  *
- * Every interval each polled directory and file is stat'ed: a file whose
+ * An interval after the last cycle ended, each polled directory and file
+ * is stat'ed: a file whose
  * size, mtime, ctime (both to the nanosecond) or inode differ from what
  * was seen last is queued; a directory's entries are read again only
  * when its mtime moved.  So a tick costs one statx per watched file and
@@ -179,4 +180,11 @@ poll_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	wanted_poll_sites();
 	poll_update();
+	/* The next cycle an interval after this one ended, not after it
+	 * began: a cycle longer than the interval must leave the loop time
+	 * for events, clients and the stamps being read. */
+	if (ev_is_active(w)) {
+		ev_now_update(loop);    /* the loop's time is the cycle's start */
+		ev_timer_again(loop, w);
+	}
 }

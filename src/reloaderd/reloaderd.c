@@ -308,7 +308,7 @@ shutdown_daemon(void)
 	ev_timer_stop(rd->loop, &rd->settle_ev);
 	ev_timer_stop(rd->loop, &rd->gone_ev);
 	ev_timer_stop(rd->loop, &rd->linger_ev);
-	ev_idle_stop(rd->loop, &rd->read_ev);
+	ev_timer_stop(rd->loop, &rd->read_ev);
 	ev_timer_stop(rd->loop, &rd->read_gate_ev);
 	inotify_stop();
 	htab_free(&rd->files);

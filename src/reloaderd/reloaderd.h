@@ -325,7 +325,7 @@ struct daemon {
 	struct file *unread, **unread_tail;  /* stamps to read in the */
 	size_t nunread;                  /* background, and how many */
 	size_t nread;                    /* read by it since it started */
-	ev_idle read_ev;                 /* reads them while idle */
+	ev_timer read_ev;                /* reads them, a slice a turn */
 	ev_timer read_gate_ev;           /* tests: waits for the gate */
 	ev_tstamp read_start;
 	int *awatch;                     /* ancestor watches, missing roots */
