@@ -8,6 +8,8 @@
 #	BENCH_TREES=D  where the trees are made once and kept (default
 #	               /var/tmp/reloader-bench-trees)
 #	ROUNDS=N       rounds of the scale figures (3; QUICK: 1)
+#	TABLE_ONLY=1   the table, plots and results.md again, from the
+#	               figures the last run kept in bench/results
 #
 # The trees: tN (N files, 10% of them modules, 20 files a directory, so
 # 1M files are 50k directories) and tN-all (every file a module).  The
@@ -140,6 +142,23 @@ have() {
 	command -v "$1" >/dev/null 2>&1
 }
 
+# The median of a tool's figure (field 4 ready ms, 5 RSS KiB).
+ready_fig() {
+	awk -v tr="$1" -v t="$2" -v f="$3" '$1 == tr && $3 == t {
+	    print $f }' "$RES/ready.dat" | median
+}
+
+# The median of a poll figure (field 2 reloaderd ms, 3 the loop).
+poll_fig() {
+	awk -v s="$1" -v f="$2" '$1 == s { print $f }' "$RES/poll.dat" |
+	    median
+}
+
+# The figures measured once are kept in $RES/misc.env, so that
+# TABLE_ONLY=1 makes the table, the plots and results.md again from what
+# the last run measured.
+if [ -z "${TABLE_ONLY:-}" ]; then
+
 # ---- the trees ----------------------------------------------------------
 
 need_kb=$((1200000 * 4))
@@ -175,6 +194,8 @@ ready_reloaderd() {
 }
 
 ready_inotifywait() {
+	# Gone before it starts: the shell that truncates it may come late.
+	rm -f "$W/iw.err"
 	t0=$(now_ms)
 	inotifywait -r -m -e close_write,moved_to "$1" >/dev/null \
 	    2>"$W/iw.err" &
@@ -240,6 +261,9 @@ done
 : >"$RES/ready.dat"
 for s in $SIZES; do
 	for tree in "t$s" "t$s-all"; do
+		# Warm: every tool finds the tree in the caches, whichever
+		# goes first (the daemon reads every module's contents too).
+		ready_reloaderd "$TREES/$tree" inotify >/dev/null
 		for r in $(seq 1 "$ROUNDS"); do
 			echo "bench: ready, $tree, round $r" >&2
 			for t in $TOOLS; do
@@ -270,11 +294,6 @@ for s in $SIZES; do
 	done
 done
 
-# The median of a tool's figure (field 4 ready ms, 5 RSS KiB).
-ready_fig() {
-	awk -v tr="$1" -v t="$2" -v f="$3" '$1 == tr && $3 == t {
-	    print $f }' "$RES/ready.dat" | median
-}
 
 # ---- poll cycles against the bare stat loop -----------------------------
 
@@ -282,26 +301,25 @@ ready_fig() {
 for s in $SIZES; do
 	echo "bench: poll cycle, t$s-all" >&2
 	for r in $(seq 1 "$ROUNDS"); do
-		rl_start "$TREES/t$s-all" -b poll -i 2s
+		rl_start "$TREES/t$s-all" -b poll -i 4s
 		wait_line "$RLOG" ' ready:'
 		grep -q 'stamps being read' "$RLOG" &&
 		    wait_line "$RLOG" 'read the stamps of'
-		sleep 2.5
+		sleep 5
 		c0=$(cpu_ms "$RPID")
-		sleep 10
+		sleep 24
 		c1=$(cpu_ms "$RPID")
 		stop "$RPID"
-		fl=$("$B/statloop" -r 5 -g 2000 "$TREES/t$s-all" | awk '{ print $1 }')
-		echo "$s $(awk -v a="$c0" -v b="$c1" \
-		    'BEGIN { printf "%.2f", (b - a) / 5 }') $fl" \
+		fl=$("$B/statloop" -r 5 -g 4000 "$TREES/t$s-all" | awk '{ print $1 }')
+		# The next cycle starts 4 s after the last ended, so 24 s
+		# hold 24 / (4 + c) cycles of c CPU-bound seconds each:
+		# their CPU is 24 c / (4 + c), whence c.
+		echo "$s $(awk -v a="$c0" -v b="$c1" 'BEGIN { u = b - a;
+		    printf "%.2f", u * 4000 / (24000 - u) }') $fl" \
 		    >>"$RES/poll.dat"
 	done
 done
 
-poll_fig() {
-	awk -v s="$1" -v f="$2" '$1 == s { print $f }' "$RES/poll.dat" |
-	    median
-}
 
 # ---- idle wake-ups ------------------------------------------------------
 
@@ -322,6 +340,7 @@ idle_rl=$(idle_rate "$RPID")
 stop "$RPID"
 idle_iw=-
 if have inotifywait; then
+	rm -f "$W/iw.err"
 	inotifywait -r -m "$IDLE_TREE" >/dev/null 2>"$W/iw.err" &
 	p=$!
 	PIDS="$PIDS $p"
@@ -365,6 +384,24 @@ echo "bench: fan-out and registration" >&2
 echo "bench: C latency, $LAT_N changes a chain" >&2
 "$B/latency" -n "$LAT_N" -R -o "$RES/latency.dat" -d "$TOP/$O/reloaderd" \
     "$B"/variant-*.so >"$RES/latency.txt"
+
+cat >"$RES/misc.env" <<EOT
+SIZES="$SIZES"
+ROUNDS=$ROUNDS
+LAT_N=$LAT_N
+TOOLS="$TOOLS"
+BIG=$BIG
+idle_rl=$idle_rl
+idle_iw=$idle_iw
+idle_wm=$idle_wm
+idle_wm_rss=${idle_wm_rss:-}
+one_kernel=$one_kernel
+one_rl=$one_rl
+one_poll=$one_poll
+EOT
+else
+	. "$RES/misc.env"
+fi
 
 # ---- the table ----------------------------------------------------------
 
