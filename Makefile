@@ -94,7 +94,8 @@ FUZZ_SRCS = $(wildcard tests/fuzz/fuzz-*.c)
 FUZZ_BINS = $(FUZZ_SRCS:tests/fuzz/%.c=$(O)/tests/%)
 
 HELPER_BINS = $(O)/tests/writehalves $(O)/tests/rlclient \
-	$(O)/tests/notifylisten $(O)/tests/fdhog $(O)/tests/failopen.so
+	$(O)/tests/notifylisten $(O)/tests/fdhog $(O)/tests/failopen.so \
+	$(O)/tests/fanclients
 
 # Everything `make tests` builds besides the daemon; the fragments below
 # add to it.
