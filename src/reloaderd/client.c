@@ -61,6 +61,8 @@ static const struct verb verbs[] = {
 	{ "releases-done", relay_done, 0 },
 	{ "unwatch-set", set_unwatch, 0 },
 	{ "aborted", client_aborted, 0 },
+	{ "watch-sources", sources_watch, 0 },
+	{ "unwatch-sources", sources_unwatch, 0 },
 };
 
 static void client_regsum_cb(struct ev_loop *, ev_timer *, int);
@@ -1681,6 +1683,7 @@ client_forget(struct client *c)
 	}
 	upgrade_leave(c);
 	set_forget(c);
+	sources_forget(c);
 	while (c->regs != NULL)
 		reg_free(c->regs);
 	client_regsum_clear(c);

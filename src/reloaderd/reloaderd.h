@@ -486,6 +486,8 @@ void tree_untrack(const char *);
 struct root *tree_site_watch(const char *);
 void tree_site_unwatch(struct root *);
 struct root *tree_list_watch(const char *);
+int tree_source_seen(const char *);
+void tree_sources_forget(const char *);
 void tree_list_unwatch(struct root *);
 int file_stamp(const struct file *, struct stamp *);
 void tree_links_recheck(void);
@@ -522,6 +524,16 @@ int relay_row(struct client *, struct proto_msg *);
 int relay_done(struct client *, struct proto_msg *);
 void relay_unknown(struct client *);
 void relay_forget(struct client *);
+
+/* sources.c */
+int sources_temp_name(const char *);
+int sources_glob(const char *, const char *);
+int sources_selects(const char *);
+void sources_changed(const char *, const char *);
+void sources_dir_appeared(const char *);
+void sources_forget(struct client *);
+int sources_watch(struct client *, struct proto_msg *);
+int sources_unwatch(struct client *, struct proto_msg *);
 
 /* set.c */
 int set_selects(const char *);

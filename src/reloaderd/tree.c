@@ -296,8 +296,22 @@ root_globs(const struct root *r, const char *path)
 	return 0;
 }
 
-/* Says whether the root watches the file at absolute path: its globs
- * select it, or a client has it loaded. */
+/* Says whether the root watches the file at absolute path as a module:
+ * its globs select it, a client has it loaded, or a module set selects
+ * it. */
+static int
+root_modules(const struct root *r, const char *path)
+{
+	size_t plen = strlen(r->conf.path);
+
+	if (strncmp(path, r->conf.path, plen) != 0 ||
+	    (path[plen] != '/' && plen > 1))
+		return 0;
+	return wanted_file(path) || root_globs(r, path) || set_selects(path);
+}
+
+/* Says whether the root watches the file at absolute path: as a module,
+ * or as a source a build reads (sources.c). */
 int
 root_matches(const struct root *r, const char *path)
 {
@@ -306,7 +320,7 @@ root_matches(const struct root *r, const char *path)
 	if (strncmp(path, r->conf.path, plen) != 0 ||
 	    (path[plen] != '/' && plen > 1))
 		return 0;
-	return wanted_file(path) || root_globs(r, path) || set_selects(path);
+	return root_modules(r, path) || sources_selects(path);
 }
 
 /* Joins a directory and a name into a malloc'd path. */
@@ -833,6 +847,79 @@ file_open(struct file *f, int *fd, struct stat *sb, char *real, char *err,
 	return OPEN_FAILED;
 }
 
+/*
+ * Checks a file watched only as a source: its stat decides, and nothing
+ * is read.  In the initial scan (or when a watch begins) the stat is only
+ * noted; later a new file, a stat that moved or a file gone is told to
+ * the connections watching it.  May free f.
+ */
+static int
+file_check_source(struct file *f, int initial)
+{
+	struct stat sb;
+	const char *path = file_path(f);
+	int known = f->state != FILE_NEW || f->scanned;
+
+	if (stat(path, &sb) == -1 || !S_ISREG(sb.st_mode)) {
+		if (stat(path, &sb) == -1 && file_transient(errno))
+			return CHECK_NOTHING;
+		if (known && !initial)
+			sources_changed(path, "removed");
+		file_free(f);
+		return CHECK_FORGOTTEN;
+	}
+	if (!initial && (!known || f->ino != sb.st_ino ||
+	    f->size != sb.st_size || f->mtime != tree_ns(&sb.st_mtim)))
+		sources_changed(path, known ? "changed" : "created");
+	file_note_stat(f, &sb);
+	f->scanned = 0;
+	f->state = FILE_OK;
+	return CHECK_NOTHING;
+}
+
+/* Notes a file a source watch selects, found when the watch began or
+ * when its directory appeared: the tree watches it from now on.  Returns 1 if it is new to the tree, 0 if it was known, or -1
+ * if its directory is not watched or it is not a file. */
+int
+tree_source_seen(const char *path)
+{
+	struct stat sb;
+	struct dir *d;
+	struct file *f;
+	char *dir;
+
+	if (file_lookup(path) != NULL)
+		return 0;
+	dir = path_dir(path);
+	d = stat(dir, &sb) == 0 ? dir_by_ino(sb.st_dev, sb.st_ino) : NULL;
+	free(dir);
+	if (d == NULL)
+		return -1;
+	f = file_get(d->root, d, path);
+	return file_check_source(f, 1) == CHECK_FORGOTTEN ? -1 : 1;
+}
+
+/* Forgets the files under dir that nothing selects any more, once a
+ * source watch ended. */
+void
+tree_sources_forget(const char *dir)
+{
+	struct file *f, *next;
+	size_t i, dlen = strlen(dir);
+	const char *path;
+
+	for (i = 0; i < rd->files.nbuckets; i++) {
+		for (f = rd->files.buckets[i]; f != NULL; f = next) {
+			next = f->hnext;
+			path = file_path(f);
+			if (strncmp(path, dir, dlen) == 0 &&
+			    (dlen == 1 || path[dlen] == '/') &&
+			    !root_matches(file_root(f), path))
+				file_free(f);
+		}
+	}
+}
+
 static int file_check_read(struct file *, int);
 
 /* Reads a file's stamp and logs what it means: added, changed, removed,
@@ -860,6 +947,9 @@ file_check_read(struct file *f, int initial)
 	char was[2 * STAMP_MAX + 32], real[PATH_MAX];
 	const char *path = root_display(file_root(f), file_path(f)), *mod;
 	int rc, e, fd = -1, scanned, rewritten, had, oldkind;
+
+	if (!root_modules(file_root(f), file_path(f)))
+		return file_check_source(f, initial);
 
 	switch (file_open(f, &fd, &sb, real, err, sizeof(err))) {
 	case OPEN_MISSING:
@@ -1092,8 +1182,15 @@ dir_scan(struct dir *d, int live, int recurse)
 			isdir = S_ISDIR(sb.st_mode);
 			havesb = !S_ISLNK(sb.st_mode);
 		}
-		if (isdir && r->implicit)
+		if (isdir && r->implicit) {
+			/* Not its own, but a source watch's, maybe. */
+			if (live) {
+				path = path_join(d->path, de->d_name);
+				sources_dir_appeared(path);
+				free(path);
+			}
 			continue;
+		}
 		path = path_join(d->path, de->d_name);
 		if (isdir) {
 			if ((sub = dir_child(d, de->d_name)) != NULL) {
