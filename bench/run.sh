@@ -122,14 +122,14 @@ median() {
 
 # Starts reloaderd on a tree with extra arguments; sets RPID, RLOG.
 rl_start() {
-	tree=$1
+	rl_tree=$1
 	shift
 	RLOG=$W/rl.log
 	: >"$RLOG"
 	printf '[reloaderd]\nsettle = 0\n' >"$W/rl.conf"
 	rm -f "$W/rl.sock"
 	"$TOP/$O/reloaderd" -f -s "$W/rl.sock" -c "$W/rl.conf" -l "$RLOG" \
-	    -w "$tree" "$@" &
+	    -w "$rl_tree" "$@" &
 	RPID=$!
 	PIDS="$PIDS $RPID"
 }
