@@ -67,6 +67,21 @@ struct wait {
 	const char *prefix;              /* before each result line */
 };
 
+/* A --watch pattern as the daemon's watch-sources takes it. */
+struct watch_spec {
+	const char *pattern;             /* as given */
+	char *dir;                       /* absolute, symlinks resolved */
+	char *match;                     /* relative to dir; NULL: every file */
+};
+
+/* The sources changed since the last build of "build --watch" began. */
+struct watch_queue {
+	char **paths;                    /* distinct */
+	size_t npaths;
+	char what[16];                   /* changed, created or removed */
+	int busy;                        /* a build runs */
+};
+
 /* The options every command sees. */
 struct opts {
 	const char *socket;
@@ -163,5 +178,14 @@ void result_print(FILE *, const char *, const struct proto_msg *);
 
 /* build.c */
 int cmd_build(struct conn *, int, char **);
+
+/* watch.c */
+size_t watch_split(const char *, const char **);
+int watch_resolve(struct watch_spec *, const char *, char *, size_t);
+void watch_spec_free(struct watch_spec *);
+void watch_change(struct watch_queue *, const char *, const char *);
+int watch_start(struct watch_queue *, char *, size_t);
+void watch_done(struct watch_queue *);
+void watch_free(struct watch_queue *);
 
 #endif /* CTL_H */
