@@ -78,6 +78,7 @@ DAEMON_SRCS = src/reloaderd/config.c src/reloaderd/log.c \
 	src/reloaderd/cred.c src/reloaderd/notify.c src/reloaderd/ctl.c \
 	src/reloaderd/reg.c src/reloaderd/wanted.c src/reloaderd/path.c \
 	src/reloaderd/hold.c src/reloaderd/upgrade.c src/reloaderd/set.c \
+	src/reloaderd/sources.c \
 	src/reloaderd/relay.c \
 	$(PROTO_SRCS)
 MAIN_SRCS = src/reloaderd/reloaderd.c
@@ -94,7 +95,8 @@ FUZZ_SRCS = $(wildcard tests/fuzz/fuzz-*.c)
 FUZZ_BINS = $(FUZZ_SRCS:tests/fuzz/%.c=$(O)/tests/%)
 
 HELPER_BINS = $(O)/tests/writehalves $(O)/tests/rlclient \
-	$(O)/tests/notifylisten $(O)/tests/fdhog $(O)/tests/failopen.so
+	$(O)/tests/notifylisten $(O)/tests/fdhog $(O)/tests/failopen.so \
+	$(O)/tests/fanclients
 
 # Everything `make tests` builds besides the daemon; the fragments below
 # add to it.

@@ -1,15 +1,27 @@
-# bench.mk: `make bench` measures reload latency, reloader beside a
-# hand-written floor chain in the same run (bench/README.md).  Not part
-# of `make check`.
+# bench.mk: `make bench` measures every figure of issue 12 beside its
+# reference in the same run (bench/run.sh, bench/README.md): it installs
+# the tools compared (scripts/deps.sh bench), makes the trees once, and
+# writes bench/results.md and bench/results/*.png.  Not part of `make
+# check`.
 #
-#	make bench [N=300] [BENCH_FLAGS=-R]
+#	make bench [QUICK=1] [BENCH_TREES=DIR] [ROUNDS=N]
+#	make bench-latency [N=300] [BENCH_FLAGS=-R]	(the C latency only)
 
 N ?= 300
 BENCH_FLAGS ?=
 BENCH_LATENCY = $(O)/bench/latency
 BENCH_VARIANTS = $(foreach v,1 2 3 4,$(O)/bench/variant-$(v).so)
+BENCH_TOOLS = $(BENCH_LATENCY) $(BENCH_VARIANTS) $(O)/bench/fanout \
+	$(O)/bench/mktree $(O)/bench/statloop $(O)/bench/tiny.so \
+	$(O)/bench/onechange $(BENCH_SKEW) $(BENCH_SKEW_MODS)
 
-bench: $(O)/reloaderd $(BENCH_LATENCY) $(BENCH_VARIANTS)
+bench-deps:
+	@sh scripts/deps.sh bench
+
+bench: bench-deps $(O)/reloaderd $(BENCH_TOOLS)
+	QUICK=$(QUICK) sh bench/run.sh $(O)
+
+bench-latency: $(O)/reloaderd $(BENCH_LATENCY) $(BENCH_VARIANTS)
 	$(BENCH_LATENCY) $(BENCH_FLAGS) -n $(N) -d $(O)/reloaderd \
 	    $(BENCH_VARIANTS)
 
@@ -25,11 +37,38 @@ $(O)/bench/variant-%.so: bench/variant.c
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(DEPFLAGS) -fPIC -shared -Wl,--build-id \
 	    -DVARIANT=$* -o $@ $<
 
-.PHONY: bench
+.PHONY: bench bench-deps bench-latency
+
+# One change, many clients: reloaderd beside a hand-written floor server.
+BENCH_FANOUT = $(O)/bench/fanout
+$(BENCH_FANOUT): bench/fanout.c $(PROTO_OBJS) $(STAMP_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(DEPFLAGS) $(ALL_LDFLAGS) -o $@ \
+	    $< $(PROTO_OBJS) $(STAMP_OBJS) $(LIBS)
+
+# The scale benchmarks' tools: the tree generator, the bare stat loop a
+# poll cycle is compared with, and a small module to copy a million times.
+$(O)/bench/mktree: bench/mktree.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(DEPFLAGS) $(ALL_LDFLAGS) -o $@ $<
+
+$(O)/bench/statloop: bench/statloop.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(DEPFLAGS) $(ALL_LDFLAGS) -o $@ $<
+
+$(O)/bench/tiny.so: bench/tiny.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) -fPIC -shared -nostdlib -Wl,--build-id=sha1 \
+	    -Wl,-z,noseparate-code -s -o $@ $<
+
+$(O)/bench/onechange: bench/onechange.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(DEPFLAGS) $(ALL_LDFLAGS) -o $@ $<
 
 # bench-skew: the switch skew across SKEW_P processes with the same two
 # modules, one-phase (protocol 1) beside two-phase (protocol 2), in the
-# same run (bench/results.md, "Switch skew"); `make bench` runs it too.
+# same run (bench/results.md, "Switch skew"); `make bench` runs it too
+# (bench/run.sh).
 # SKEW_TEST_US makes each module's test hook work that many microseconds.
 #
 #	make bench-skew [SKEW_N=200] [SKEW_P=8] [SKEW_TEST_US=1000]
@@ -43,8 +82,6 @@ BENCH_SKEW = $(O)/bench/skew
 SKEW_MODDIR = $(O)/bench/skewmods$(if $(SKEW_TEST_US),-us$(SKEW_TEST_US))
 BENCH_SKEW_MODS = $(foreach m,a b,$(foreach v,1 2 3 4,\
 	$(SKEW_MODDIR)/skew-$(m)-$(v).so))
-
-bench: bench-skew
 
 bench-skew: $(O)/reloaderd $(BENCH_SKEW) $(BENCH_SKEW_MODS)
 	$(BENCH_SKEW) -n $(SKEW_N) -p $(SKEW_P) -d $(SKEW_DAEMON) \

@@ -1,10 +1,11 @@
 #!/bin/sh
 # Installs the Debian packages that reloader needs, and only those that
 # are missing: `run` what `make run` builds and runs, `check` those and
-# what the tests need besides.  `list` prints a set's packages.
+# what the tests need besides, `bench` those and what `make bench` runs
+# beside reloaderd.  `list` prints a set's packages.
 #
-#	sh scripts/deps.sh [run | check]	(default: check)
-#	sh scripts/deps.sh list run | check
+#	sh scripts/deps.sh [run | check | bench]	(default: check)
+#	sh scripts/deps.sh list run | check | bench
 set -eu
 
 # make run: the compiler, libev (event loop), elfutils' libelf (ELF
@@ -38,19 +39,28 @@ rebar3 erlang-dialyzer binutils procps systemd mandoc man-db
 strace util-linux dpkg-dev debhelper fakeroot jq netcat-openbsd rsync
 openssh-client openssh-server"
 
+# make bench, besides: the tools a user would pick instead, measured
+# beside reloaderd (inotify-tools' inotifywait, watchman, fswatch); the
+# real mochiweb reloader.erl (erlang-mochiweb); gnuplot for the plots;
+# perf (linux-perf) and valgrind for the profiles the notes cite.
+BENCH_PKGS="$CHECK_PKGS inotify-tools watchman fswatch erlang-mochiweb
+gnuplot-nox linux-perf valgrind"
+
 case ${1:-check} in
 run) PKGS=$RUN_PKGS ;;
 check) PKGS=$CHECK_PKGS ;;
+bench) PKGS=$BENCH_PKGS ;;
 list)
 	case ${2:-} in
 	run) echo $RUN_PKGS ;;
 	check) echo $CHECK_PKGS ;;
-	*) echo "usage: deps.sh list run|check" >&2; exit 64 ;;
+	bench) echo $BENCH_PKGS ;;
+	*) echo "usage: deps.sh list run|check|bench" >&2; exit 64 ;;
 	esac
 	exit 0
 	;;
 *)
-	echo "usage: deps.sh [run | check] | list run|check" >&2
+	echo "usage: deps.sh [run | check | bench] | list run|check|bench" >&2
 	exit 64
 	;;
 esac

@@ -137,12 +137,19 @@ status_root(struct table *t, const struct proto_msg *m)
 {
 	const char *state = cmd_get(m, "state");
 	const char *implicit = proto_get(m, "implicit");
+	const char *unread = proto_get(m, "unread");
 
 	table_add(t, "%s", cmd_get(m, "path"));
 	table_add(t, "%s", cmd_get(m, "backend"));
 	table_add(t, "%s", cmd_get(m, "dirs"));
 	table_add(t, "%s", cmd_get(m, "files"));
-	table_cell(t, strcmp(state, "watching") == 0 ? NULL : "warn", state);
+	if (strcmp(state, "watching") == 0 && unread != NULL &&
+	    strcmp(unread, "0") != 0)
+		/* Its first stamps are still being read. */
+		table_add(t, "watching, %s stamps to read", unread);
+	else
+		table_cell(t, strcmp(state, "watching") == 0 ? NULL : "warn",
+		    state);
 	table_add(t, "%s", implicit != NULL && strcmp(implicit, "yes") == 0 ?
 	    "for clients' modules" : "configured");
 }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "proto.h"
 #include "reloaderd.h"
@@ -26,6 +27,12 @@
 #define BATCH_RETRY_MIN 0.05
 #define BATCH_RETRY_MAX 5.0
 
+/* The background reader of first stamps reads at most this many files,
+ * or for this long, at each turn of the loop, so that events and clients
+ * wait for it no longer than that. */
+#define READ_CHUNK 256
+#define READ_SLICE 0.005
+
 /* How long a vanished module may stay away and still count as changed
  * rather than removed; it is reported between one and two of these
  * after it vanished. */
@@ -36,6 +43,8 @@ static size_t batch_read(void);
 static void batch_gone_cb(struct ev_loop *, ev_timer *, int);
 static void batch_retry_arm(void);
 static void batch_retry_cb(struct ev_loop *, ev_timer *, int);
+static void batch_read_cb(struct ev_loop *, ev_timer *, int);
+static void batch_gate_cb(struct ev_loop *, ev_timer *, int);
 
 /* Sets up the empty queue and the settle timer. */
 void
@@ -44,6 +53,11 @@ batch_init(void)
 	rd->queue = NULL;
 	rd->queue_tail = &rd->queue;
 	rd->nqueued = 0;
+	rd->unread = NULL;
+	rd->unread_tail = &rd->unread;
+	rd->nunread = 0;
+	ev_init(&rd->read_ev, batch_read_cb);
+	ev_init(&rd->read_gate_ev, batch_gate_cb);
 	ev_init(&rd->settle_ev, batch_timer_cb);
 	ev_init(&rd->gone_ev, batch_gone_cb);
 	ev_init(&rd->retry_ev, batch_retry_cb);
@@ -77,7 +91,7 @@ batch_gone_cb(struct ev_loop *loop, ev_timer *w, int revents)
 			if (f->state != FILE_GONE || f->gonegen == rd->gonegen)
 				continue;
 			/* Back without an event we saw (a hard link): read it. */
-			if (stat(f->path, &sb) == 0)
+			if (stat(file_path(f), &sb) == 0)
 				batch_queue(f);
 			else
 				file_gone(f);
@@ -123,13 +137,72 @@ batch_arm(void)
 	ev_timer_start(rd->loop, &rd->settle_ev);
 }
 
+/* Unlinks a file from the queue whose tail pointer is *tail. */
+static void
+batch_unlink(struct file *f, struct file ***tail)
+{
+	*f->qprev = f->qnext;
+	if (f->qnext != NULL)
+		f->qnext->qprev = f->qprev;
+	else
+		*tail = f->qprev;
+	f->queued = 0;
+	f->qnext = NULL;
+	f->qprev = NULL;
+}
+
+/* Takes a file out of the queue of first stamps to read. */
+static void
+batch_unread_del(struct file *f)
+{
+	batch_unlink(f, &rd->unread_tail);
+	file_root(f)->nunread--;
+	rd->nread++;
+	if (--rd->nunread == 0 && rd->loop != NULL) {
+		ev_timer_stop(rd->loop, &rd->read_ev);
+		log_info("read the stamps of %zu files found at start in "
+		    "%.2f s", rd->nread, ev_time() - rd->read_start);
+		notify_status_changed();
+	}
+}
+
+/*
+ * Queues a file found by the first scan, whose stat is noted, to have
+ * its first stamp read in the background, while the loop is idle: the
+ * daemon is ready once its watches are armed, not once every module is
+ * read.  A file an event points at meanwhile leaves this queue for the
+ * batch's, and file_check keeps the promise: a file whose stat is still
+ * the scan's holds what was there at the scan, and becomes known; one
+ * whose stat moved was rewritten since, and is reported changed.
+ */
+void
+batch_unread(struct file *f)
+{
+	if (f->queued)
+		return;
+	f->queued = QUEUED_UNREAD;
+	f->qnext = NULL;
+	f->qprev = rd->unread_tail;
+	*rd->unread_tail = f;
+	rd->unread_tail = &f->qnext;
+	file_root(f)->nunread++;
+	if (rd->nunread++ == 0 && rd->loop != NULL) {
+		rd->read_start = ev_time();
+		rd->nread = 0;
+		ev_timer_set(&rd->read_ev, 0., 0.);
+		ev_timer_start(rd->loop, &rd->read_ev);
+	}
+}
+
 /* Queues a file to be read when the batch settles. */
 void
 batch_queue(struct file *f)
 {
-	if (f->queued)
+	if (f->queued == QUEUED_BATCH)
 		return;
-	f->queued = 1;
+	if (f->queued == QUEUED_UNREAD)
+		batch_unread_del(f);
+	f->queued = QUEUED_BATCH;
 	f->qnext = NULL;
 	f->qprev = rd->queue_tail;
 	*rd->queue_tail = f;
@@ -144,14 +217,11 @@ batch_unqueue(struct file *f)
 {
 	if (!f->queued)
 		return;
-	*f->qprev = f->qnext;
-	if (f->qnext != NULL)
-		f->qnext->qprev = f->qprev;
-	else
-		rd->queue_tail = f->qprev;
-	f->queued = 0;
-	f->qnext = NULL;
-	f->qprev = NULL;
+	if (f->queued == QUEUED_UNREAD) {
+		batch_unread_del(f);
+		return;
+	}
+	batch_unlink(f, &rd->queue_tail);
 	if (--rd->nqueued == 0 && rd->loop != NULL && rd->requeue == NULL)
 		ev_timer_stop(rd->loop, &rd->settle_ev);
 }
@@ -165,7 +235,7 @@ batch_module_name(const struct file *f, char *buf, size_t len)
 	memset(&st, 0, sizeof(st));
 	if (f->stamp != NULL && f->stamp->module != NULL)
 		snprintf(st.module, sizeof(st.module), "%s", f->stamp->module);
-	stamp_module_name(f->path, &st, buf, len);
+	stamp_module_name(file_path(f), &st, buf, len);
 }
 
 /* Tells subscribers that a module was added, changed or removed. */
@@ -186,14 +256,14 @@ batch_event(struct file *f, int how, const struct stamp *was)
 	proto_start(&o, buf, sizeof(buf), "event");
 	proto_add(&o, "type", "change");
 	proto_add(&o, "how", hows[how]);
-	proto_add(&o, "path", f->path);
+	proto_add(&o, "path", file_path(f));
 	batch_module_name(f, name, sizeof(name));
 	proto_add(&o, "module", name);
 	proto_stamp_format(&now, stamp, sizeof(stamp));
 	proto_add(&o, "stamp", stamp);
 	proto_stamp_format(was, stamp, sizeof(stamp));
 	proto_add(&o, "was", stamp);
-	ctl_event_about(&o, f->path);
+	ctl_event_about(&o, file_path(f));
 }
 
 /* Cuts the settle window short: handles every change the kernel or a
@@ -213,6 +283,77 @@ batch_catch_up(void)
 	clients_flush();
 }
 
+/* Reads a file's stamp and tells clients and subscribers what changed;
+ * returns what file_check found.  May free f. */
+int
+batch_check(struct file *f, int initial)
+{
+	struct stamp was;
+	int rc;
+
+	memset(&was, 0, sizeof(was));
+	if (f->stamp != NULL)
+		file_stamp(f, &was);
+	rc = file_check(f, initial);
+	if (rc != CHECK_REMOVED && rc != CHECK_FORGOTTEN)
+		client_file_checked(f, rc);
+	if (rc != CHECK_NOTHING && rc != CHECK_FORGOTTEN) {
+		rd->stats.changes++;
+		batch_event(f, rc, &was);
+	}
+	return rc;
+}
+
+/* Says whether tests hold the background reader back: while the file
+ * RELOADERD_TEST_READ_GATE names does not exist, nothing is read, so
+ * that a test can act on files whose stamps are not read yet. */
+static int
+batch_gate_closed(void)
+{
+	const char *gate = getenv("RELOADERD_TEST_READ_GATE");
+
+	return gate != NULL && access(gate, F_OK) == -1;
+}
+
+/* Looks again whether the tests' gate opened. */
+static void
+batch_gate_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	if (rd->nunread > 0) {
+		ev_timer_set(&rd->read_ev, 0., 0.);
+		ev_timer_start(loop, &rd->read_ev);
+	}
+}
+
+/* Reads first stamps a slice at a time, taking turns with whatever else
+ * the loop has to do: a timer due at once, set again after each slice,
+ * so that neither a busy poller nor a stream of events starves it, nor
+ * it them.  batch_unread_del says when they are all read. */
+static void
+batch_read_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	ev_tstamp until = ev_time() + READ_SLICE;
+	struct file *f;
+	int n;
+
+	if (batch_gate_closed()) {
+		ev_timer_set(&rd->read_gate_ev, 0.02, 0.);
+		ev_timer_start(loop, &rd->read_gate_ev);
+		return;
+	}
+	for (n = 0; n < READ_CHUNK && (f = rd->unread) != NULL; n++) {
+		batch_unread_del(f);
+		batch_check(f, 1);
+		if ((n & 15) == 15 && ev_time() > until)
+			break;
+	}
+	clients_flush();
+	if (rd->nunread > 0) {
+		ev_timer_set(w, 0., 0.);
+		ev_timer_start(loop, w);
+	}
+}
+
 /* Reads every queued file and reports what really changed; first the
  * registered paths whose symlinks moved are resolved again.  Returns how
  * many changes it found. */
@@ -220,7 +361,6 @@ static size_t
 batch_read(void)
 {
 	struct file *f;
-	struct stamp was;
 	size_t seen = 0, changes, counts[5] = { 0, 0, 0, 0, 0 };
 	int rc;
 
@@ -228,17 +368,9 @@ batch_read(void)
 	changes = wanted_run();
 	while ((f = rd->queue) != NULL) {
 		batch_unqueue(f);
-		memset(&was, 0, sizeof(was));
-		if (f->stamp != NULL)
-			file_stamp(f, &was);
-		rc = file_check(f, 0);
-		if (rc != CHECK_REMOVED && rc != CHECK_FORGOTTEN)
-			client_file_checked(f, rc);
-		if (rc != CHECK_NOTHING && rc != CHECK_FORGOTTEN) {
-			rd->stats.changes++;
+		rc = batch_check(f, 0);
+		if (rc != CHECK_NOTHING && rc != CHECK_FORGOTTEN)
 			changes++;
-			batch_event(f, rc, &was);
-		}
 		counts[rc]++;
 		seen++;
 	}

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
 #include "proto.h"
 #include "reloaderd.h"
@@ -60,6 +61,8 @@ static const struct verb verbs[] = {
 	{ "releases-done", relay_done, 0 },
 	{ "unwatch-set", set_unwatch, 0 },
 	{ "aborted", client_aborted, 0 },
+	{ "watch-sources", sources_watch, 0 },
+	{ "unwatch-sources", sources_unwatch, 0 },
 };
 
 static void client_regsum_cb(struct ev_loop *, ev_timer *, int);
@@ -204,9 +207,14 @@ client_line(struct client *c, char *line, size_t len)
 	c->reqid = proto_get(&m, "id");
 	if (i < sizeof(verbs) / sizeof(verbs[0]))
 		rc = verbs[i].fn(c, &m);
-	else if ((rc = ctl_line(c, m.verb, &m)) == 1) {
-		client_error(c, "unknown-verb", "unknown verb \"%s\"", m.verb);
-		rc = -1;
+	else {
+		/* Control verbs may mark clients dirty directly. */
+		rd->flush_all = 1;
+		if ((rc = ctl_line(c, m.verb, &m)) == 1) {
+			client_error(c, "unknown-verb", "unknown verb \"%s\"",
+			    m.verb);
+			rc = -1;
+		}
 	}
 	c->reqid = NULL;
 	if (rc == 0)
@@ -358,7 +366,7 @@ reg_display(const struct reg *r)
 
 	if (r->wp->target != NULL && strcmp(r->wp->target->path,
 	    r->wp->path) == 0 && (f = file_lookup(r->wp->path)) != NULL)
-		return root_display(f->root, f->path);
+		return root_display(file_root(f), file_path(f));
 	return r->wp->path;
 }
 
@@ -404,7 +412,7 @@ static void
 reg_touch(struct reg *r)
 {
 	if (r->state == REG_PENDING)
-		r->c->dirty = 1;
+		client_dirty(r->c);
 }
 
 /*
@@ -732,6 +740,19 @@ client_switch_event(struct client *c, struct reg *r, int committed,
 	ctl_event_about(&o, r->wp->path);
 }
 
+/* Ends the batch a client has out; what waited behind it is noted for
+ * clients_flush. */
+static void
+client_batch_over(struct client *c)
+{
+	c->lastbatch = c->batch;
+	c->batch = 0;
+	c->inbatch = 0;
+	c->phase = PHASE_IDLE;
+	if (c->dirty)
+		client_dirty(c);
+}
+
 /* Ends a client's part in a switch: each module it prepared is current
  * (committed) or back on its old version (not), its batch is over. */
 static void
@@ -773,12 +794,9 @@ client_switched(struct client *c, int committed, const char *why)
 		    why);
 		reg_touch(r);
 	}
-	c->lastbatch = c->batch;
-	c->batch = 0;
-	c->inbatch = 0;
-	c->phase = PHASE_IDLE;
 	free(c->failure);
 	c->failure = NULL;
+	client_batch_over(c);
 }
 
 /* Handles "committed": the client switched everything it prepared. */
@@ -1068,10 +1086,7 @@ client_done(struct client *c, struct proto_msg *m)
 		 * it prepared, and the whole switch aborts. */
 		if (c->failure == NULL && c->nprepared == 0) {
 			/* Every module switched on its own: nothing waits. */
-			c->lastbatch = c->batch;
-			c->batch = 0;
-			c->inbatch = 0;
-			c->phase = PHASE_IDLE;
+			client_batch_over(c);
 			upgrade_skip(c);
 		} else if (c->failure == NULL)
 			upgrade_ready(c);
@@ -1083,12 +1098,8 @@ client_done(struct client *c, struct proto_msg *m)
 			upgrade_failed(c, why);
 			free(why);
 		}
-	} else {
-		c->lastbatch = c->batch;
-		c->batch = 0;
-		c->inbatch = 0;
-		c->phase = PHASE_IDLE;
-	}
+	} else
+		client_batch_over(c);
 	if (missing > 0) {
 		client_error(c, "bad-result", "done before %d module%s of "
 		    "batch %llu had a result", missing, missing == 1 ? "" :
@@ -1171,6 +1182,104 @@ client_peer_error(struct client *c, struct proto_msg *m)
 	return 0;
 }
 
+/* The text of the last "module" line built, after its batch id: clients
+ * offered the same registered path at the same stamps share it. */
+static struct {
+	const struct wpath *wp;
+	char module[STAMP_MODULE_MAX];
+	char given[PATH_MAX];
+	struct stamp offered, have;
+	int flags;
+	char tail[PROTO_MAX_LINE];
+	size_t len;
+} client_tail;
+
+/* What the last permission check of client_pick found, valid for one
+ * clients_flush: the disk does not change within it. */
+static struct {
+	unsigned long gen;
+	uid_t uid;
+	gid_t gid;
+	const struct wpath *wp;
+	int rc;
+	char err[512];
+} client_perm;
+static unsigned long client_flushgen;
+
+/* Says whether a registration's client may still read its path, asking
+ * path.c once per flush for clients of the same uid and group without
+ * supplementary groups (the usual case: many processes of one user). */
+static int
+client_may_read(const struct reg *r, char *err, size_t len)
+{
+	const struct cred *cr = &r->c->cred;
+	int cache = cr->ngroups == 0;
+
+	if (cache && client_perm.gen == client_flushgen &&
+	    client_perm.wp == r->wp && client_perm.uid == cr->uid &&
+	    client_perm.gid == cr->gid) {
+		snprintf(err, len, "%s", client_perm.err);
+		return client_perm.rc;
+	}
+	client_perm.rc = cred_can_read(cr, r->wp->path, client_perm.err,
+	    sizeof(client_perm.err));
+	client_perm.gen = cache ? client_flushgen : 0;
+	client_perm.wp = r->wp;
+	client_perm.uid = cr->uid;
+	client_perm.gid = cr->gid;
+	snprintf(err, len, "%s", client_perm.err);
+	return client_perm.rc;
+}
+
+/* Appends a registration's "module" line for batch id to out, built once
+ * for every client offered the same path at the same stamps. */
+static int
+client_module_line(const struct reg *r, unsigned long id, int rollbacks,
+    char *out, size_t len)
+{
+	char buf[PROTO_MAX_LINE], stamp[PROTO_STAMP_MAX], *sp;
+	struct proto_out o;
+	int flags = rollbacks ? 1 : reg_offer_forced(r) ? 2 : 0, n;
+
+	if (client_tail.wp != r->wp || client_tail.flags != flags ||
+	    !stamp_equal(&client_tail.offered, &r->offered) ||
+	    !stamp_equal(&client_tail.have, &r->have) ||
+	    strcmp(client_tail.module, r->module) != 0 ||
+	    strcmp(client_tail.given, r->given) != 0) {
+		proto_start(&o, buf, sizeof(buf), "module");
+		proto_add(&o, "batch", "0");
+		proto_add(&o, "module", r->module);
+		proto_add(&o, "path", r->given);
+		proto_stamp_format(&r->offered, stamp, sizeof(stamp));
+		proto_add(&o, "stamp", stamp);
+		proto_stamp_format(&r->have, stamp, sizeof(stamp));
+		proto_add(&o, "was", stamp);
+		if (rollbacks)
+			proto_add(&o, "action", "rollback");
+		else if (flags == 2)
+			proto_add(&o, "force", "yes");
+		if ((n = proto_end(&o)) == -1)
+			return -1;
+		/* What follows "module batch=0". */
+		sp = buf + strlen("module batch=0");
+		client_tail.len = (size_t)n - (size_t)(sp - buf);
+		memcpy(client_tail.tail, sp, client_tail.len);
+		client_tail.wp = r->wp;
+		client_tail.flags = flags;
+		client_tail.offered = r->offered;
+		client_tail.have = r->have;
+		snprintf(client_tail.module, sizeof(client_tail.module), "%s",
+		    r->module);
+		snprintf(client_tail.given, sizeof(client_tail.given), "%s",
+		    r->given);
+	}
+	n = snprintf(out, len, "module batch=%lu", id);
+	if (n < 0 || (size_t)n + client_tail.len > len)
+		return -1;
+	memcpy(out + n, client_tail.tail, client_tail.len);
+	return n + (int)client_tail.len;
+}
+
 /* Picks a client's batch out of its pending modules, if none is out:
  * each goes to state reloading, and the client gets a batch id.
  * Rollbacks go in a batch of their own, before any load.  Returns how
@@ -1197,8 +1306,7 @@ client_pick(struct client *c)
 		disk = reg_disk(r, &dbuf);
 		/* Permissions may have changed since it registered. */
 		if (disk != NULL && !rollbacks &&
-		    cred_can_read(&r->c->cred, r->wp->path, err,
-		    sizeof(err)) == -1) {
+		    client_may_read(r, err, sizeof(err)) == -1) {
 			log_about(r->wp->path);
 			log_warnx("not offering %s to %s: %s",
 			    log_esc(r->module), r->c->label, err);
@@ -1233,54 +1341,57 @@ client_pick(struct client *c)
 	return count;
 }
 
-/* Sends a client the batch picked for it: "reload" for version 1,
- * "prepare" in group g for version 2. */
+/* Sends a client the batch picked for it in one write: "reload" for
+ * version 1, "prepare" in group g for version 2, a "module" line each,
+ * "end". */
 static void
 client_send_lines(struct client *c, struct upgrade *g)
 {
-	char buf[PROTO_MAX_LINE], stamp[PROTO_STAMP_MAX];
-	struct proto_out o;
+	static char *text;
+	static size_t cap;
 	struct reg *r;
 	unsigned long id = c->batch;
-	int rollbacks = 0;
+	size_t len, need;
+	int rollbacks = 0, n;
 
 	for (r = c->regs; r != NULL && !rollbacks; r = r->next)
 		rollbacks = r->state == REG_OFFERED && r->batch == id &&
 		    r->action == REG_ROLLBACK;
-	proto_start(&o, buf, sizeof(buf), g != NULL ? "prepare" : "reload");
-	proto_addf(&o, "batch", "%lu", id);
-	proto_addf(&o, "count", "%zu", c->inbatch);
-	if (g != NULL) {
-		proto_addf(&o, "group", "%lu", g->id);
-		proto_addf(&o, "clients", "%zu", g->nmembers);
+	need = (c->inbatch + 2) * PROTO_MAX_LINE;
+	if (need > cap) {
+		free(text);
+		if ((text = malloc(need)) == NULL)
+			fatal("client_send_lines");
+		cap = need;
 	}
-	if (client_send(c, &o) == -1)
-		return;
+	if (g != NULL)
+		len = (size_t)snprintf(text, cap, "prepare batch=%lu count=%zu "
+		    "group=%lu clients=%zu\n", id, c->inbatch, g->id,
+		    g->nmembers);
+	else
+		len = (size_t)snprintf(text, cap, "reload batch=%lu "
+		    "count=%zu\n", id, c->inbatch);
 	for (r = c->regs; r != NULL; r = r->next) {
 		if (r->state != REG_OFFERED || r->batch != id)
 			continue;
-		log_about(r->wp->path);
-		log_debug("offering %s (%s) to %s in batch %lu",
-		    log_esc(r->module), log_esc(reg_display(r)), c->label, id);
-		log_about(NULL);
-		proto_start(&o, buf, sizeof(buf), "module");
-		proto_addf(&o, "batch", "%lu", id);
-		proto_add(&o, "module", r->module);
-		proto_add(&o, "path", r->given);
-		proto_stamp_format(&r->offered, stamp, sizeof(stamp));
-		proto_add(&o, "stamp", stamp);
-		proto_stamp_format(&r->have, stamp, sizeof(stamp));
-		proto_add(&o, "was", stamp);
-		if (rollbacks)
-			proto_add(&o, "action", "rollback");
-		else if (reg_offer_forced(r))
-			proto_add(&o, "force", "yes");
-		if (client_send(c, &o) == -1)
-			return;
+		if (log_getlevel() >= LOG_DEBUG) {
+			log_about(r->wp->path);
+			log_debug("offering %s (%s) to %s in batch %lu",
+			    log_esc(r->module), log_esc(reg_display(r)),
+			    c->label, id);
+			log_about(NULL);
+		}
+		if ((n = client_module_line(r, id, rollbacks, text + len,
+		    cap - len)) == -1) {
+			/* Only paths near PATH_MAX, every byte escaped. */
+			log_warnx("%s: a \"module\" line would exceed %d "
+			    "bytes; not sent", c->label, PROTO_MAX_LINE);
+			continue;
+		}
+		len += (size_t)n;
 	}
-	proto_start(&o, buf, sizeof(buf), "end");
-	proto_addf(&o, "batch", "%lu", id);
-	client_send(c, &o);
+	len += (size_t)snprintf(text + len, cap - len, "end batch=%lu\n", id);
+	control_send(c, text, len);
 }
 
 /* Notes that a watched file was read: where it changed, the registrations
@@ -1291,19 +1402,21 @@ void
 client_file_checked(struct file *f, int rc)
 {
 	int changed = rc == CHECK_ADDED || rc == CHECK_CHANGED;
-
 	struct wtarget *t;
 	struct wpath *wp;
 	struct stamp dbuf;
 	struct reg *r;
 
+	const char *path;
+
 	if (rc == CHECK_ADDED)
 		set_file_added(f);
 	if (rd->targets.count == 0)
 		return;
-	t = htab_first(&rd->targets, hash_str(f->path));
+	path = file_path(f);
+	t = htab_first(&rd->targets, hash_str(path));
 	for (; t != NULL; t = htab_next(&rd->targets, t)) {
-		if (strcmp(t->path, f->path) != 0)
+		if (strcmp(t->path, path) != 0)
 			continue;
 		for (wp = t->paths; wp != NULL; wp = wp->tnext)
 			for (r = wp->regs; r != NULL; r = r->pnext) {
@@ -1453,28 +1566,65 @@ clients_build_ended(void)
 	clients_each(NULL, clients_build_ended_one, 0);
 }
 
+/* Notes a client for clients_flush to look at: it may have notices held
+ * for its sets, or a hold on it ended.  clients_flush looks at the
+ * clients so noted, not at every client after every line. */
+void
+client_note(struct client *c)
+{
+	if (c->dqueued || c->dead)
+		return;
+	c->dqueued = 1;
+	c->dnext = rd->dirtyq;
+	rd->dirtyq = c;
+}
+
+/* Notes that a client may have a batch to send. */
+void
+client_dirty(struct client *c)
+{
+	c->dirty = 1;
+	client_note(c);
+}
+
 /* Sends every client with changes waiting and no batch out its batch,
  * unless reloads are held for it.  The version-2 clients among them
  * prepare, in one upgrade per user that switches together (or each in
  * its own with switch = per-process): one user's failing module does
  * not hold another's processes back.  Version-1 clients reload at once,
- * on their own.  Clients it drops are left for clients_reap. */
+ * on their own.  Only the clients noted (client_dirty, client_note) are
+ * looked at, not every client after every line; a client with a batch
+ * out is noted again when its batch ends.  Clients it drops are left
+ * for clients_reap. */
 void
 clients_flush(void)
 {
 	struct client *c, **picked = NULL, **np;
 	struct upgrade **ups = NULL, **nu, *g;
-	size_t n = 0, nups = 0, i, j, v1 = 0;
+	size_t n = 0, cap = 0, nups = 0, i, j, v1 = 0;
 
-	for (c = rd->clients; c != NULL; c = c->next) {
+	client_flushgen++;
+	if (rd->flush_all) {
+		rd->flush_all = 0;
+		for (c = rd->clients; c != NULL; c = c->next)
+			client_note(c);
+	}
+	while ((c = rd->dirtyq) != NULL) {
+		rd->dirtyq = c->dnext;
+		c->dnext = NULL;
+		c->dqueued = 0;
 		if (c->dead || c->name == NULL || client_held(c))
 			continue;
 		set_flush(c);
 		if (!c->dirty || c->batch != 0 || client_pick(c) == 0)
 			continue;
-		if ((np = reallocarray(picked, n + 1, sizeof(*np))) == NULL)
-			fatal("clients_flush");
-		picked = np;
+		if (n == cap) {
+			cap = cap == 0 ? 16 : cap * 2;
+			if ((np = reallocarray(picked, cap,
+			    sizeof(*np))) == NULL)
+				fatal("clients_flush");
+			picked = np;
+		}
 		picked[n++] = c;
 		if (c->proto < 2) {
 			c->phase = PHASE_LOAD;
@@ -1533,6 +1683,7 @@ client_forget(struct client *c)
 	}
 	upgrade_leave(c);
 	set_forget(c);
+	sources_forget(c);
 	while (c->regs != NULL)
 		reg_free(c->regs);
 	client_regsum_clear(c);

@@ -66,12 +66,12 @@ static const char *const default_exclude[] = {
 enum gkey {
 	G_SOCKET, G_LOG, G_LOGLEVEL, G_BACKEND, G_INTERVAL, G_SETTLE,
 	G_INCLUDE, G_EXCLUDE, G_GROUP, G_MAX_CLIENTS, G_ADMIN_GROUP, G_SWITCH,
-	G_PREPARE_TIMEOUT, G_NKEYS
+	G_PREPARE_TIMEOUT, G_FOLLOW_SYMLINKS, G_NKEYS
 };
 static const char *const gkey_names[G_NKEYS] = {
 	"socket", "log", "log-level", "backend", "interval", "settle",
 	"include", "exclude", "group", "max-clients", "admin-group", "switch",
-	"prepare-timeout"
+	"prepare-timeout", "follow-symlinks"
 };
 
 /* The keys of a [watch] section; the order indexes wsect.kline. */
@@ -652,7 +652,8 @@ cf_global_key(struct parser *p, const char *key, char *val)
 	if ((k = cf_keyindex(key, gkey_names, G_NKEYS)) == -1)
 		return cf_perr(p, "unknown key \"%.*s\" in [reloaderd] "
 		    "(allowed: socket, group, log, log-level, backend, "
-		    "interval, settle, include, exclude, max-clients)",
+		    "interval, settle, include, exclude, max-clients, "
+		    "follow-symlinks)",
 		    MSG_VALUE_MAX, key);
 	if (p->gline[k] != 0)
 		return cf_perr(p, "duplicate key \"%s\" in [reloaderd] "
@@ -733,6 +734,14 @@ cf_global_key(struct parser *p, const char *key, char *val)
 	case G_PREPARE_TIMEOUT:
 		return cf_durationval(p, key, val, PREPARE_TIMEOUT_MIN,
 		    PREPARE_TIMEOUT_MAX, "10ms to 10m", &c->prepare_timeout);
+	case G_FOLLOW_SYMLINKS:
+		if (cf_scalar(p, key, val, &v) == -1)
+			return -1;
+		if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0)
+			return cf_perr(p, "invalid follow-symlinks \"%.*s\": "
+			    "expected yes or no", MSG_VALUE_MAX, v);
+		c->follow_symlinks = strcmp(v, "yes") == 0;
+		return 0;
 	case G_INCLUDE:
 	case G_EXCLUDE:
 		if (cf_globlist(p, key, val, k == G_EXCLUDE, &l) == -1)

@@ -796,6 +796,7 @@ static void
 control_kill(struct client *c)
 {
 	c->dead = 1;
+	rd->ndead++;
 	acc.attached--;
 	ev_io_stop(rd->loop, &c->rio);
 	ev_io_stop(rd->loop, &c->wio);
@@ -832,14 +833,25 @@ control_drop(struct client *c, const char *fmt, ...)
 void
 clients_reap(void)
 {
-	struct client **pp = &rd->clients, *c;
+	struct client **pp, *c;
 
+	if (rd->ndead == 0)
+		return;
+	/* None of them may stay noted as dirty. */
+	for (pp = &rd->dirtyq; (c = *pp) != NULL;)
+		if (c->dead) {
+			*pp = c->dnext;
+			c->dqueued = 0;
+		} else
+			pp = &c->dnext;
+	pp = &rd->clients;
 	while ((c = *pp) != NULL) {
 		if (!c->dead) {
 			pp = &c->next;
 			continue;
 		}
 		*pp = c->next;
+		rd->ndead--;
 		cred_free(&c->cred);
 		free(c->name);
 		linebuf_reset(&c->lines);

@@ -174,6 +174,7 @@ ctl_status(struct client *c, struct proto_msg *m)
 		proto_addf(&o, "dirs", "%zu", r->top ? ctl_count_dirs(r->top) :
 		    0);
 		proto_addf(&o, "files", "%zu", r->nfiles);
+		proto_addf(&o, "unread", "%zu", r->nunread);
 		proto_add(&o, "implicit", r->implicit ? "yes" : "no");
 		proto_add(&o, "state", r->shadowed ? "shadowed" :
 		    r->top == NULL ? "missing" : "watching");
@@ -337,7 +338,7 @@ ctl_reload(struct client *c, struct proto_msg *m)
 				continue;
 			}
 			if (g->state == REG_PENDING)
-				k->dirty = 1;
+				client_dirty(k);
 			mine++;
 		}
 		if (mine > 0) {
@@ -413,7 +414,7 @@ ctl_rollback_of(struct client *c, const char *module, int alias)
 				continue;
 			}
 			if (g->state == REG_PENDING)
-				k->dirty = 1;
+				client_dirty(k);
 			clients++;
 		}
 	}

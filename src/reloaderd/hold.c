@@ -83,6 +83,7 @@ hold_drop(struct hold *h)
 			*pp = h->next;
 			rd->holds--;
 			free(h);
+			rd->flush_all = 1;   /* who it held may have work */
 			return;
 		}
 }

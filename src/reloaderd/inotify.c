@@ -320,7 +320,10 @@ inotify_event(struct dir *d, const struct inotify_event *ev)
 			if ((sub = dir_child(d, ev->name)) != NULL)
 				dir_remove(sub);
 		} else if (ev->mask & (IN_CREATE | IN_MOVED_TO) &&
-		    !r->implicit && lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode) &&
+		    r->implicit)
+			sources_dir_appeared(path);
+		else if (ev->mask & (IN_CREATE | IN_MOVED_TO) &&
+		    lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode) &&
 		    dir_child(d, ev->name) == NULL) {
 			/* Watch first, then list: files made in between are
 			 * found by the listing, later ones by events. */
@@ -345,9 +348,11 @@ inotify_event(struct dir *d, const struct inotify_event *ev)
 		if ((f = file_lookup(path)) != NULL)
 			batch_queue(f);
 	} else if (ev->mask & IN_ATTRIB) {
-		/* A chmod may let the daemon read what it could not. */
-		if ((f = file_lookup(path)) != NULL && f->state == FILE_BAD &&
-		    f->err != 0)
+		/* A chmod may let the daemon read what it could not; a
+		 * touched source changed. */
+		if ((f = file_lookup(path)) != NULL && ((f->state ==
+		    FILE_BAD && f->err != 0) || (f->stamp == NULL &&
+		    sources_selects(path))))
 			batch_queue(f);
 	}
 	free(path);

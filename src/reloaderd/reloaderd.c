@@ -247,6 +247,7 @@ reload_config(void)
 	roots_apply(&rd->conf);
 	/* Registered files under a root that went are watched anew. */
 	wanted_refresh();
+	tree_links_recheck();
 	config_free(&old);
 	log_info("configuration reloaded from %s", opts.conffile);
 	control_limits();
@@ -309,10 +310,14 @@ shutdown_daemon(void)
 	poll_stop();
 	ev_timer_stop(rd->loop, &rd->settle_ev);
 	ev_timer_stop(rd->loop, &rd->gone_ev);
+	ev_timer_stop(rd->loop, &rd->linger_ev);
+	ev_timer_stop(rd->loop, &rd->read_ev);
+	ev_timer_stop(rd->loop, &rd->read_gate_ev);
 	inotify_stop();
 	htab_free(&rd->files);
 	htab_free(&rd->dirs_wd);
 	htab_free(&rd->dirs_ino);
+	tree_free();
 	config_free(&rd->conf);
 	free(opts.watch);
 }
@@ -403,6 +408,7 @@ main(int argc, char **argv)
 	htab_init(&rd->files, offsetof(struct file, hnext), file_hash);
 	htab_init(&rd->dirs_wd, offsetof(struct dir, wnext), dir_hash_wd);
 	htab_init(&rd->dirs_ino, offsetof(struct dir, inext), dir_hash_ino);
+	tree_init();
 	clients_init();
 	batch_init();
 	ev_init(&rd->poll_ev, NULL);
@@ -423,6 +429,10 @@ main(int argc, char **argv)
 	if (nroots == 0)
 		log_info("ready: no directories configured; watching the "
 		    "modules clients load");
+	else if (rd->nunread > 0)
+		log_info("ready: %zu director%s, %zu module%s (%zu stamps "
+		    "being read)", nroots, nroots == 1 ? "y" : "ies", nmods,
+		    nmods == 1 ? "" : "s", rd->nunread);
 	else
 		log_info("ready: %zu director%s, %zu module%s", nroots,
 		    nroots == 1 ? "y" : "ies", nmods, nmods == 1 ? "" : "s");

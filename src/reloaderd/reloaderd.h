@@ -61,6 +61,7 @@ struct config {
 	unsigned long max_clients;  /* connections attached at once */
 	enum switch_mode switch_mode;  /* who switches together */
 	double prepare_timeout;     /* seconds to prepare a two-phase batch */
+	int follow_symlinks;   /* read files through links out of roots */
 	char **include;        /* default include globs for roots */
 	char **exclude;        /* default exclude globs for roots */
 	struct root_conf *roots;
@@ -76,12 +77,17 @@ struct htab {
 	uint64_t (*hash)(const void *);  /* hash of a node's key */
 };
 
-/* The stamp a file had when last read, kept compactly. */
+/* The bytes of a stamp kept in a file's node: a build-id or an MD5 fits,
+ * so that a file costs one allocation; a longer stamp takes another. */
+#define FSTAMP_INLINE 20
+
+/* The stamp a file had when last read, kept compactly in its node. */
 struct fstamp {
-	enum stamp_kind kind;
+	unsigned char kind;              /* enum stamp_kind */
 	unsigned char len;
+	unsigned char in[FSTAMP_INLINE]; /* the bytes, if they fit */
+	unsigned char *ext;              /* else the bytes, malloc'd */
 	char *module;                    /* NULL: named after the file */
-	unsigned char bytes[];
 };
 
 /* What is known of a file that matches a root's globs. */
@@ -101,21 +107,25 @@ struct root;
 struct file {
 	struct file *hnext;              /* in the path table */
 	struct file *dnext, **dprev;     /* in its directory's list */
-	struct file *qnext, **qprev;     /* in the batch queue */
-	struct dir *dir;                 /* NULL while its directory is gone */
-	struct root *root;
+	struct file *qnext, **qprev;     /* in the batch or unread queue */
+	struct dir *dir;                 /* its directory (maybe a ghost) */
 	enum file_state state;
-	unsigned char queued;            /* in the batch queue */
+	unsigned char queued;            /* QUEUED_BATCH, QUEUED_UNREAD */
+	unsigned char scanned;           /* stat from the first scan, stamp
+					    not read yet */
+	unsigned char rewritten;         /* scanned, and its stat moved */
 	unsigned char racy;              /* changed too recently to trust stat */
 	unsigned char gonegen;           /* grace period it vanished in */
 	unsigned char err;               /* FILE_RETRY, FILE_BAD: errno, or 0 */
 	unsigned char tries;             /* FILE_RETRY: reads failed so far */
+	unsigned char outside;           /* a symlink out of every root */
 	unsigned int seen;               /* scan generation that saw it */
 	ino_t ino;                       /* the stat seen last, for polling */
 	off_t size;
-	struct timespec mtime, ctime;
-	struct fstamp *stamp;            /* NULL until first read complete */
-	char path[];                     /* absolute */
+	int64_t mtime, ctime;            /* ns since the epoch */
+	struct fstamp *stamp;            /* &sbuf once a read completed */
+	struct fstamp sbuf;
+	char name[];                     /* in its directory */
 };
 
 /* A watched directory. */
@@ -133,12 +143,28 @@ struct dir {
 	int racy;                        /* mtime too recent to trust */
 	unsigned int seen;               /* scan generation that saw it */
 	int wd;                          /* inotify watch, or -1 */
+	int ghost;                       /* gone; kept for its files */
+	size_t plen;                     /* strlen(path) */
+	uint64_t phash;                  /* hash of path and "/" */
+	char path[];                     /* absolute */
+};
+
+/* The root a file is watched under. */
+#define file_root(f) ((f)->dir->root)
+
+/* A file name a client needs in an implicit root's directory. */
+struct tname {
+	struct tname *hnext;             /* in rd->tnames, by path */
+	struct tname *next, **prev;      /* among its root's */
+	struct root *root;
 	char path[];                     /* absolute */
 };
 
 /* A watched directory tree, live. */
 struct root {
 	struct root *next;
+	struct root *inext;              /* implicit: in rd->implicits */
+	struct tname *names;             /* implicit: the files it is for */
 	struct root_conf conf;           /* owned copy */
 	enum backend backend;            /* in use: inotify or poll */
 	struct dir *top;                 /* NULL while the directory is gone */
@@ -148,7 +174,12 @@ struct root {
 	int implicit;                    /* made for clients' modules: one
 					    directory, no subdirectories */
 	size_t nfiles;
+	size_t nunread;                  /* files whose stamp is not read */
 	size_t nsites;                   /* implicit: wsites it is kept for */
+	size_t nlisted;                  /* implicit: module sets that need
+					    every entry, not only names */
+	int lingering;                   /* implicit, needed by nobody */
+	ev_tstamp idle_since;            /* lingering: since when */
 };
 
 /* What the kernel says about the peer of a client connection. */
@@ -288,6 +319,8 @@ struct client {
 	size_t nprepared;                /* modules answered prepared */
 	char *failure;                   /* why its prepare failed, or NULL */
 	int dirty;                       /* some registration is pending */
+	struct client *dnext;            /* in rd->dirtyq */
+	int dqueued;                     /* in rd->dirtyq */
 	int dead;                        /* dropped; freed by clients_reap */
 	int control;                     /* said hello with role=control */
 	int subscribed;                  /* gets event lines */
@@ -342,6 +375,9 @@ struct daemon {
 	struct htab files;               /* by path */
 	struct htab dirs_wd;             /* by inotify watch descriptor */
 	struct htab dirs_ino;            /* by device and inode */
+	struct htab implicits;           /* implicit roots, by path */
+	struct htab tnames;              /* their files' names, by path */
+	ev_timer linger_ev;              /* drops implicit roots let go */
 	int ifd;                         /* inotify instance, or -1 */
 	ev_io inotify_ev;
 	ev_timer poll_ev;
@@ -352,6 +388,12 @@ struct daemon {
 	ev_tstamp batch_start;
 	struct file *queue, **queue_tail;
 	size_t nqueued;
+	struct file *unread, **unread_tail;  /* stamps to read in the */
+	size_t nunread;                  /* background, and how many */
+	size_t nread;                    /* read by it since it started */
+	ev_timer read_ev;                /* reads them, a slice a turn */
+	ev_timer read_gate_ev;           /* tests: waits for the gate */
+	ev_tstamp read_start;
 	int *awatch;                     /* ancestor watches, missing roots */
 	size_t nawatch;
 	unsigned int scangen;
@@ -364,6 +406,9 @@ struct daemon {
 	int has_admin_group;             /* conf.admin_group resolved: */
 	gid_t admin_group;               /* its gid */
 	struct client *clients;
+	struct client *dirtyq;           /* clients that may have a batch */
+	int flush_all;                   /* dirty set directly: look at all */
+	size_t ndead;                    /* dropped, not reaped yet */
 	struct htab wanted;              /* registered paths, by path */
 	struct htab targets;             /* files they resolve to, by path */
 	struct htab sites;               /* symlinks they go through */
@@ -395,6 +440,10 @@ void htab_insert(struct htab *, void *);
 void htab_remove(struct htab *, void *);
 void htab_free(struct htab *);
 
+/* Where a file is queued (struct file's queued). */
+#define QUEUED_BATCH  1              /* read when the batch settles */
+#define QUEUED_UNREAD 2              /* its first stamp read while idle */
+
 /* What file_check found. */
 #define CHECK_NOTHING 0
 #define CHECK_ADDED   1
@@ -417,6 +466,7 @@ void dir_remove(struct dir *);
 struct dir *dir_child(struct dir *, const char *);
 void dir_scan(struct dir *, int, int);
 struct file *file_lookup(const char *);
+const char *file_path(const struct file *);
 struct file *file_get(struct root *, struct dir *, const char *);
 int file_check(struct file *, int);
 int file_stat_differs(const struct file *, const struct stat *);
@@ -426,6 +476,8 @@ void file_free(struct file *);
 uint64_t file_hash(const void *);
 uint64_t dir_hash_wd(const void *);
 uint64_t dir_hash_ino(const void *);
+void tree_init(void);
+void tree_free(void);
 struct dir *dir_by_wd(int);
 struct dir *dir_by_ino(dev_t, ino_t);
 
@@ -433,7 +485,12 @@ struct file *tree_track(const char *);
 void tree_untrack(const char *);
 struct root *tree_site_watch(const char *);
 void tree_site_unwatch(struct root *);
+struct root *tree_list_watch(const char *);
+int tree_source_seen(const char *);
+void tree_sources_forget(const char *);
+void tree_list_unwatch(struct root *);
 int file_stamp(const struct file *, struct stamp *);
+void tree_links_recheck(void);
 
 /* batch.c */
 void batch_init(void);
@@ -443,6 +500,8 @@ void batch_unqueue(struct file *);
 void batch_run(void);
 void batch_catch_up(void);
 void batch_gone(struct file *);
+void batch_unread(struct file *);
+int batch_check(struct file *, int);
 void batch_retry(struct file *);
 void batch_unretry(struct file *);
 void batch_retry_dir(struct dir *);
@@ -465,6 +524,16 @@ int relay_row(struct client *, struct proto_msg *);
 int relay_done(struct client *, struct proto_msg *);
 void relay_unknown(struct client *);
 void relay_forget(struct client *);
+
+/* sources.c */
+int sources_temp_name(const char *);
+int sources_glob(const char *, const char *);
+int sources_selects(const char *);
+void sources_changed(const char *, const char *);
+void sources_dir_appeared(const char *);
+void sources_forget(struct client *);
+int sources_watch(struct client *, struct proto_msg *);
+int sources_unwatch(struct client *, struct proto_msg *);
 
 /* set.c */
 int set_selects(const char *);
@@ -500,6 +569,7 @@ int wanted_file(const char *);
 const struct stamp *wanted_disk(const struct wpath *, struct stamp *);
 const char *wanted_condition(const struct wpath *, char *, size_t);
 void wanted_site_event(const char *);
+void wanted_target_linked(const char *);
 void wanted_poll_sites(void);
 void wanted_refresh(void);
 void wanted_refresh_linked(void);
@@ -627,6 +697,8 @@ void clients_hold(const struct hold *);
 size_t clients_discard(const struct hold *);
 void clients_release(const struct hold *, int);
 void clients_build_ended(void);
+void client_note(struct client *);
+void client_dirty(struct client *);
 void clients_flush(void);
 void clients_free(void);
 void clients_init(void);

@@ -166,7 +166,7 @@ set_module_name(const struct file *f, char *buf, size_t len)
 	memset(&st, 0, sizeof(st));
 	if (f->stamp != NULL && f->stamp->module != NULL)
 		snprintf(st.module, sizeof(st.module), "%s", f->stamp->module);
-	stamp_module_name(f->path, &st, buf, len);
+	stamp_module_name(file_path(f), &st, buf, len);
 }
 
 /* Tells the sets that select it that a module file appeared (complete:
@@ -182,9 +182,9 @@ set_file_added(const struct file *f)
 		return;
 	set_module_name(f, name, sizeof(name));
 	for (s = sets; s != NULL; s = s->next)
-		if (set_has(s, f->path) &&
-		    cred_sight(&s->c->cred, f->path) == CRED_SEES)
-			set_notify(s, 1, f->path, name, &st);
+		if (set_has(s, file_path(f)) &&
+		    cred_sight(&s->c->cred, file_path(f)) == CRED_SEES)
+			set_notify(s, 1, file_path(f), name, &st);
 }
 
 /* Tells the sets that select it that a module file stayed gone. */
@@ -198,8 +198,8 @@ set_file_removed(const struct file *f)
 		return;
 	set_module_name(f, name, sizeof(name));
 	for (s = sets; s != NULL; s = s->next)
-		if (set_has(s, f->path))
-			set_notify(s, 0, f->path, name, NULL);
+		if (set_has(s, file_path(f)))
+			set_notify(s, 0, file_path(f), name, NULL);
 }
 
 /* Finds client c's set called name. */
@@ -234,10 +234,10 @@ set_free(struct set *s)
 	    (d = dir_by_ino(sb.st_dev, sb.st_ino)) != NULL)
 		for (f = d->files; f != NULL; f = next) {
 			next = f->dnext;
-			if (!root_matches(f->root, f->path))
-				tree_untrack(f->path);
+			if (!root_matches(file_root(f), file_path(f)))
+				tree_untrack(file_path(f));
 		}
-	tree_site_unwatch(s->root);
+	tree_list_unwatch(s->root);
 	while ((n = s->held) != NULL) {
 		s->held = n->next;
 		set_notice_free(n);
@@ -268,7 +268,7 @@ set_watch(struct client *c, struct proto_msg *m)
 {
 	const char *name = proto_get(m, "set"), *dir = proto_get(m, "dir");
 	const char *pattern = proto_get(m, "pattern");
-	char buf[PROTO_MAX_LINE], real[PATH_MAX], site[PATH_MAX + 4];
+	char buf[PROTO_MAX_LINE], real[PATH_MAX];
 	char err[PATH_MAX + 128];
 	struct proto_out o;
 	struct stat sb;
@@ -303,9 +303,8 @@ set_watch(struct client *c, struct proto_msg *m)
 	s->c = c;
 	s->next = sets;
 	sets = s;
-	/* Its directory watched (the name in it only says which). */
-	snprintf(site, sizeof(site), "%s/*", strcmp(real, "/") ? real : "");
-	s->root = tree_site_watch(site);
+	/* Its directory watched, every entry listed. */
+	s->root = tree_list_watch(real);
 	log_info("%s watches %s for %s (set %s)", c->label, log_esc(real),
 	    log_esc(pattern), log_esc(name));
 	proto_start(&o, buf, sizeof(buf), "set");
@@ -320,7 +319,7 @@ set_watch(struct client *c, struct proto_msg *m)
 	    (d = dir_by_ino(sb.st_dev, sb.st_ino)) != NULL) {
 		dir_scan(d, 1, 0);
 		for (f = d->files; f != NULL; f = f->dnext)
-			if (f->state == FILE_OK && set_has(s, f->path))
+			if (f->state == FILE_OK && set_has(s, file_path(f)))
 				set_file_added(f);
 	}
 	return 0;

@@ -8,11 +8,15 @@
  * events and stat results only say when to look.
  */
 #include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include <linux/openat2.h>
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +25,12 @@
 
 #include "reloaderd.h"
 
+/* How long the directory of modules no client needs any more stays
+ * watched: a process that restarts registers the same modules again,
+ * and watching a directory costs the kernel a walk of all its entries,
+ * while an idle watch costs nothing. */
+#define IMPLICIT_LINGER 60.0
+
 /* A file or directory changed less than this long ago may change again
  * within the same timestamp tick, so its stat cannot be trusted yet. */
 #define RACY_NSEC 1000000000LL
@@ -28,11 +38,39 @@
 static struct daemon daemon_state;
 struct daemon *rd = &daemon_state;
 
-/* Hashes a file node by its path. */
+/* Hashes a file node by its path: its name, hashed on from its
+ * directory's path, as hash_str would hash the whole. */
 uint64_t
 file_hash(const void *n)
 {
-	return hash_str(((const struct file *)n)->path);
+	const struct file *f = n;
+
+	return hash_bytes(f->name, strlen(f->name), f->dir->phash);
+}
+
+/* Returns a file's absolute path, made from its directory's and its
+ * name; it stays valid for the next seven calls. */
+const char *
+file_path(const struct file *f)
+{
+	static char bufs[8][PATH_MAX];
+	static unsigned int next;
+	char *buf = bufs[next++ % 8];
+
+	snprintf(buf, PATH_MAX, "%s%s%s", f->dir->path,
+	    f->dir->plen > 1 ? "/" : "", f->name);
+	return buf;
+}
+
+/* Says whether a file is the one at path. */
+static int
+file_is(const struct file *f, const char *path)
+{
+	const struct dir *d = f->dir;
+
+	return strncmp(path, d->path, d->plen) == 0 &&
+	    (d->plen == 1 || path[d->plen] == '/') &&
+	    strcmp(path + d->plen + (d->plen > 1), f->name) == 0;
 }
 
 /* Hashes a directory node by its watch descriptor. */
@@ -90,6 +128,88 @@ dir_by_ino(dev_t dev, ino_t ino)
 	return NULL;
 }
 
+/* Hashes an implicit root by its directory's path. */
+static uint64_t
+root_hash(const void *n)
+{
+	return hash_str(((const struct root *)n)->conf.path);
+}
+
+/* Hashes a tracked name by its path. */
+static uint64_t
+tname_hash(const void *n)
+{
+	return hash_str(((const struct tname *)n)->path);
+}
+
+static void root_linger_cb(struct ev_loop *, ev_timer *, int);
+static void fstamp_clear(struct file *);
+
+/* Sets up the tables of implicit roots and the names they are for. */
+void
+tree_init(void)
+{
+	htab_init(&rd->implicits, offsetof(struct root, inext), root_hash);
+	htab_init(&rd->tnames, offsetof(struct tname, hnext), tname_hash);
+	ev_init(&rd->linger_ev, root_linger_cb);
+}
+
+/* Frees those tables, once every root is gone. */
+void
+tree_free(void)
+{
+	htab_free(&rd->implicits);
+	htab_free(&rd->tnames);
+}
+
+/* Finds the name a client needs at path in an implicit root. */
+static struct tname *
+tname_lookup(const char *path)
+{
+	struct tname *t;
+
+	t = htab_first(&rd->tnames, hash_str(path));
+	for (; t != NULL; t = htab_next(&rd->tnames, t))
+		if (strcmp(t->path, path) == 0)
+			return t;
+	return NULL;
+}
+
+/* Notes that a client needs the file at path in implicit root r, so
+ * that listing r means looking at its names, not at every entry. */
+static void
+tname_add(struct root *r, const char *path)
+{
+	struct tname *t;
+	size_t n;
+
+	if ((t = tname_lookup(path)) != NULL)
+		return;
+	n = strlen(path);
+	if ((t = calloc(1, sizeof(*t) + n + 1)) == NULL)
+		fatal("tname_add");
+	memcpy(t->path, path, n + 1);
+	t->root = r;
+	r->lingering = 0;
+	t->next = r->names;
+	if (r->names != NULL)
+		r->names->prev = &t->next;
+	r->names = t;
+	t->prev = &r->names;
+	htab_insert(&rd->tnames, t);
+}
+
+/* Forgets a name of an implicit root. */
+static void
+tname_del(struct tname *t)
+{
+	*t->prev = t->next;
+	if (t->next != NULL)
+		t->next->prev = t->prev;
+	htab_remove(&rd->tnames, t);
+	free(t);
+}
+
 /* Makes a live root from its configuration; nothing is watched yet. */
 struct root *
 root_new(const struct root_conf *rc)
@@ -118,6 +238,10 @@ root_free(struct root *r)
 {
 	if (r == NULL)
 		return;
+	while (r->names != NULL)
+		tname_del(r->names);
+	if (r->implicit)
+		htab_remove(&rd->implicits, r);
 	free(r->conf.path);
 	free(r->conf.display);
 	free(r->conf.where);
@@ -172,8 +296,22 @@ root_globs(const struct root *r, const char *path)
 	return 0;
 }
 
-/* Says whether the root watches the file at absolute path: its globs
- * select it, or a client has it loaded. */
+/* Says whether the root watches the file at absolute path as a module:
+ * its globs select it, a client has it loaded, or a module set selects
+ * it. */
+static int
+root_modules(const struct root *r, const char *path)
+{
+	size_t plen = strlen(r->conf.path);
+
+	if (strncmp(path, r->conf.path, plen) != 0 ||
+	    (path[plen] != '/' && plen > 1))
+		return 0;
+	return wanted_file(path) || root_globs(r, path) || set_selects(path);
+}
+
+/* Says whether the root watches the file at absolute path: as a module,
+ * or as a source a build reads (sources.c). */
 int
 root_matches(const struct root *r, const char *path)
 {
@@ -182,7 +320,7 @@ root_matches(const struct root *r, const char *path)
 	if (strncmp(path, r->conf.path, plen) != 0 ||
 	    (path[plen] != '/' && plen > 1))
 		return 0;
-	return wanted_file(path) || root_globs(r, path) || set_selects(path);
+	return root_modules(r, path) || sources_selects(path);
 }
 
 /* Joins a directory and a name into a malloc'd path. */
@@ -212,6 +350,10 @@ dir_add(struct root *r, struct dir *parent, const char *path,
 	if ((d = calloc(1, sizeof(*d) + len + 1)) == NULL)
 		fatal("dir_add");
 	memcpy(d->path, path, len + 1);
+	d->plen = len;
+	d->phash = hash_str(path);
+	if (len > 1)
+		d->phash = hash_bytes("/", 1, d->phash);
 	d->root = r;
 	d->dev = sb->st_dev;
 	d->ino = sb->st_ino;
@@ -240,7 +382,9 @@ dir_add(struct root *r, struct dir *parent, const char *path,
 }
 
 /* Forgets a directory and everything below it; its files are queued so
- * that the batch reports those that are really gone. */
+ * that the batch reports those that are really gone.  A directory that
+ * still has files stays as a ghost, out of every table, holding the path
+ * its files' names are in, until the last of them goes. */
 void
 dir_remove(struct dir *d)
 {
@@ -248,10 +392,6 @@ dir_remove(struct dir *d)
 
 	while (d->child != NULL)
 		dir_remove(d->child);
-	while ((f = d->files) != NULL) {
-		file_detach(f);
-		batch_queue(f);
-	}
 	inotify_disarm_dir(d);
 	batch_unretry_dir(d);
 	htab_remove(&rd->dirs_ino, d);
@@ -259,10 +399,16 @@ dir_remove(struct dir *d)
 		*d->sprev = d->snext;
 		if (d->snext != NULL)
 			d->snext->sprev = d->sprev;
+		d->sprev = NULL;
+		d->snext = NULL;
 	}
 	if (d->root->top == d)
 		d->root->top = NULL;
-	free(d);
+	d->ghost = 1;
+	for (f = d->files; f != NULL; f = f->dnext)
+		batch_queue(f);
+	if (d->files == NULL)
+		free(d);
 }
 
 /* Finds the subdirectory of d called name. */
@@ -287,7 +433,7 @@ file_lookup(const char *path)
 
 	f = htab_first(&rd->files, hash_str(path));
 	for (; f != NULL; f = htab_next(&rd->files, f))
-		if (strcmp(f->path, path) == 0)
+		if (file_is(f, path))
 			return f;
 	return NULL;
 }
@@ -304,42 +450,54 @@ file_attach(struct file *f, struct dir *d)
 	f->dprev = &d->files;
 }
 
-/* Unlinks a file from its directory, which is going away. */
+/* Unlinks a file from its directory; a ghost directory goes with its
+ * last file. */
 void
 file_detach(struct file *f)
 {
-	if (f->dir == NULL)
-		return;
+	struct dir *d = f->dir;
+
 	*f->dprev = f->dnext;
 	if (f->dnext != NULL)
 		f->dnext->dprev = f->dprev;
 	f->dnext = NULL;
 	f->dprev = NULL;
 	f->dir = NULL;
+	if (d->ghost && d->files == NULL)
+		free(d);
 }
 
-/* Returns the node of the file at path in d, making it if new. */
+/* Returns the node of the file at path in d, making it if new; path is
+ * d's path and the file's name. */
 struct file *
 file_get(struct root *r, struct dir *d, const char *path)
 {
 	struct file *f;
+	const char *name = path + d->plen + (d->plen > 1);
 	size_t len;
+	int unread;
 
 	if ((f = file_lookup(path)) != NULL) {
 		if (f->dir != d) {
+			/* Its directory came back, perhaps under another
+			 * root: same path, same hash. */
+			unread = f->queued == QUEUED_UNREAD;
+			file_root(f)->nfiles--;
+			file_root(f)->nunread -= (size_t)unread;
 			file_detach(f);
 			file_attach(f, d);
+			r->nfiles++;
+			r->nunread += (size_t)unread;
 		}
 		return f;
 	}
-	len = strlen(path);
+	len = strlen(name);
 	if ((f = calloc(1, sizeof(*f) + len + 1)) == NULL)
 		fatal("file_get");
-	memcpy(f->path, path, len + 1);
-	f->root = r;
+	memcpy(f->name, name, len + 1);
 	f->state = FILE_NEW;
-	htab_insert(&rd->files, f);
 	file_attach(f, d);
+	htab_insert(&rd->files, f);
 	r->nfiles++;
 	return f;
 }
@@ -353,12 +511,10 @@ file_free(struct file *f)
 		batch_unretry(f);
 	if (f->state == FILE_GONE)
 		rd->ngone--;
-	file_detach(f);
 	htab_remove(&rd->files, f);
-	f->root->nfiles--;
-	if (f->stamp != NULL)
-		free(f->stamp->module);
-	free(f->stamp);
+	file_root(f)->nfiles--;
+	file_detach(f);
+	fstamp_clear(f);
 	free(f);
 }
 
@@ -372,8 +528,25 @@ file_module(const struct file *f, const char *own)
 	memset(&st, 0, sizeof(st));
 	if (own != NULL)
 		snprintf(st.module, sizeof(st.module), "%s", own);
-	stamp_module_name(f->path, &st, buf, sizeof(buf));
+	stamp_module_name(file_path(f), &st, buf, sizeof(buf));
 	return buf;
+}
+
+/* Returns the bytes of a stamp kept on a file. */
+static const unsigned char *
+fstamp_bytes(const struct fstamp *fs)
+{
+	return fs->len <= FSTAMP_INLINE ? fs->in : fs->ext;
+}
+
+/* Forgets the stamp a file kept, if any. */
+static void
+fstamp_clear(struct file *f)
+{
+	free(f->sbuf.ext);
+	free(f->sbuf.module);
+	memset(&f->sbuf, 0, sizeof(f->sbuf));
+	f->stamp = NULL;
 }
 
 /* Writes "kind=value" for a stamp kept on a file. */
@@ -386,27 +559,31 @@ fstamp_text(const struct fstamp *fs, char *buf, size_t len)
 	memset(&st, 0, sizeof(st));
 	st.kind = fs->kind;
 	st.len = fs->len;
-	memcpy(st.bytes, fs->bytes, fs->len);
+	memcpy(st.bytes, fstamp_bytes(fs), fs->len);
 	stamp_format_value(&st, val, sizeof(val));
 	snprintf(buf, len, "%s=%s", stamp_kind_name(fs->kind),
 	    fs->kind == STAMP_VERSION ? log_esc(val) : val);
 }
 
-/* Makes the compact copy of a stamp that a file keeps. */
-static struct fstamp *
-fstamp_new(const struct stamp *st)
+/* Keeps a stamp just read as the file's: in its node, unless it is
+ * longer than a build-id, or names its module itself. */
+static void
+fstamp_set(struct file *f, const struct stamp *st)
 {
-	struct fstamp *fs;
+	struct fstamp *fs = &f->sbuf;
 
-	if ((fs = malloc(sizeof(*fs) + st->len)) == NULL)
-		fatal("fstamp_new");
-	fs->kind = st->kind;
+	fstamp_clear(f);
+	fs->kind = (unsigned char)st->kind;
 	fs->len = (unsigned char)st->len;
-	memcpy(fs->bytes, st->bytes, st->len);
-	fs->module = NULL;
+	if (st->len <= FSTAMP_INLINE)
+		memcpy(fs->in, st->bytes, st->len);
+	else if ((fs->ext = malloc(st->len)) == NULL)
+		fatal("fstamp_set");
+	else
+		memcpy(fs->ext, st->bytes, st->len);
 	if (st->module[0] != '\0' && (fs->module = strdup(st->module)) == NULL)
-		fatal("fstamp_new");
-	return fs;
+		fatal("fstamp_set");
+	f->stamp = fs;
 }
 
 /* Says whether a file's kept stamp is the one just read. */
@@ -414,7 +591,7 @@ static int
 fstamp_same(const struct fstamp *fs, const struct stamp *st)
 {
 	return fs->kind == st->kind && fs->len == st->len &&
-	    memcmp(fs->bytes, st->bytes, st->len) == 0;
+	    memcmp(fstamp_bytes(fs), st->bytes, st->len) == 0;
 }
 
 /* Says whether a timestamp is so recent that a further change within the
@@ -431,14 +608,21 @@ too_recent(const struct timespec *ts)
 	return age < RACY_NSEC;
 }
 
+/* Returns a timestamp in nanoseconds, as a file's node keeps it. */
+static int64_t
+tree_ns(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
 /* Records a stat result on a file, for the next poll to compare. */
 static void
 file_note_stat(struct file *f, const struct stat *sb)
 {
 	f->ino = sb->st_ino;
 	f->size = sb->st_size;
-	f->mtime = sb->st_mtim;
-	f->ctime = sb->st_ctim;
+	f->mtime = tree_ns(&sb->st_mtim);
+	f->ctime = tree_ns(&sb->st_ctim);
 	f->racy = too_recent(&sb->st_mtim);
 }
 
@@ -447,10 +631,8 @@ int
 file_stat_differs(const struct file *f, const struct stat *sb)
 {
 	return f->ino != sb->st_ino || f->size != sb->st_size ||
-	    f->mtime.tv_sec != sb->st_mtim.tv_sec ||
-	    f->mtime.tv_nsec != sb->st_mtim.tv_nsec ||
-	    f->ctime.tv_sec != sb->st_ctim.tv_sec ||
-	    f->ctime.tv_nsec != sb->st_ctim.tv_nsec;
+	    f->mtime != tree_ns(&sb->st_mtim) ||
+	    f->ctime != tree_ns(&sb->st_ctim);
 }
 
 /* Logs that a file is gone, if it ever held a module, and frees it. */
@@ -462,9 +644,9 @@ file_gone(struct file *f)
 
 	if (f->stamp != NULL) {
 		fstamp_text(f->stamp, was, sizeof(was));
-		log_about(f->path);
+		log_about(file_path(f));
 		log_info("removed %s module=%s was=%s",
-		    log_esc(root_display(f->root, f->path)),
+		    log_esc(root_display(file_root(f), file_path(f))),
 		    log_esc(file_module(f, f->stamp->module)),
 		    strchr(was, '=') + 1);
 		log_about(NULL);
@@ -520,7 +702,7 @@ file_transient(int e)
 static int
 file_unreadable(struct file *f, int e, const char *err)
 {
-	const char *path = root_display(f->root, f->path);
+	const char *path = root_display(file_root(f), file_path(f));
 
 	if (file_transient(e)) {
 		if (f->state != FILE_RETRY) {
@@ -544,6 +726,200 @@ file_unreadable(struct file *f, int e, const char *err)
 	return CHECK_NOTHING;
 }
 
+/* Returns a malloc'd copy of the directory part of an absolute path. */
+static char *
+path_dir(const char *path)
+{
+	char *dir, *slash;
+
+	if ((dir = strdup(path)) == NULL)
+		fatal("path_dir");
+	slash = strrchr(dir, '/');
+	*(slash == dir ? slash + 1 : slash) = '\0';
+	return dir;
+}
+
+/* Says whether the file at real (a path with no symlink in it) is in a
+ * directory that a configured root watches: implicit roots, made for
+ * what clients registered, do not count. */
+static int
+tree_in_root(const char *real)
+{
+	struct stat sb;
+	struct dir *d;
+	char *dir = path_dir(real);
+	int in;
+
+	in = stat(dir, &sb) == 0 &&
+	    (d = dir_by_ino(sb.st_dev, sb.st_ino)) != NULL &&
+	    !d->root->implicit;
+	free(dir);
+	return in;
+}
+
+/* Opens path for reading with no symlink anywhere on the way (openat2's
+ * RESOLVE_NO_SYMLINKS), or, on a kernel without openat2, none as its
+ * last component; -1 with errno (ELOOP: a symlink was met). */
+static int
+tree_open_nolinks(const char *path)
+{
+	struct open_how how;
+	int fd;
+
+	memset(&how, 0, sizeof(how));
+	how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW;
+	how.resolve = RESOLVE_NO_SYMLINKS;
+	fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+	if (fd == -1 && (errno == ENOSYS || errno == EPERM))
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+	return fd;
+}
+
+/* What file_open found. */
+#define OPEN_OK        0      /* *fd is open on the file */
+#define OPEN_MISSING   1      /* not there, or not a regular file */
+#define OPEN_FAILED    2      /* cannot be opened: errno, err */
+#define OPEN_REFUSED   3      /* a symlink out of every configured root */
+#define OPEN_RELINKED  4      /* a registered file became a symlink */
+
+/*
+ * Opens a module file to read its stamp.  The daemon may run as root, and
+ * anyone who can write in a watched directory can plant a symlink there,
+ * so a file is never opened through a link unless the link leads into a
+ * configured root, or follow-symlinks = yes: a file that is no link is
+ * opened with O_NOFOLLOW, and a link is resolved, its target checked, and
+ * the target opened with no symlink allowed on the way; what changes in
+ * between makes the open fail, and it is tried again.  real receives
+ * what a link leads to.
+ */
+static int
+file_open(struct file *f, int *fd, struct stat *sb, char *real, char *err,
+    size_t errlen)
+{
+	struct stat lsb;
+	const char *path = file_path(f);
+	int tries;
+
+	for (tries = 0; tries < 3; tries++) {
+		real[0] = '\0';
+		if (lstat(path, &lsb) == -1) {
+			snprintf(err, errlen, "%s", strerror(errno));
+			return errno == ENOENT || errno == ENOTDIR ?
+			    OPEN_MISSING : OPEN_FAILED;
+		}
+		if (S_ISLNK(lsb.st_mode)) {
+			if (wanted_file(path)) {
+				/* Registered paths go through it now. */
+				wanted_target_linked(path);
+				if (file_root(f)->implicit)
+					return OPEN_RELINKED;
+			}
+			if (realpath(path, real) == NULL) {
+				snprintf(err, errlen, "%s", strerror(errno));
+				return errno == ENOENT || errno == ENOTDIR ||
+				    errno == ELOOP ? OPEN_MISSING : OPEN_FAILED;
+			}
+			if (!rd->conf.follow_symlinks && !tree_in_root(real))
+				return OPEN_REFUSED;
+			*fd = tree_open_nolinks(real);
+		} else if (!S_ISREG(lsb.st_mode))
+			return OPEN_MISSING;
+		else
+			*fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+			    O_NOFOLLOW);
+		if (*fd == -1 && errno == ELOOP)
+			continue;            /* swapped for a link meanwhile */
+		if (*fd == -1) {
+			snprintf(err, errlen, "%s", strerror(errno));
+			return errno == ENOENT || errno == ENOTDIR ?
+			    OPEN_MISSING : OPEN_FAILED;
+		}
+		if (fstat(*fd, sb) == -1 || !S_ISREG(sb->st_mode)) {
+			close(*fd);
+			*fd = -1;
+			return OPEN_MISSING;
+		}
+		return OPEN_OK;
+	}
+	snprintf(err, errlen, "it keeps changing between a symlink and a "
+	    "file");
+	errno = EAGAIN;
+	return OPEN_FAILED;
+}
+
+/*
+ * Checks a file watched only as a source: its stat decides, and nothing
+ * is read.  In the initial scan (or when a watch begins) the stat is only
+ * noted; later a new file, a stat that moved or a file gone is told to
+ * the connections watching it.  May free f.
+ */
+static int
+file_check_source(struct file *f, int initial)
+{
+	struct stat sb;
+	const char *path = file_path(f);
+	int known = f->state != FILE_NEW || f->scanned;
+
+	if (stat(path, &sb) == -1 || !S_ISREG(sb.st_mode)) {
+		if (stat(path, &sb) == -1 && file_transient(errno))
+			return CHECK_NOTHING;
+		if (known && !initial)
+			sources_changed(path, "removed");
+		file_free(f);
+		return CHECK_FORGOTTEN;
+	}
+	if (!initial && (!known || f->ino != sb.st_ino ||
+	    f->size != sb.st_size || f->mtime != tree_ns(&sb.st_mtim)))
+		sources_changed(path, known ? "changed" : "created");
+	file_note_stat(f, &sb);
+	f->scanned = 0;
+	f->state = FILE_OK;
+	return CHECK_NOTHING;
+}
+
+/* Notes a file a source watch selects, found when the watch began or
+ * when its directory appeared: the tree watches it from now on.  Returns 1 if it is new to the tree, 0 if it was known, or -1
+ * if its directory is not watched or it is not a file. */
+int
+tree_source_seen(const char *path)
+{
+	struct stat sb;
+	struct dir *d;
+	struct file *f;
+	char *dir;
+
+	if (file_lookup(path) != NULL)
+		return 0;
+	dir = path_dir(path);
+	d = stat(dir, &sb) == 0 ? dir_by_ino(sb.st_dev, sb.st_ino) : NULL;
+	free(dir);
+	if (d == NULL)
+		return -1;
+	f = file_get(d->root, d, path);
+	return file_check_source(f, 1) == CHECK_FORGOTTEN ? -1 : 1;
+}
+
+/* Forgets the files under dir that nothing selects any more, once a
+ * source watch ended. */
+void
+tree_sources_forget(const char *dir)
+{
+	struct file *f, *next;
+	size_t i, dlen = strlen(dir);
+	const char *path;
+
+	for (i = 0; i < rd->files.nbuckets; i++) {
+		for (f = rd->files.buckets[i]; f != NULL; f = next) {
+			next = f->hnext;
+			path = file_path(f);
+			if (strncmp(path, dir, dlen) == 0 &&
+			    (dlen == 1 || path[dlen] == '/') &&
+			    !root_matches(file_root(f), path))
+				file_free(f);
+		}
+	}
+}
+
 static int file_check_read(struct file *, int);
 
 /* Reads a file's stamp and logs what it means: added, changed, removed,
@@ -555,7 +931,7 @@ file_check(struct file *f, int initial)
 {
 	int rc;
 
-	log_about(f->path);
+	log_about(file_path(f));
 	rc = file_check_read(f, initial);
 	log_about(NULL);
 	return rc;
@@ -567,20 +943,51 @@ file_check_read(struct file *f, int initial)
 {
 	struct stamp st;
 	struct stat sb;
-	struct fstamp *old;
 	char err[STAMP_ERR_MAX], now[2 * STAMP_MAX + 32];
-	char was[2 * STAMP_MAX + 32];
-	const char *path = root_display(f->root, f->path), *mod;
-	int rc, e;
+	char was[2 * STAMP_MAX + 32], real[PATH_MAX];
+	const char *path = root_display(file_root(f), file_path(f)), *mod;
+	int rc, e, fd = -1, scanned, rewritten, had, oldkind;
 
-	if (stat(f->path, &sb) == -1) {
-		if (errno == ENOENT || errno == ENOTDIR)
-			return file_missing(f);
-		log_warn("%s", log_esc(path));
+	if (!root_modules(file_root(f), file_path(f)))
+		return file_check_source(f, initial);
+
+	switch (file_open(f, &fd, &sb, real, err, sizeof(err))) {
+	case OPEN_MISSING:
+		return file_missing(f);
+	case OPEN_FAILED:
+		e = errno;
+		if (f->state == FILE_GONE) {
+			rd->ngone--;
+			f->state = FILE_NEW;
+		}
+		return file_unreadable(f, e, err);
+	case OPEN_RELINKED:
+		log_debug("%s is a symlink now; its registered paths are "
+		    "followed again", log_esc(path));
+		return CHECK_NOTHING;
+	case OPEN_REFUSED:
+		if (f->state == FILE_GONE)
+			rd->ngone--;
+		if (f->state == FILE_RETRY)
+			batch_unretry(f);
+		if (!f->outside)
+			log_warnx("not reading %s: it is a symlink to %s, "
+			    "outside every configured root "
+			    "(follow-symlinks = no)", log_esc(path),
+			    log_esc(real));
+		f->outside = 1;
+		f->state = FILE_BAD;
+		f->err = 0;
 		return CHECK_NOTHING;
 	}
-	if (!S_ISREG(sb.st_mode))
-		return file_missing(f);
+	if (f->outside && real[0] != '\0')
+		log_info("reading %s: its symlink leads to %s now",
+		    log_esc(path), log_esc(real));
+	f->outside = 0;
+	/* Rewritten since the first scan noted it, before its stamp was
+	 * read: what it held then is not known. */
+	if (f->scanned && file_stat_differs(f, &sb))
+		f->rewritten = 1;
 	if (f->state == FILE_GONE) {
 		/* Back within the grace period: compare stamps as usual. */
 		rd->ngone--;
@@ -588,11 +995,12 @@ file_check_read(struct file *f, int initial)
 	}
 	file_note_stat(f, &sb);
 
-	rc = stamp_read_file(f->path, &st, err, sizeof(err));
+	rc = stamp_read_fd(fd, file_path(f), &st, err, sizeof(err));
 	e = errno;
-	path = root_display(f->root, f->path);
-	if (rc == STAMP_UNREADABLE && (e == ENOENT || e == ENOTDIR))
-		return file_missing(f);
+	/* Written while it was being read: not what the scan saw either. */
+	if (f->scanned && fstat(fd, &sb) == 0 && file_stat_differs(f, &sb))
+		f->rewritten = 1;
+	close(fd);
 	if (rc == STAMP_UNREADABLE)
 		return file_unreadable(f, e, err);
 	if (f->state == FILE_RETRY) {
@@ -619,24 +1027,33 @@ file_check_read(struct file *f, int initial)
 		    log_esc(mod));
 		return CHECK_NOTHING;
 	}
-	old = f->stamp;
-	f->stamp = fstamp_new(&st);
+	had = f->stamp != NULL;
+	oldkind = had ? f->stamp->kind : STAMP_NONE;
+	if (had)
+		fstamp_text(f->stamp, was, sizeof(was));
+	fstamp_set(f, &st);
 	fstamp_text(f->stamp, now, sizeof(now));
-	if (old == NULL) {
-		if (initial)
+	scanned = f->scanned;
+	rewritten = f->rewritten;
+	f->scanned = f->rewritten = 0;
+	if (!had && scanned && rewritten) {
+		log_info("changed %s module=%s %s was=unknown (rewritten "
+		    "after the first scan, before its stamp was read)",
+		    log_esc(path), log_esc(mod), now);
+		return CHECK_CHANGED;
+	}
+	if (!had) {
+		if (initial || scanned)
 			log_debug("known %s module=%s %s", log_esc(path),
 			    log_esc(mod), now);
 		else
 			log_info("added %s module=%s %s", log_esc(path),
 			    log_esc(mod), now);
-		return initial ? CHECK_NOTHING : CHECK_ADDED;
+		return initial || scanned ? CHECK_NOTHING : CHECK_ADDED;
 	}
-	fstamp_text(old, was, sizeof(was));
 	log_info("changed %s module=%s %s was=%s", log_esc(path),
 	    log_esc(mod), now,
-	    old->kind == st.kind ? strchr(was, '=') + 1 : was);
-	free(old->module);
-	free(old);
+	    oldkind == (int)st.kind ? strchr(was, '=') + 1 : was);
 	return CHECK_CHANGED;
 }
 
@@ -646,6 +1063,78 @@ dir_note_mtime(struct dir *d, const struct stat *sb)
 {
 	d->mtime = sb->st_mtim;
 	d->racy = too_recent(&sb->st_mtim);
+}
+
+/* Looks at what is new or gone in a directory (whatever the listing did
+ * not see in scan generation gen is queued). */
+static void
+dir_scan_gone(struct dir *d, unsigned int gen)
+{
+	struct dir *sub, *snext;
+	struct file *f, *fnext;
+
+	for (f = d->files; f != NULL; f = fnext) {
+		fnext = f->dnext;
+		if (f->seen != gen)
+			batch_queue(f);
+	}
+	for (sub = d->child; sub != NULL; sub = snext) {
+		snext = sub->snext;
+		if (sub->seen != gen)
+			dir_remove(sub);
+	}
+}
+
+/* Notes a selected file the scan of generation gen found.  In a first
+ * scan (not live) a new file's stat is noted and its stamp read in the
+ * background, unless it changed so recently that its stat cannot be
+ * trusted, or a client needs it (an implicit root): those are read at
+ * once.  In a live scan it is queued when new or changed.  sb is its
+ * stat, or NULL when the caller has none. */
+static void
+dir_scan_file(struct dir *d, const char *path, const struct stat *sb,
+    int live, unsigned int gen)
+{
+	struct file *f;
+	struct stat own;
+
+	f = file_get(d->root, d, path);
+	f->seen = gen;
+	if (sb == NULL && stat(path, &own) == 0)
+		sb = &own;
+	if (!live) {
+		if (f->state == FILE_NEW && f->stamp == NULL &&
+		    !d->root->implicit && sb != NULL &&
+		    S_ISREG(sb->st_mode) && !too_recent(&sb->st_mtim) &&
+		    !too_recent(&sb->st_ctim)) {
+			file_note_stat(f, sb);
+			f->scanned = 1;
+			batch_unread(f);
+		} else
+			file_check(f, 1);
+	} else if ((f->state == FILE_NEW && !f->scanned) || f->racy ||
+	    sb == NULL || file_stat_differs(f, sb))
+		/* One left to the background reader stays there while its
+		 * stat is the scan's. */
+		batch_queue(f);
+}
+
+/* Scans the directory of an implicit root: it selects only the files
+ * clients need there, so only their names are looked at, however many
+ * entries the directory has. */
+static void
+dir_scan_names(struct dir *d, int live, unsigned int gen)
+{
+	struct tname *t;
+	struct stat sb;
+
+	if (stat(d->path, &sb) == 0)
+		dir_note_mtime(d, &sb);
+	for (t = d->root->names; t != NULL; t = t->next)
+		if (lstat(t->path, &sb) == 0 && !S_ISDIR(sb.st_mode) &&
+		    root_matches(d->root, t->path))
+			dir_scan_file(d, t->path, NULL, live, gen);
+	dir_scan_gone(d, gen);
 }
 
 /* Reads a directory's entries: new subdirectories are watched and then
@@ -659,13 +1148,16 @@ dir_scan(struct dir *d, int live, int recurse)
 	struct root *r = d->root;
 	struct dirent *de;
 	struct stat sb;
-	struct dir *sub, *snext;
-	struct file *f, *fnext;
+	struct dir *sub;
 	unsigned int gen = ++rd->scangen;
 	DIR *dp;
 	char *path;
-	int isdir;
+	int isdir, havesb;
 
+	if (r->implicit && r->nlisted == 0) {
+		dir_scan_names(d, live, gen);
+		return;
+	}
 	if ((dp = opendir(d->path)) == NULL) {
 		if (file_transient(errno)) {
 			/* Listed again soon; until then polling looks too. */
@@ -682,14 +1174,23 @@ dir_scan(struct dir *d, int live, int recurse)
 		    strcmp(de->d_name, "..") == 0)
 			continue;
 		isdir = de->d_type == DT_DIR;
+		havesb = 0;
 		if (de->d_type == DT_UNKNOWN || isdir) {
 			if (fstatat(dirfd(dp), de->d_name, &sb,
 			    AT_SYMLINK_NOFOLLOW) == -1)
 				continue;
 			isdir = S_ISDIR(sb.st_mode);
+			havesb = !S_ISLNK(sb.st_mode);
 		}
-		if (isdir && r->implicit)
+		if (isdir && r->implicit) {
+			/* Not its own, but a source watch's, maybe. */
+			if (live) {
+				path = path_join(d->path, de->d_name);
+				sources_dir_appeared(path);
+				free(path);
+			}
 			continue;
+		}
 		path = path_join(d->path, de->d_name);
 		if (isdir) {
 			if ((sub = dir_child(d, de->d_name)) != NULL) {
@@ -701,29 +1202,17 @@ dir_scan(struct dir *d, int live, int recurse)
 				dir_scan(sub, live, 1);
 			}
 		} else if (root_matches(r, path)) {
-			f = file_get(r, d, path);
-			f->seen = gen;
-			if (!live)
-				file_check(f, 1);
-			else if (f->state == FILE_NEW || f->racy ||
-			    stat(path, &sb) == -1 || file_stat_differs(f, &sb))
-				batch_queue(f);
+			/* Its stat, as polling compares it (links followed). */
+			if (!havesb)
+				havesb = fstatat(dirfd(dp), de->d_name, &sb,
+				    0) == 0;
+			dir_scan_file(d, path, havesb ? &sb : NULL, live, gen);
 		}
 		free(path);
 	}
 	closedir(dp);
-
 	/* Whatever the listing did not show is gone, or about to be. */
-	for (f = d->files; f != NULL; f = fnext) {
-		fnext = f->dnext;
-		if (f->seen != gen)
-			batch_queue(f);
-	}
-	for (sub = d->child; sub != NULL; sub = snext) {
-		snext = sub->snext;
-		if (sub->seen != gen)
-			dir_remove(sub);
-	}
+	dir_scan_gone(d, gen);
 }
 
 /* Reads /proc/sys/fs/inotify/name, for telling users about limits. */
@@ -866,7 +1355,7 @@ root_disarm(struct root *r)
 	for (i = 0; i < rd->files.nbuckets; i++) {
 		for (f = rd->files.buckets[i]; f != NULL; f = next) {
 			next = f->hnext;
-			if (f->root == r)
+			if (file_root(f) == r)
 				file_free(f);
 		}
 	}
@@ -913,17 +1402,19 @@ root_implicit(const char *path)
 {
 	struct root *r;
 
-	for (r = rd->roots; r != NULL; r = r->next)
-		if (r->implicit && strcmp(r->conf.path, path) == 0)
+	r = htab_first(&rd->implicits, hash_str(path));
+	for (; r != NULL; r = htab_next(&rd->implicits, r))
+		if (strcmp(r->conf.path, path) == 0)
 			return r;
 	return NULL;
 }
 
 /* Returns the implicit root for directory dir, making and arming it if
  * there is none: one directory, no subdirectories, watched for as long as
- * a client needs a file or a site in it. */
+ * a client needs a file or a site in it.  name, unless NULL, is the path
+ * of a file a client needs there. */
 static struct root *
-root_implicit_get(const char *dir)
+root_implicit_get(const char *dir, const char *name)
 {
 	static const char *const none[] = { NULL };
 	static char where[] = "a client";
@@ -931,6 +1422,9 @@ root_implicit_get(const char *dir)
 	struct root *r, **pp;
 
 	if ((r = root_implicit(dir)) != NULL) {
+		r->lingering = 0;
+		if (name != NULL)
+			tname_add(r, name);
 		root_arm(r, 0);
 		return r;
 	}
@@ -943,21 +1437,22 @@ root_implicit_get(const char *dir)
 	rc.where = where;
 	r = root_new(&rc);
 	r->implicit = 1;
+	htab_insert(&rd->implicits, r);
 	for (pp = &rd->roots; *pp != NULL; pp = &(*pp)->next)
 		;
 	*pp = r;
+	if (name != NULL)
+		tname_add(r, name);
 	root_arm(r, 0);
 	return r;
 }
 
-/* Stops watching an implicit root that no file or site needs any more. */
+/* Stops watching an implicit root. */
 static void
-root_implicit_put(struct root *r)
+root_implicit_drop(struct root *r)
 {
 	struct root **pp;
 
-	if (!r->implicit || r->nfiles > 0 || r->nsites > 0)
-		return;
 	for (pp = &rd->roots; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == r) {
 			*pp = r->next;
@@ -971,17 +1466,68 @@ root_implicit_put(struct root *r)
 	poll_update();
 }
 
-/* Returns a malloc'd copy of the directory part of an absolute path. */
-static char *
-path_dir(const char *path)
+/* Drops the implicit roots that lingered long enough unneeded. */
+static void
+root_linger_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	char *dir, *slash;
+	struct root *r, *next;
+	ev_tstamp now = ev_now(loop), first = 0;
 
-	if ((dir = strdup(path)) == NULL)
-		fatal("path_dir");
-	slash = strrchr(dir, '/');
-	*(slash == dir ? slash + 1 : slash) = '\0';
-	return dir;
+	for (r = rd->roots; r != NULL; r = next) {
+		next = r->next;
+		if (!r->lingering)
+			continue;
+		if (now - r->idle_since >= IMPLICIT_LINGER)
+			root_implicit_drop(r);
+		else if (first == 0 || r->idle_since < first)
+			first = r->idle_since;
+	}
+	if (first != 0) {
+		ev_timer_set(&rd->linger_ev, first + IMPLICIT_LINGER - now,
+		    0.);
+		ev_timer_start(loop, &rd->linger_ev);
+	}
+}
+
+/* Lets an implicit root that no file or site needs any more go, after
+ * it lingered a while in case it is needed again. */
+static void
+root_implicit_put(struct root *r)
+{
+	if (!r->implicit || r->nfiles > 0 || r->nsites > 0 ||
+	    r->names != NULL || r->lingering)
+		return;
+	if (rd->loop == NULL) {
+		root_implicit_drop(r);
+		return;
+	}
+	r->lingering = 1;
+	r->idle_since = ev_now(rd->loop);
+	if (!ev_is_active(&rd->linger_ev)) {
+		ev_timer_set(&rd->linger_ev, IMPLICIT_LINGER, 0.);
+		ev_timer_start(rd->loop, &rd->linger_ev);
+	}
+}
+
+/* Reads the stamp of a file a client needs, if it is not known yet (new,
+ * or left to the background reader); returns the file, or NULL if
+ * reading found it gone. */
+static struct file *
+tree_read_now(struct file *f)
+{
+	char *path;
+
+	if (f->state != FILE_NEW)
+		return f;
+	if (f->queued == QUEUED_UNREAD)
+		batch_unqueue(f);
+	if ((path = strdup(file_path(f))) == NULL)
+		fatal("tree_read_now");
+	batch_check(f, 1);
+	/* Reading it may find it gone, and free it. */
+	f = file_lookup(path);
+	free(path);
+	return f;
 }
 
 /*
@@ -999,8 +1545,11 @@ tree_track(const char *path)
 	struct file *f;
 	char *dir, *fpath;
 
-	if ((f = file_lookup(path)) != NULL)
-		return f;
+	if ((f = file_lookup(path)) != NULL) {
+		if (file_root(f)->implicit)
+			tname_add(file_root(f), path);
+		return tree_read_now(f);
+	}
 	dir = path_dir(path);
 	if (stat(dir, &sb) == -1) {
 		free(dir);
@@ -1009,16 +1558,14 @@ tree_track(const char *path)
 	if ((d = dir_by_ino(sb.st_dev, sb.st_ino)) != NULL) {
 		/* Known under the name its root gives it. */
 		fpath = path_join(d->path, strrchr(path, '/') + 1);
-		f = file_get(d->root, d, fpath);
+		if (d->root->implicit)
+			tname_add(d->root, fpath);
+		f = tree_read_now(file_get(d->root, d, fpath));
 		free(dir);
-		/* Reading it may find it gone, and free it. */
-		if (f->state == FILE_NEW)
-			file_check(f, 1);
-		f = file_lookup(fpath);
 		free(fpath);
 		return f;
 	}
-	root_implicit_get(dir);
+	root_implicit_get(dir, path);
 	free(dir);
 	return file_lookup(path);
 }
@@ -1029,15 +1576,21 @@ void
 tree_untrack(const char *path)
 {
 	struct file *f;
-	struct root *r;
+	struct root *r = NULL;
+	struct tname *t;
 
-	if ((f = file_lookup(path)) == NULL)
-		return;
-	r = f->root;
-	if (root_globs(r, path))
-		return;
-	file_free(f);
-	root_implicit_put(r);
+	if ((t = tname_lookup(path)) != NULL) {
+		r = t->root;
+		tname_del(t);
+	}
+	if ((f = file_lookup(path)) != NULL) {
+		r = file_root(f);
+		if (root_globs(r, path))
+			return;
+		file_free(f);
+	}
+	if (r != NULL)
+		root_implicit_put(r);
 }
 
 /* Makes sure the directory holding a site (a symlink or a missing name a
@@ -1059,8 +1612,9 @@ tree_site_watch(const char *site)
 			return NULL;
 		}
 	} else
-		r = root_implicit_get(dir);
+		r = root_implicit_get(dir, NULL);
 	free(dir);
+	r->lingering = 0;
 	r->nsites++;
 	return r;
 }
@@ -1075,6 +1629,32 @@ tree_site_unwatch(struct root *r)
 	root_implicit_put(r);
 }
 
+/* Makes sure directory dir is watched with every entry in it listed, not
+ * only the names clients need (a module set's directory: the caller scans
+ * it); returns the implicit root kept for it, or NULL where a configured
+ * root watches it. */
+struct root *
+tree_list_watch(const char *dir)
+{
+	char site[PATH_MAX];
+	struct root *r;
+
+	snprintf(site, sizeof(site), "%s/*", strcmp(dir, "/") ? dir : "");
+	if ((r = tree_site_watch(site)) != NULL)
+		r->nlisted++;
+	return r;
+}
+
+/* Lets a listed directory go, if nothing else needs it watched. */
+void
+tree_list_unwatch(struct root *r)
+{
+	if (r == NULL)
+		return;
+	r->nlisted--;
+	tree_site_unwatch(r);
+}
+
 /* Gives a file's stamp as a struct stamp; -1 if none is known. */
 int
 file_stamp(const struct file *f, struct stamp *st)
@@ -1084,6 +1664,20 @@ file_stamp(const struct file *f, struct stamp *st)
 		return -1;
 	st->kind = f->stamp->kind;
 	st->len = f->stamp->len;
-	memcpy(st->bytes, f->stamp->bytes, f->stamp->len);
+	memcpy(st->bytes, fstamp_bytes(f->stamp), f->stamp->len);
 	return 0;
+}
+
+/* Reads again every file refused as a symlink out of the roots, after a
+ * new configuration may allow it (follow-symlinks, a new root). */
+void
+tree_links_recheck(void)
+{
+	struct file *f;
+	size_t i;
+
+	for (i = 0; i < rd->files.nbuckets; i++)
+		for (f = rd->files.buckets[i]; f != NULL; f = f->hnext)
+			if (f->outside)
+				batch_queue(f);
 }

@@ -281,9 +281,9 @@ wanted_resolve(struct wpath *wp)
 		 * it; under the name the tree knows its directory by. */
 		t = wanted_target_get(res.real);
 		if ((f = tree_track(res.real)) != NULL &&
-		    strcmp(f->path, res.real) != 0) {
+		    strcmp(file_path(f), res.real) != 0) {
 			alias = t;
-			t = wanted_target_get(f->path);
+			t = wanted_target_get(file_path(f));
 			if (alias != wp->target && alias->paths == NULL) {
 				htab_remove(&rd->targets, alias);
 				free(alias);
@@ -395,6 +395,13 @@ wanted_condition(const struct wpath *wp, char *reason, size_t len)
 		    "is complete");
 		return "incomplete";
 	case FILE_BAD:
+		if (f->outside) {
+			snprintf(reason, len, "a symlink to a file outside "
+			    "every configured root, not read "
+			    "(follow-symlinks = no); read again when it "
+			    "changes");
+			return "unreadable";
+		}
 		if (f->err != 0) {
 			snprintf(reason, len, "the daemon cannot read it: %s; "
 			    "read again when it changes", strerror(f->err));
@@ -424,6 +431,21 @@ wanted_requeue(struct wpath *wp)
 	wp->qnext = rd->requeue;
 	rd->requeue = wp;
 	batch_arm();
+}
+
+/* Resolves again the paths that lead to the file at path, which has
+ * become a symlink: they now go through it, as a site, to where it
+ * leads, and the rules of path.c apply on the way. */
+void
+wanted_target_linked(const char *path)
+{
+	struct wtarget *t;
+	struct wpath *wp;
+
+	if ((t = wanted_target(path)) == NULL)
+		return;
+	for (wp = t->paths; wp != NULL; wp = wp->tnext)
+		wanted_requeue(wp);
 }
 
 /* Acts on an event about path in a watched directory: the paths that

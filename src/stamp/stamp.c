@@ -201,8 +201,6 @@ stamp_read_app(const unsigned char *buf, size_t len, struct stamp *st,
 int
 stamp_read_file(const char *path, struct stamp *st, char *err, size_t errlen)
 {
-	unsigned char *buf;
-	size_t len;
 	int fd, rc, e;
 
 	memset(st, 0, sizeof(*st));
@@ -212,13 +210,27 @@ stamp_read_file(const char *path, struct stamp *st, char *err, size_t errlen)
 		errno = e;
 		return STAMP_UNREADABLE;
 	}
-	rc = stamp_slurp(fd, &buf, &len, err, errlen);
+	rc = stamp_read_fd(fd, path, st, err, errlen);
 	e = errno;
 	close(fd);
-	if (rc != 0) {
-		errno = e;
+	errno = e;
+	return rc;
+}
+
+/* Reads the stamp of the file open on fd, which the caller opened (and
+ * closes) from path: the daemon decides itself how a module file may be
+ * opened; path's name tells an application file from a module. */
+int
+stamp_read_fd(int fd, const char *path, struct stamp *st, char *err,
+    size_t errlen)
+{
+	unsigned char *buf;
+	size_t len;
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	if ((rc = stamp_slurp(fd, &buf, &len, err, errlen)) != 0)
 		return rc;
-	}
 	if (stamp_is_app_file(path))
 		rc = stamp_read_app(buf, len, st, err, errlen);
 	else

@@ -102,6 +102,9 @@ client full <<-'EOF'
 [ "$(wc -l <"$T/full.out")" -eq 1 ] || fail "more than one line for a busy client"
 expect_count ' warn max-clients (20 connections) reached: answering new ones busy until some close$' 1
 hog_stop
+# Once the daemon has seen them go: a new connection may be accepted in
+# the same turn of its loop as their closes are read, before them.
+wait_log ' info hog[0-9]*\[[0-9]*\] disconnected$' 20
 client later <<-'EOF'
 	> hello proto=1 pid=3 name=later
 	< welcome

@@ -45,5 +45,29 @@ wait_log ' info removed build/sub/z\.so'
 mv "$T/build.moved" "$ROOT"
 mkso "$ROOT/sub/z.so" 2
 wait_log ' info \(added\|changed\) build/sub/z\.so module=z ' 2
+
+# A directory renamed within the root: its module leaves the old name and
+# is found under the new one, where changes are seen; another directory
+# that takes the old name is watched as new.  (Polling looks each file up
+# relative to its directory's descriptor: a renamed directory must not
+# be followed to its new name as the old one.)
+mkdir -p "$ROOT/r1/deep"
+mkso "$ROOT/r1/deep/w.so" 1
+wait_log ' info added build/r1/deep/w\.so module=w '
+mv "$ROOT/r1" "$ROOT/r2"
+wait_log ' info added build/r2/deep/w\.so module=w '
+wait_log ' info removed build/r1/deep/w\.so module=w '
+mkso "$ROOT/r2/deep/w.so" 2
+wait_log ' info changed build/r2/deep/w\.so module=w '
+mkdir -p "$ROOT/r1/deep"
+mkso "$ROOT/r1/deep/w.so" 3
+wait_log ' info added build/r1/deep/w\.so module=w ' 2
+mkso "$ROOT/r1/deep/w.so" 4
+wait_log ' info changed build/r1/deep/w\.so module=w '
+mkso "$ROOT/r2/deep/w.so" 5
+wait_log ' info changed build/r2/deep/w\.so module=w ' 2
+sync_marker
+expect_count ' info [a-z]* build/r1/deep/w\.so module=w ' 4
+expect_count ' info [a-z]* build/r2/deep/w\.so module=w ' 3
 expect_count ' warn ' 0
 stop

@@ -672,6 +672,24 @@ START_TEST(test_max_clients)
 }
 END_TEST
 
+START_TEST(test_follow_symlinks)
+{
+	struct config c;
+
+	ck_assert_msg(parse(&c, "socket = /s\n") == 0, "%s", errbuf);
+	ck_assert_int_eq(c.follow_symlinks, 0);
+	config_free(&c);
+	ck_assert_msg(parse(&c, "follow-symlinks = yes\n") == 0, "%s",
+	    errbuf);
+	ck_assert_int_eq(c.follow_symlinks, 1);
+	config_free(&c);
+	ck_assert_msg(parse(&c, "follow-symlinks = \"no\"\n") == 0, "%s",
+	    errbuf);
+	ck_assert_int_eq(c.follow_symlinks, 0);
+	config_free(&c);
+}
+END_TEST
+
 /* A text that must fail, the line it must blame, and words the message
  * must hold. */
 static const struct {
@@ -749,6 +767,15 @@ static const struct {
 	    { "unknown key \"max-clients\"", "global key" } },
 	{ "max-clients = 5\nmax-clients = 6\n", 2,
 	    { "duplicate key \"max-clients\"", "line 1" } },
+	{ "frob = 1\n", 1, { "unknown key \"frob\"", "follow-symlinks" } },
+	{ "follow-symlinks = maybe\n", 1,
+	    { "invalid follow-symlinks \"maybe\"", "yes or no" } },
+	{ "follow-symlinks =\n", 1, { "empty value for \"follow-symlinks\"" } },
+	{ "follow-symlinks = yes no\n", 1, { "follow-symlinks" } },
+	{ "[watch \"b\"]\nfollow-symlinks = yes\n", 2,
+	    { "unknown key \"follow-symlinks\"", "global key" } },
+	{ "follow-symlinks = yes\nfollow-symlinks = no\n", 2,
+	    { "duplicate key \"follow-symlinks\"", "line 1" } },
 	{ "socket = /a\nsocket = /b\n", 2,
 	    { "duplicate key \"socket\"", "[reloaderd]", "line 1" } },
 	{ "socket = /a\n[reloaderd]\n\nsocket = /b\n", 4,
@@ -1311,6 +1338,7 @@ config_suite(void)
 	tcase_add_test(tc, test_comments_and_globs);
 	tcase_add_test(tc, test_duration_ranges);
 	tcase_add_test(tc, test_max_clients);
+	tcase_add_test(tc, test_follow_symlinks);
 	tcase_add_test(tc, test_socket_length);
 	suite_add_tcase(s, tc);
 
