@@ -7,7 +7,8 @@
 CTL_SRCS = src/reloaderctl/reloaderctl.c src/reloaderctl/conn.c \
 	src/reloaderctl/cmd.c src/reloaderctl/reload.c \
 	src/reloaderctl/releases.c \
-	src/reloaderctl/build.c src/reloaderctl/out.c src/reloaderctl/sig.c
+	src/reloaderctl/build.c src/reloaderctl/watch.c src/reloaderctl/out.c \
+	src/reloaderctl/sig.c
 CTL_OBJS = $(CTL_SRCS:%.c=$(O)/%.o)
 CTL_LIBS = $(shell $(PKG_CONFIG) --libs libelf libmd zlib)
 
@@ -35,3 +36,13 @@ $(O)/tests/test-ctl-out: tests/unit/test-ctl-out.c src/reloaderctl/ctl.h \
 	$(CC) $(ALL_CPPFLAGS) $(CHECK_CFLAGS) -Isrc/reloaderctl $(ALL_CFLAGS) \
 	    $(ALL_LDFLAGS) -o $@ $< $(O)/src/reloaderctl/out.o $(PROTO_OBJS) \
 	    $(STAMP_OBJS) $(CHECK_LIBS) $(LIBS)
+
+# Likewise the unit test of watch.c, with out.c for the paths it prints.
+$(O)/tests/test-ctl-watch: tests/unit/test-ctl-watch.c src/reloaderctl/ctl.h \
+    $(O)/src/reloaderctl/watch.o $(O)/src/reloaderctl/out.o $(PROTO_OBJS) \
+    $(STAMP_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(CHECK_CFLAGS) -Isrc/reloaderctl $(ALL_CFLAGS) \
+	    $(ALL_LDFLAGS) -o $@ $< $(O)/src/reloaderctl/watch.o \
+	    $(O)/src/reloaderctl/out.o $(PROTO_OBJS) $(STAMP_OBJS) \
+	    $(CHECK_LIBS) $(LIBS)

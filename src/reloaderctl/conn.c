@@ -365,8 +365,9 @@ conn_take(struct conn *c, struct proto_msg *m)
 
 /*
  * Reads the next line from the daemon into m, answering its pings by
- * the way: CONN_LINE, CONN_EOF, CONN_TIMEOUT (c->deadline passed),
- * CONN_SIGNAL (a caught signal is pending), or CONN_ERROR (c->err).
+ * the way: CONN_LINE, CONN_EOF, CONN_TIMEOUT (c->deadline passed, or
+ * with CONN_NOWAIT no whole line had come), CONN_SIGNAL (a caught signal
+ * is pending), or CONN_ERROR (c->err).
  */
 int
 conn_read(struct conn *c, struct proto_msg *m)
@@ -390,7 +391,12 @@ conn_read(struct conn *c, struct proto_msg *m)
 		if (c->fd == -1)
 			return CONN_EOF;
 		tsp = NULL;
-		if (c->deadline != 0) {
+		if (c->deadline == CONN_NOWAIT) {
+			/* Only what has already come. */
+			ts.tv_sec = 0;
+			ts.tv_nsec = 0;
+			tsp = &ts;
+		} else if (c->deadline != 0) {
 			if ((left = c->deadline - conn_now()) <= 0)
 				return CONN_TIMEOUT;
 			ts.tv_sec = (time_t)(left / 1000);
@@ -408,6 +414,8 @@ conn_read(struct conn *c, struct proto_msg *m)
 			c->errcode = EX_OSERR;
 			return CONN_ERROR;
 		}
+		if (rc == 0 && c->deadline == CONN_NOWAIT)
+			return CONN_TIMEOUT;
 		if (rc == 0)
 			continue;
 		n = read(c->fd, c->in, sizeof(c->in));
@@ -438,8 +446,8 @@ conn_read(struct conn *c, struct proto_msg *m)
 /*
  * Reads the next line of the answer to the request out into m: ANS_DATA,
  * ANS_OK or ANS_ERROR, or what conn_read returned when it failed.
- * "event" lines go to c->on_event; every other line answers the request,
- * since there is only ever one out.  The id is not matched, so that an
+ * "event" and "sources-changed" lines go to c->on_event; every other
+ * line answers the request, since there is only ever one out.  The id is not matched, so that an
  * answer line the daemon sent without it (an error about a line it could
  * not read, say) still ends the request.
  */
@@ -452,7 +460,8 @@ conn_answer_try(struct conn *c, unsigned long id, struct proto_msg *m)
 	for (;;) {
 		if ((rc = conn_read(c, m)) != CONN_LINE)
 			return rc;
-		if (strcmp(m->verb, "event") == 0) {
+		if (strcmp(m->verb, "event") == 0 ||
+		    strcmp(m->verb, "sources-changed") == 0) {
 			if (c->on_event != NULL)
 				c->on_event(c, m, c->arg);
 			continue;

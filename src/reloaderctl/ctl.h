@@ -24,6 +24,9 @@
 #define CONN_SIGNAL 3        /* a caught signal arrived (sig_pending) */
 #define CONN_ERROR 4         /* a bad line or a failed read; see c->err */
 
+/* A deadline that takes only what has already come. */
+#define CONN_NOWAIT (-1LL)
+
 /* What conn_answer found. */
 #define ANS_DATA 10          /* a data line of the answer */
 #define ANS_OK 11            /* the closing "ok" line */
@@ -31,7 +34,8 @@
 
 struct conn;
 
-/* Where lines that answer no request go: events, followed log lines. */
+/* Where lines that answer no request go: events, sources-changed,
+ * followed log lines. */
 typedef void conn_event_fn(struct conn *, struct proto_msg *, void *);
 
 /* The one connection to the daemon. */
@@ -43,7 +47,8 @@ struct conn {
 	char line[PROTO_MAX_LINE + 1];   /* the line last parsed */
 	char out[PROTO_MAX_LINE + 1];    /* the line being sent */
 	unsigned long nextid;            /* id= of the next request */
-	long long deadline;              /* ms on the monotonic clock, or 0 */
+	long long deadline;              /* ms on the monotonic clock, 0 or
+	                                    CONN_NOWAIT */
 	char err[PROTO_MAX_LINE + 256];  /* why CONN_ERROR, or a failure */
 	int errcode;                     /* the exit status that goes with it */
 	conn_event_fn *on_event;
@@ -65,6 +70,21 @@ struct wait {
 	unsigned long results;           /* results printed */
 	FILE *fp;                        /* where results are printed */
 	const char *prefix;              /* before each result line */
+};
+
+/* A --watch pattern as the daemon's watch-sources takes it. */
+struct watch_spec {
+	const char *pattern;             /* as given */
+	char *dir;                       /* absolute, symlinks resolved */
+	char *match;                     /* relative to dir; NULL: every file */
+};
+
+/* The sources changed since the last build of "build --watch" began. */
+struct watch_queue {
+	char **paths;                    /* distinct */
+	size_t npaths;
+	char what[16];                   /* changed, created or removed */
+	int busy;                        /* a build runs */
 };
 
 /* The options every command sees. */
@@ -115,6 +135,7 @@ extern volatile sig_atomic_t sig_from_user;
 extern volatile sig_atomic_t sig_child;
 void sig_catch(void);
 void sig_restore(void);
+void sig_forget_child(void);
 const sigset_t *sig_waitmask(void);
 
 /* out.c */
@@ -163,5 +184,14 @@ void result_print(FILE *, const char *, const struct proto_msg *);
 
 /* build.c */
 int cmd_build(struct conn *, int, char **);
+
+/* watch.c */
+size_t watch_split(const char *, const char **);
+int watch_resolve(struct watch_spec *, const char *, char *, size_t);
+void watch_spec_free(struct watch_spec *);
+void watch_change(struct watch_queue *, const char *, const char *);
+int watch_start(struct watch_queue *, char *, size_t);
+void watch_done(struct watch_queue *);
+void watch_free(struct watch_queue *);
 
 #endif /* CTL_H */

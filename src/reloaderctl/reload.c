@@ -380,7 +380,12 @@ wait_run(struct conn *c, struct wait *w)
 			return conn_error_status(proto_get(&m, "code"));
 		}
 		if (rc == CONN_LINE) {
-			wait_event(c, &m, w);
+			/* The connection's own handler, if any, passes events
+			 * on to this wait (build --watch notes its sources). */
+			if (c->on_event != NULL)
+				c->on_event(c, &m, c->arg);
+			else
+				wait_event(c, &m, w);
 			continue;
 		}
 		if (rc == CONN_TIMEOUT) {

@@ -51,8 +51,9 @@ static const struct command commands[] = {
 	{ "hold", cmd_hold, "", "hold reloads until release" },
 	{ "release", cmd_release, "[--discard]",
 	    "deliver (or drop) what changed while held" },
-	{ "build", cmd_build, "[--always] -- command [arg ...]",
-	    "run a build with reloads held; deliver them if it succeeds" },
+	{ "build", cmd_build, "[--always] [-w glob]... -- command [arg ...]",
+	    "run a build with reloads held; deliver them if it succeeds; "
+	    "with -w, again each time sources matching a glob change" },
 	{ "help", cmd_help, "", "this list" },
 };
 

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <string.h>
+#include <time.h>
 
 #include "ctl.h"
 
@@ -82,6 +83,24 @@ sig_restore(void)
 		sigaction(sig_list[i], &sig_old[i], NULL);
 	sigprocmask(SIG_SETMASK, &sig_oldmask, NULL);
 	sig_caught = 0;
+}
+
+/* Forgets the SIGCHLD of a child already reaped, which may still be
+ * pending (blocked) if the child ended before a ppoll let it in: else
+ * the next wait of "build --watch" would take it for a new signal. */
+void
+sig_forget_child(void)
+{
+	struct timespec zero = { 0, 0 };
+	sigset_t set;
+
+	if (sig_caught) {
+		sigemptyset(&set);
+		sigaddset(&set, SIGCHLD);
+		while (sigtimedwait(&set, NULL, &zero) == SIGCHLD)
+			;
+	}
+	sig_child = 0;
 }
 
 /* Returns the mask for ppoll: the caught signals let through, or NULL

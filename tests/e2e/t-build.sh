@@ -21,10 +21,11 @@ would_build() {
 [ -z "$(would_build)" ] || fail "a built tree is not up to date:
 $(would_build)"
 
-# reloaderctl's private header: its objects, itself and the unit test of
-# its output, nothing else.
+# reloaderctl's private header: its objects, itself and its unit tests
+# (tests/unit/test-ctl-*.c), nothing else.
 got=$(would_build src/reloaderctl/ctl.h)
-want=$( (echo reloaderctl; echo tests/test-ctl-out
+want=$( (echo reloaderctl
+    for f in tests/unit/test-ctl-*.c; do f=${f##*/}; echo "tests/${f%.c}"; done
     for f in src/reloaderctl/*.c; do echo "${f%.c}.o"; done) | sort)
 [ "$got" = "$want" ] || fail "ctl.h rebuilds:
 $got

@@ -61,7 +61,7 @@ ctl_refused 64 "build of nothing" 'build: no command given'
 ctl -h
 ctl_status 0
 ctl_has out '^usage: reloaderctl '
-ctl_has out '^    build  *\[--always\] -- command'
+ctl_has out '^    build  *\[--always\] \[-w glob\]\.\.\. -- command'
 ctl -V
 ctl_status 0
 ctl_has out '^reloaderctl [0-9][0-9.]*$'

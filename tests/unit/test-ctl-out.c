@@ -4,7 +4,7 @@
  * UTF-8 with no control character a terminal would act on.
  *
  * out.c is linked alone; the two things it takes from reloaderctl.c are
- * stood in for here.
+ * stood in for (ctlstub.h).
  */
 #include <check.h>
 #include <stdarg.h>
@@ -13,21 +13,7 @@
 #include <string.h>
 
 #include "ctl.h"
-
-struct opts opts;
-
-/* Stands in for reloaderctl's ctl_die: says why and fails the test. */
-void
-ctl_die(int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(code);
-}
+#include "ctlstub.h"
 
 /* What one of out.c's printers writes, as a string the caller frees. */
 static char *
