@@ -227,6 +227,9 @@ latency_install(const char *dir, const struct latency_blob *b, int rename_)
 	return t0;
 }
 
+/* The protocol version the library speaks (-P), 0 for its highest. */
+static int latency_proto;
+
 /* Adds one to an eventfd. */
 static void
 latency_signal(int efd)
@@ -529,6 +532,9 @@ latency_rl_start(struct latency_rl *rl, const char *reloaderd,
 	if (reloader_set_socket(rl->r, sock) == -1)
 		latency_die("%s: %s", sock, reloader_error(rl->r));
 	reloader_set_event_cb(rl->r, latency_rl_event, rl);
+	if (latency_proto != 0 &&
+	    reloader_set_proto(rl->r, latency_proto) == -1)
+		latency_die("%s", reloader_error(rl->r));
 	if ((rl->m = reloader_open(rl->r, path, required)) == NULL)
 		latency_die("%s: %s", b->path, reloader_error(rl->r));
 	if (reloader_connect(rl->r) == -1 ||
@@ -651,7 +657,7 @@ static void __attribute__((noreturn))
 latency_usage(void)
 {
 	fprintf(stderr, "usage: latency [-R] [-g gap_ms] [-n changes] "
-	    "[-o samples] -d reloaderd variant.so...\n");
+	    "[-o samples] [-P 1|2] -d reloaderd variant.so...\n");
 	exit(1);
 }
 
@@ -668,8 +674,15 @@ main(int argc, char **argv)
 	int ch, nblobs, rename_ = 0;
 	char *end;
 
-	while ((ch = getopt(argc, argv, "d:g:n:o:R")) != -1) {
+	while ((ch = getopt(argc, argv, "d:g:n:o:P:R")) != -1) {
 		switch (ch) {
+		case 'P':
+			latency_proto = (int)strtol(optarg, &end, 10);
+			if (*end != '\0' || latency_proto < 1 ||
+			    latency_proto > 2)
+				latency_die("-P %s: not a protocol version, 1 "
+				    "or 2", optarg);
+			break;
 		case 'o':
 			samples = optarg;
 			break;
