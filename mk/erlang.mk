@@ -117,8 +117,8 @@ uninstall-erlang:
 	    $(DESTDIR)$(ERL_APPDIR)/ebin/reloader_client.app
 	-rmdir $(DESTDIR)$(ERL_APPDIR)/ebin $(DESTDIR)$(ERL_APPDIR) 2>/dev/null
 
-# Reload latency of an Erlang node: reloader_client beside a one-second
-# mtime poller in the style of mochiweb's reloader, in the same run.
+# Reload latency of an Erlang node: reloader_client beside mochiweb's
+# own reloader (in a second node), in the same run.
 bench-erlang: $(O)/reloaderd $(ERL_BEAMS) $(ERL_APP) $(ERL_BENCH_BEAMS)
 	sh bench/erlang/run.sh $(O) $(ERL_N)
 

@@ -3,7 +3,8 @@
 # (bench/README.md), run by `make bench-erlang`.  Builds two versions of
 # the benchmark's module for each chain with erlc, starts reloaderd with
 # a settle window of 0 and no watch directories on a private socket,
-# and runs the driver (rlbench.erl) in a node with reloader_client.
+# and runs the driver (rlbench.erl) in a node with reloader_client; the
+# driver starts mochiweb's reloader (erlang-mochiweb) in a peer node.
 set -eu
 O=${1:-obj}
 N=${2:-100}
