@@ -665,7 +665,6 @@ path_bin(File) ->
 %% away meanwhile (after `done', so that the daemon never hears of a
 %% purge of a module it has out).
 run_batch(Batch, Items, St) ->
-    reloader_client_console:sync(),
     {Results, Events, Ctx} = load(Items, St#st.ctx),
     St2 = took(Batch, Results, St#st{ctx = Ctx}),
     {Out, Waiting} = reloader_client_push:start(Batch, Items, Results,
@@ -679,6 +678,7 @@ run_batch(Batch, Items, St) ->
 %% line per module, the purge timer, and the batch for status/0.
 took(Batch, Results, St) ->
     St1 = learn_results(Results, St),
+    reloader_client_console:sync(),
     [log_result(Batch, R, node()) || R <- Results],
     arm_purge(St1#st{last = #{batch => Batch,
                               results => [{N, S} || #{name := N, status := S}
@@ -689,7 +689,6 @@ took(Batch, Results, St) ->
 %% failed, every one given up with its reason; then `done', then the
 %% purges.  The prepared set waits for `commit' or `abort'.
 run_prepare(Batch, Items, St) ->
-    reloader_client_console:sync(),
     St0 = St#st{prepared = dropped(St#st.prepared,
                                    io_lib:format("batch ~b is prepared",
                                                  [Batch]))},
@@ -702,12 +701,16 @@ run_prepare(Batch, Items, St) ->
                 {R, E, C} = crashed(Items, St0#st.ctx, {Class, Why, Stack}),
                 {R, E, undefined, C}
         end,
+    St1 = arm_purge(St0#st{ctx = Ctx, prepared = Prep}),
+    %% Answered before the log lines: the daemon can send the commit
+    %% while they are written.
+    St2 = answer(Batch, [maps:remove(bin, R) || R <- Results], Events, St1),
+    reloader_client_console:sync(),
     [log_result(Batch, case R of
                            #{status := prepared} -> R#{quiet => true};
                            _ -> R
                        end, node()) || R <- Results],
-    St1 = arm_purge(St0#st{ctx = Ctx, prepared = Prep}),
-    answer(Batch, [maps:remove(bin, R) || R <- Results], Events, St1).
+    St2.
 
 %% Takes the prepared batch a `commit' or `abort' names; any other is
 %% answered bad-result, as the protocol has it.
@@ -812,7 +815,10 @@ crashed(Items, Ctx, {Class, Why, Stack}) ->
 
 %% Notes the code now current for each module a batch reloaded, so that
 %% the next look at what is loaded does not take it for a change (the
-%% daemon takes a result's stamp as the new registration).
+%% daemon takes a result's stamp as the new registration).  A batch that
+%% held an application's files has the next look find the applications
+%% anew (an appup may add some); one of modules alone does not, since
+%% that walk of the code path takes milliseconds.
 learn_results(Results, #st{known = Known} = St) ->
     Known1 = lists:foldl(
                fun(#{name := Name, stamp := Stamp} = R, K) ->
@@ -826,7 +832,12 @@ learn_results(Results, #st{known = Known} = St) ->
                            _ -> K1
                        end
                end, Known, Results),
-    St#st{known = Known1, apps = []}.
+    Apps = [N || #{name := N} <- Results,
+                 reloader_client_appup:name(N) =/= module],
+    St#st{known = Known1, apps = case Apps of
+                                     [] -> St#st.apps;
+                                     _ -> []
+                                 end}.
 
 %% Notes the code an application's rollback loaded into its modules,
 %% without registering them anew (see reloader_client_appup:upgrade/3).
