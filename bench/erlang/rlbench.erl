@@ -25,7 +25,8 @@
 %% are 5 ms apart.
 -module(rlbench).
 
--export([main/1, chain/3, peer_chain/1, peer_change/1, peer_stop/0]).
+-export([main/1, chain/3, wait_attached/1, peer_chain/1, peer_change/1,
+         peer_stop/0]).
 
 -define(WARMUP, 10).
 -define(GAP_MS, 5).
@@ -194,8 +195,8 @@ stop_mochiweb(Chains, Dir) ->
 
 %%% The run
 
-%% Waits until reloader_client is attached and its registrations are
-%% answered.
+%% @doc Waits until reloader_client is attached and its registrations
+%% are answered, looking Tries times at most.
 wait_attached(0) ->
     {error, not_attached};
 wait_attached(Tries) ->

@@ -14,14 +14,14 @@
 
 %% The steps, in the order of a reload: {Name, what marks it}.
 -define(STEPS,
-        [{"daemon: inotify, stamp, `prepare' written, read by the VM",
+        [{"daemon: inotify, stamp, `prepare'; the VM reads it",
           {rx, <<"prepare">>}},
-         {"the batch's other lines received", {rx, <<"end">>}},
+         {"the batch's other lines read", {rx, <<"end">>}},
          {"beam read, MD5 and exports checked",
           {return, {reloader_client_load, read, 1}}},
          {"code:prepare_loading/1", {return, {code, prepare_loading, 1}}},
          {"results and `done' written", {return, {reloader_client, answer, 4}}},
-         {"daemon: `commit' back, read by the VM", {rx, <<"commit">>}},
+         {"daemon: `commit'; the VM reads it", {rx, <<"commit">>}},
          {"code:finish_loading/1 (the switch)",
           {return, {code, finish_loading, 1}}},
          {"test/0 called, its message received", loaded},
@@ -36,7 +36,7 @@ main([Dir, NStr, Sock]) ->
     Chain = spawn_link(rlbench, chain, [Self, Dir, "a"]),
     receive {Chain, ready} -> ok end,
     {ok, _} = reloader_client:start(#{socket => Sock}),
-    ok = attached(500),
+    ok = rlbench:wait_attached(500),
     Tracer = spawn_link(fun() -> collect([]) end),
     [erlang:trace_pattern(MFA, [{'_', [], [{return_trace}]}], [local])
      || {_, {return, MFA}} <- ?STEPS],
@@ -54,16 +54,6 @@ main([Dir, NStr, Sock]) ->
     Changes = lists:nthtail(?WARMUP, changes(Events)),
     report(N, lists:nthtail(?WARMUP, Times), Changes),
     halt(0).
-
-%% Waits until reloader_client is attached and its registrations are
-%% answered.
-attached(0) ->
-    {error, not_attached};
-attached(Tries) ->
-    case reloader_client:status() of
-        #{attached := true, pending := 0} -> ok;
-        _ -> timer:sleep(10), attached(Tries - 1)
-    end.
 
 %% Keeps the trace messages until asked for them.
 collect(Acc) ->
@@ -110,16 +100,16 @@ report(N, Times, Changes) ->
     Ok = lists:sort([T || T <- Times, is_float(T)]),
     io:format("~nreloader_client, traced: ~b changes, beam written -> new "
               "code callable p50 ~.3f ms~n~n", [N, median(Ok)]),
-    io:format("| ~-56s | after the last | since the rename |~n", ["step"]),
+    io:format("| ~-52s | after the last | since the rename |~n", ["step"]),
     io:format("|~s|---------------:|-----------------:|~n",
-              [lists:duplicate(58, $-)]),
+              [lists:duplicate(54, $-)]),
     lists:foldl(
       fun({Name, _}, Prev) ->
               Since = [ms(C, rename, Name) || C <- Changes,
                                               is_map_key(Name, C)],
               After = [ms(C, Prev, Name) || C <- Changes, is_map_key(Name, C),
                                             is_map_key(Prev, C)],
-              io:format("| ~-56s | ~14.3f | ~16.3f |~n",
+              io:format("| ~-52s | ~14.3f | ~16.3f |~n",
                         [Name, median(After), median(Since)]),
               Name
       end, rename, ?STEPS),
