@@ -18,7 +18,7 @@
 # that a build of the C parts alone still works; without dialyzer, the
 # PLT (and t-erlang-dialyzer.sh says so when it runs).
 #
-#	make bench-erlang [ERL_N=100]
+#	make bench-erlang [ERL_N=100] [ERL_STAGES=1]
 
 ERLC ?= erlc
 ERL ?= erl
@@ -26,6 +26,7 @@ DIALYZER ?= dialyzer
 ERLC_FLAGS ?= +debug_info
 ERL_WARNINGS = -Werror +warn_export_vars +warn_unused_import
 ERL_N ?= 100
+ERL_STAGES ?= 0
 
 ERL_SRCS = $(wildcard clients/erlang/src/*.erl)
 ERL_EBIN = $(O)/erlang/ebin
@@ -117,10 +118,11 @@ uninstall-erlang:
 	    $(DESTDIR)$(ERL_APPDIR)/ebin/reloader_client.app
 	-rmdir $(DESTDIR)$(ERL_APPDIR)/ebin $(DESTDIR)$(ERL_APPDIR) 2>/dev/null
 
-# Reload latency of an Erlang node: reloader_client beside a one-second
-# mtime poller in the style of mochiweb's reloader, in the same run.
+# Reload latency of an Erlang node: reloader_client beside mochiweb's
+# own reloader (in a second node), in the same run; with ERL_STAGES=1,
+# where reloader_client's time goes.
 bench-erlang: $(O)/reloaderd $(ERL_BEAMS) $(ERL_APP) $(ERL_BENCH_BEAMS)
-	sh bench/erlang/run.sh $(O) $(ERL_N)
+	sh bench/erlang/run.sh $(O) $(ERL_N) $(ERL_STAGES)
 
 bench: bench-erlang
 

@@ -1,12 +1,16 @@
 #!/bin/sh
-# bench/erlang/run.sh O N: the Erlang reload latency benchmark
+# bench/erlang/run.sh O N [STAGES]: the Erlang reload latency benchmark
 # (bench/README.md), run by `make bench-erlang`.  Builds two versions of
 # the benchmark's module for each chain with erlc, starts reloaderd with
 # a settle window of 0 and no watch directories on a private socket,
-# and runs the driver (rlbench.erl) in a node with reloader_client.
+# and runs the driver (rlbench.erl) in a node with reloader_client; the
+# driver starts mochiweb's reloader (erlang-mochiweb) in a peer node.
+# With STAGES 1, rlstages.erl instead: where reloader_client's time goes.
 set -eu
 O=${1:-obj}
 N=${2:-100}
+DRIVER=rlbench
+[ "${3:-0}" = 1 ] && DRIVER=rlstages
 TOP=$(pwd)
 T=$(mktemp -d "${TMPDIR:-/tmp}/rlbench-erl.XXXXXX")
 DPID=
@@ -46,4 +50,4 @@ until [ -S "$T/sock" ]; do
 done
 
 erl -noshell -pa "$TOP/$O/erlang/ebin" -pa "$TOP/$O/erlang/bench" \
-    -kernel logger_level warning -run rlbench main "$T" "$N" "$T/sock"
+    -kernel logger_level warning -run $DRIVER main "$T" "$N" "$T/sock"

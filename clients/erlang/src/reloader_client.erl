@@ -47,7 +47,8 @@
           waiting = #{} :: reloader_client_push:waiting(), % out to nodes
           ctx :: reloader_client_load:ctx(),
           purge_timer :: reference() | undefined,
-          last :: map() | undefined       % the last batch, for status/0
+          last :: map() | undefined,      % the last batch, for status/0
+          corked = none :: none | [iodata()] % lines to send in one write
          }).
 
 %%% API
@@ -225,9 +226,11 @@ lost(#st{sock = S, path = Path} = St, Why) ->
 %% with what was sent.
 send(#st{sock = undefined} = St, _Verb, _Fields) ->
     St;
-send(#st{sock = S, out = N} = St, Verb, Fields) ->
+send(#st{sock = S, out = N, corked = Corked} = St, Verb, Fields) ->
     Line = reloader_client_proto:format(Verb, Fields),
     case reloader_client_proto:fits(Line) of
+        true when Corked =/= none ->
+            St#st{out = N + 1, corked = [Line | Corked]};
         true ->
             case gen_tcp:send(S, Line) of
                 ok -> St#st{out = N + 1};
@@ -238,6 +241,21 @@ send(#st{sock = S, out = N} = St, Verb, Fields) ->
                          "~b bytes; not sent",
                          [Verb, reloader_client_proto:max_line()]),
             St
+    end.
+
+%% Sends the lines that Fun(St) sends in one write: a batch's answer
+%% reaches the daemon at once, not a line per call into the socket.
+in_one_write(Fun, St) ->
+    #st{corked = Lines} = St1 = Fun(St#st{corked = []}),
+    St2 = St1#st{corked = none},
+    case {St2#st.sock, Lines} of
+        {undefined, _} -> St2;
+        {_, []} -> St2;
+        {S, _} ->
+            case gen_tcp:send(S, lists:reverse(Lines)) of
+                ok -> St2;
+                {error, Why} -> lost(St2, inet:format_error(Why))
+            end
     end.
 
 %% Takes what the socket delivered: a line, or a piece of a line longer
@@ -665,7 +683,6 @@ path_bin(File) ->
 %% away meanwhile (after `done', so that the daemon never hears of a
 %% purge of a module it has out).
 run_batch(Batch, Items, St) ->
-    reloader_client_console:sync(),
     {Results, Events, Ctx} = load(Items, St#st.ctx),
     St2 = took(Batch, Results, St#st{ctx = Ctx}),
     {Out, Waiting} = reloader_client_push:start(Batch, Items, Results,
@@ -679,6 +696,7 @@ run_batch(Batch, Items, St) ->
 %% line per module, the purge timer, and the batch for status/0.
 took(Batch, Results, St) ->
     St1 = learn_results(Results, St),
+    reloader_client_console:sync(),
     [log_result(Batch, R, node()) || R <- Results],
     arm_purge(St1#st{last = #{batch => Batch,
                               results => [{N, S} || #{name := N, status := S}
@@ -689,7 +707,6 @@ took(Batch, Results, St) ->
 %% failed, every one given up with its reason; then `done', then the
 %% purges.  The prepared set waits for `commit' or `abort'.
 run_prepare(Batch, Items, St) ->
-    reloader_client_console:sync(),
     St0 = St#st{prepared = dropped(St#st.prepared,
                                    io_lib:format("batch ~b is prepared",
                                                  [Batch]))},
@@ -702,12 +719,19 @@ run_prepare(Batch, Items, St) ->
                 {R, E, C} = crashed(Items, St0#st.ctx, {Class, Why, Stack}),
                 {R, E, undefined, C}
         end,
+    St1 = arm_purge(St0#st{ctx = Ctx, prepared = Prep}),
+    %% Answered before the log lines: the daemon can send the commit
+    %% while they are written.
+    St2 = answer(Batch, [maps:remove(bin, R) || R <- Results], Events, St1),
+    %% Prepared modules are logged at debug level only; the commit shows
+    %% them.
+    [reloader_client_console:sync()
+     || lists:any(fun(#{status := S}) -> S =/= prepared end, Results)],
     [log_result(Batch, case R of
                            #{status := prepared} -> R#{quiet => true};
                            _ -> R
                        end, node()) || R <- Results],
-    St1 = arm_purge(St0#st{ctx = Ctx, prepared = Prep}),
-    answer(Batch, [maps:remove(bin, R) || R <- Results], Events, St1).
+    St2.
 
 %% Takes the prepared batch a `commit' or `abort' names; any other is
 %% answered bad-result, as the protocol has it.
@@ -745,25 +769,30 @@ commit(Batch, Prep, St) ->
                  C}
         end,
     St1 = took(Batch, Results, St#st{ctx = Ctx}),
-    %% What each module came to after the switch (its code_change and
-    %% test/0 ran then), before the batch's own answer.
-    St2 = lists:foldl(fun(R, S) -> send_result(S, Batch, R, undefined) end,
-                      St1, Results),
-    St3 = case Outcome of
-              {committed, Note} ->
-                  send(St2, committed, [{batch, Batch},
-                                        {at, io_lib:format("~.6f", [At])},
-                                        {reason, Note}]);
-              {aborted, Why2} ->
-                  ?LOG_WARNING("reloader_client: batch ~b: ~ts", [Batch, Why2]),
-                  send(St2, aborted, [{batch, Batch}, {reason, Why2}])
-          end,
-    St4 = purged(Events, St3),
+    St2 = in_one_write(fun(S0) -> settled(Batch, Outcome, At, Results,
+                                          Events, S0) end, St1),
     #{items := Items1} = Prep,
     {Out, Waiting} = reloader_client_push:start(Batch, Items1, Results,
-                                                committed, St4#st.waiting),
-    sync(pushing(Out, St4#st{waiting = Waiting,
-                             committed = [Batch | St4#st.committed]})).
+                                                committed, St2#st.waiting),
+    sync(pushing(Out, St2#st{waiting = Waiting,
+                             committed = [Batch | St2#st.committed]})).
+
+%% Answers a commit: what each module came to after the switch (its
+%% code_change and test/0 ran then), the batch's own answer, and the
+%% purges.
+settled(Batch, Outcome, At, Results, Events, St) ->
+    St1 = lists:foldl(fun(R, S) -> send_result(S, Batch, R, undefined) end,
+                      St, Results),
+    St2 = case Outcome of
+              {committed, Note} ->
+                  send(St1, committed, [{batch, Batch},
+                                        {at, io_lib:format("~.6f", [At])},
+                                        {reason, Note}]);
+              {aborted, Why} ->
+                  ?LOG_WARNING("reloader_client: batch ~b: ~ts", [Batch, Why]),
+                  send(St1, aborted, [{batch, Batch}, {reason, Why}])
+          end,
+    purged(Events, St2).
 
 %% Does what the push module says: another node's results logged and
 %% sent, or a batch answered once its pushes settled.
@@ -783,9 +812,13 @@ pushing(Out, St) ->
 
 %% Sends this node's results of a batch, then `done', then the purges.
 answer(Batch, Results, Events, St) ->
-    St1 = lists:foldl(fun(R, S) -> send_result(S, Batch, R, undefined) end,
-                      St, Results),
-    purged(Events, send(St1, done, [{batch, Batch}])).
+    in_one_write(
+      fun(St0) ->
+              St1 = lists:foldl(fun(R, S) ->
+                                        send_result(S, Batch, R, undefined)
+                                end, St0, Results),
+              purged(Events, send(St1, done, [{batch, Batch}]))
+      end, St).
 
 %% Loads a batch; a crash in the loader is a bug of ours, logged and
 %% answered load-failed for every module, and the client carries on.
@@ -812,7 +845,10 @@ crashed(Items, Ctx, {Class, Why, Stack}) ->
 
 %% Notes the code now current for each module a batch reloaded, so that
 %% the next look at what is loaded does not take it for a change (the
-%% daemon takes a result's stamp as the new registration).
+%% daemon takes a result's stamp as the new registration).  A batch that
+%% held an application's files has the next look find the applications
+%% anew (an appup may add some); one of modules alone does not, since
+%% that walk of the code path takes milliseconds.
 learn_results(Results, #st{known = Known} = St) ->
     Known1 = lists:foldl(
                fun(#{name := Name, stamp := Stamp} = R, K) ->
@@ -826,7 +862,12 @@ learn_results(Results, #st{known = Known} = St) ->
                            _ -> K1
                        end
                end, Known, Results),
-    St#st{known = Known1, apps = []}.
+    Apps = [N || #{name := N} <- Results,
+                 reloader_client_appup:name(N) =/= module],
+    St#st{known = Known1, apps = case Apps of
+                                     [] -> St#st.apps;
+                                     _ -> []
+                                 end}.
 
 %% Notes the code an application's rollback loaded into its modules,
 %% without registering them anew (see reloader_client_appup:upgrade/3).
