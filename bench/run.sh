@@ -411,6 +411,10 @@ fi
 
 # ---- the table ----------------------------------------------------------
 
+# The Erlang figures, from make bench-erlang (run before this script).
+[ -f "$TOP/$O/bench/erlang.txt" ] && cp "$TOP/$O/bench/erlang.txt" \
+    "$RES/erlang.txt"
+
 # Formats a figure and its goal: "x (goal g: met)" or "missed by N%".
 goal() {
 	awk -v v="$1" -v g="$2" 'BEGIN {
@@ -501,6 +505,14 @@ sec() {
 	        r <= 1.2 ? "met" : sprintf("missed by %.0f%%", \
 	        (r / 1.2 - 1) * 100), rl99 < 2 ? "met" : "missed" }' \
 	    "$RES/latency.txt"
+	[ -f "$RES/erlang.txt" ] && awk -F'|' '
+	    /^\| reloader_client/ { gsub(/ /, "", $3); rc = $3 }
+	    /^\| mochiweb/ { gsub(/ /, "", $3); mw = $3 }
+	    END { if (rc == "") exit
+	        printf "| Erlang latency p50, settle 0, ms | %s | mochiweb'"'"'s" \
+	        " reloader in a peer node %s | < 1.5 | %s |\n", rc, mw,
+	        rc + 0 < 1.5 ? "met" : sprintf("missed by %.0f%%",
+	        (rc / 1.5 - 1) * 100) }' "$RES/erlang.txt"
 } >"$RES/table.md"
 
 # ---- the plots ----------------------------------------------------------
@@ -594,6 +606,13 @@ fi
 	echo
 	cat "$RES/fanout.txt"
 	echo
+	if [ -f "$RES/erlang.txt" ]; then
+		echo "Erlang latency, reloader_client beside mochiweb's reloader"
+		echo "in a peer node (make bench-erlang, bench/README.md), in full:"
+		echo
+		cat "$RES/erlang.txt"
+		echo
+	fi
 	echo "Switch skew across 8 processes, one-phase (protocol 1) beside"
 	echo "two-phase (protocol 2), in full (bench/README.md, \"Switch skew\"):"
 	echo

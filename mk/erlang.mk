@@ -121,8 +121,13 @@ uninstall-erlang:
 # Reload latency of an Erlang node: reloader_client beside mochiweb's
 # own reloader (in a second node), in the same run; with ERL_STAGES=1,
 # where reloader_client's time goes.
+# Its table is kept in $(O)/bench/erlang.txt for bench/results.md.
 bench-erlang: $(O)/reloaderd $(ERL_BEAMS) $(ERL_APP) $(ERL_BENCH_BEAMS)
-	sh bench/erlang/run.sh $(O) $(ERL_N) $(ERL_STAGES)
+	@mkdir -p $(O)/bench
+	sh bench/erlang/run.sh $(O) $(ERL_N) $(ERL_STAGES) \
+	    >$(O)/bench/erlang.out
+	@cat $(O)/bench/erlang.out
+	@[ "$(ERL_STAGES)" != 0 ] || mv $(O)/bench/erlang.out $(O)/bench/erlang.txt
 
 bench: bench-erlang
 
