@@ -45,6 +45,8 @@ static int client_pong(struct client *, struct proto_msg *);
 static int client_peer_error(struct client *, struct proto_msg *);
 static int client_committed(struct client *, struct proto_msg *);
 static int client_aborted(struct client *, struct proto_msg *);
+static int client_moved(struct client *, struct proto_msg *, const char *,
+    const char *, const char *, const char *);
 
 static const struct verb verbs[] = {
 	{ "hello", client_hello, 1 },
@@ -630,7 +632,7 @@ result_event(struct client *c, struct proto_msg *m, const char *status,
     const char *reason, const char *path)
 {
 	static const char *const keys[] = { "batch", "module", "stamp",
-	    "load", "state", "test", "node", "failed" };
+	    "load", "state", "test", "node", "failed", "with" };
 	char buf[PROTO_MAX_LINE];
 	struct proto_out o;
 	const char *v;
@@ -867,6 +869,61 @@ client_aborted(struct client *c, struct proto_msg *m)
  * the registration's state.  A result with node= is another node's,
  * which the client pushed the module to: logged and counted only.
  */
+/*
+ * Handles a result with with=W: the module was not in the batch, but the
+ * client switched it along with W, which was (an Erlang application's
+ * downgrade loads the old code of the application's modules).  Its
+ * registration takes the stamp it runs now, so that `list` says what
+ * runs: rolled back, after a rollback.
+ */
+static int
+client_moved(struct client *c, struct proto_msg *m, const char *module,
+    const char *status, const char *stamp, const char *with)
+{
+	struct stamp now, dbuf;
+	struct reg *r, *w;
+	char line[1024];
+
+	if ((w = client_reg(c, with)) == NULL || w->batch != c->batch) {
+		client_error(c, "bad-result", "%s (with=) is not in batch %lu",
+		    with, c->batch);
+		return -1;
+	}
+	if ((r = client_reg(c, module)) == NULL) {
+		client_error(c, "bad-result", "%s is not registered", module);
+		return -1;
+	}
+	if (r->batch == c->batch && (r->state == REG_OFFERED ||
+	    r->state == REG_PREPARED)) {
+		client_error(c, "bad-result", "%s is in batch %lu itself; its "
+		    "result has no with=", module, c->batch);
+		return -1;
+	}
+	if (strcmp(status, "ok") != 0) {
+		client_error(c, "bad-field", "status \"%s\" with with=: a "
+		    "module switched along with another is ok", status);
+		return -1;
+	}
+	if (proto_stamp_parse(stamp, &now) == -1) {
+		client_error(c, "bad-field", "stamp \"%s\" is not KIND:VALUE",
+		    stamp);
+		return -1;
+	}
+	if (!reg_moved(r, &now, reg_disk(r, &dbuf), client_held(c),
+	    w->action == REG_ROLLBACK))
+		return 0;
+	reg_touch(r);
+	snprintf(line, sizeof(line), "%s %s (%s) in %s with %s ... ok",
+	    w->action == REG_ROLLBACK ? "rolling back" : "reloading",
+	    log_esc(module), log_esc(reg_display(r)), c->label,
+	    log_esc(with));
+	log_about(r->wp->path);
+	log_info("%s", line);
+	log_about(NULL);
+	result_event(c, m, status, NULL, r->wp->path);
+	return 0;
+}
+
 static int
 client_result(struct client *c, struct proto_msg *m)
 {
@@ -895,6 +952,16 @@ client_result(struct client *c, struct proto_msg *m)
 		    proto_get(m, "batch"), c->batch ? "another one is" :
 		    "none is");
 		return -1;
+	}
+	if (node == NULL && proto_get(m, "with") != NULL) {
+		if (c->phase != PHASE_LOAD && c->phase != PHASE_PREPARE &&
+		    c->phase != PHASE_COMMIT) {
+			client_error(c, "bad-result", "batch %lu is done; no "
+			    "more results for it", c->batch);
+			return -1;
+		}
+		return client_moved(c, m, module, status, stamp,
+		    proto_get(m, "with"));
 	}
 	/* Another node's result may come after the client's own. */
 	if ((r = client_reg(c, module)) == NULL ||

@@ -20,8 +20,9 @@
  *			switch aborted: offered when the next build ends
  *	waiting-for-purge  refused while old code still runs: offered again
  *			as soon as the client says it is purged
- *	rolled-back	went back to the previous version on request: the
- *			newer file is offered when a build changes it
+ *	rolled-back	went back to the previous version on request (its
+ *			own rollback, or its application's): the newer
+ *			file is offered when a build changes it
  *
  * The functions here only decide; they take the stamp on disk (NULL when
  * no complete module is there now) and whether reloads are held, and
@@ -311,6 +312,30 @@ reg_result(struct reg *r, enum reg_outcome out, const struct stamp *now,
 		break;
 	}
 	return switched;
+}
+
+/*
+ * The client switched the module to now along with another registration
+ * of the same batch (an application's downgrade loads the old code of
+ * its modules): after a rollback the newer file on disk is held back, as
+ * for a rollback of the module itself; otherwise the disk is compared
+ * again.  A module in a batch of its own answers for itself.  Returns 1
+ * when the client switched to another version.
+ */
+int
+reg_moved(struct reg *r, const struct stamp *now, const struct stamp *disk,
+    int held, int rollback)
+{
+	if (r->state == REG_OFFERED || r->state == REG_PREPARED ||
+	    stamp_equal(now, &r->have))
+		return 0;
+	r->prev = r->have;
+	r->have = *now;
+	if (rollback && disk != NULL && !stamp_equal(disk, &r->have))
+		reg_block(r, REG_ROLLED_BACK, disk, NULL);
+	else
+		reg_settle(r, disk, held);
+	return 1;
 }
 
 /* The client's old code is purged: a load refused for it is offered. */

@@ -620,6 +620,8 @@ void reg_denied(struct reg *, const struct stamp *, const char *);
 void reg_prepared(struct reg *);
 int reg_result(struct reg *, enum reg_outcome, const struct stamp *,
     const struct stamp *, int, const char *);
+int reg_moved(struct reg *, const struct stamp *, const struct stamp *,
+    int, int);
 void reg_purged(struct reg *, const struct stamp *, int);
 int reg_force(struct reg *, const struct stamp *, int);
 int reg_rollback(struct reg *, int);

@@ -5,7 +5,8 @@
 # `reloaderctl build'; without a restart the node upgrades by the appup:
 # /count answers and counts each /; `reloaderctl rollback app:nine9s'
 # returns it to 0.1.0 (the child gone, /count 404, / still answers); an
-# appup whose apply fails leaves it on 0.1.0, said in the result; seed
+# appup whose apply fails leaves it on 0.1.0, said in the result; list
+# shows the modules the rollback took back as rolled back; seed
 # 001's tt13 keeps its count through {update, tt13, {advanced, []}}.
 # Needs the daemon to register and offer `.app' files (app:NAME); the
 # client's side alone: t-erlang-appup-fake.sh.
@@ -52,6 +53,16 @@ erl_expect n1 '"0.1.0"' 'element(3, lists:keyfind(nine9s, 1, application:which_a
 erl_expect n1 '[]' 'supervisor:which_children(nine9s_sup).'
 erl_http_is /count 'not found' 404
 erl_http_is / 'Hello world!' 200
+# list says what runs: the application's modules went back with it, so
+# each is rolled back (the newer beam held back until a build changes
+# it), and the modules 0.2.0 added are gone with their code.
+ctl list
+for m in app:nine9s nine9s_app nine9s_sup default_handler; do
+	ctl_has out "  $m  .*stale (rolled-back)\$"
+done
+ctl_hasnt out ' count_handler '
+ctl_hasnt out ' state_handler '
+ctl_has out '  nine9s_web  .*current$'
 
 # An appup whose apply fails: nine9s stays on 0.1.0, and the result says
 # why (0.2.1: the same upgrade, its set_routes_new/0 broken).

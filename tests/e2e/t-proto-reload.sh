@@ -196,6 +196,34 @@ wait_recv a 1 error code=bad-result
 to a "> ping id=end" "< pong"
 wait_recv a 1 pong id=end
 expect_recv a 2 error
+
+# with=W: a module the client switched along with W of the batch (an
+# Erlang application's downgrade), which takes the stamp it runs now;
+# anything else in it is refused, naming what was wrong.
+mkso "$ROOT/x.so" 5
+x5=$(buildid "$ROOT/x.so")
+next_batch a
+bw=$b
+expect_recv a 1 module batch=$bw module=x stamp=build-id:$x5
+for r in "module=y status=ok stamp=build-id:$zero with=nosuch" \
+    "module=nosuch status=ok stamp=build-id:$zero with=x" \
+    "module=x status=ok stamp=build-id:$zero with=x" \
+    "module=y status=load-failed stamp=build-id:$zero with=x" \
+    "module=y status=ok stamp=nonsense with=x"; do
+	to a "> result batch=$bw $r" "< error"
+done
+wait_recv a 7 error
+expect_recv a 4 error code=bad-result
+expect_recv a 2 error code=bad-field
+to a "> result batch=$bw module=y status=ok stamp=build-id:$zero with=x"
+answer a "$bw"
+wait_log "reloading y (.*) in tester\\[4242\\] with x \\.\\.\\. ok"
+# What y runs is not on disk: it is offered, from the stamp it took.
+next_batch a
+expect_recv a 1 module batch=$b module=y stamp=build-id:$y4 \
+    was=build-id:$zero
+answer a "$b"
+expect_recv a 7 error
 unique_batches a
 close_client a
 stop

@@ -368,6 +368,72 @@ START_TEST(test_force_then_rollback)
 }
 END_TEST
 
+/* A module switched along with another registration of its batch (an
+ * Erlang application's downgrade): it runs the older code, so it is
+ * rolled back and the newer file is held back until a build; along with
+ * a load it is compared with the disk; a module in the batch itself, or
+ * one whose code did not change, is left as it is. */
+START_TEST(test_moved)
+{
+	struct stamp n;
+
+	start(5, 5);
+	build(8);
+	load_ok();
+	n = st(5);
+	ck_assert_int_eq(reg_moved(&g, &n, &disk, held, 1), 1);
+	ck_state(REG_ROLLED_BACK);
+	ck_assert_int_eq(ver(&g.have), 5);
+	ck_assert_int_eq(ver(&g.prev), 8);
+	ck_assert_int_eq(ver(&g.blocked), 8);
+	ck_assert_int_eq(offer(0), 0);
+	/* Its code did not change: nothing to say. */
+	ck_assert_int_eq(reg_moved(&g, &n, &disk, held, 1), 0);
+	ck_state(REG_ROLLED_BACK);
+	/* A rollback of the module itself then goes forward again. */
+	ck_assert_int_eq(reg_rollback(&g, 0), 1);
+	ck_assert_int_eq(offer(1), 1);
+	ck_assert_int_eq(ver(&g.offered), 8);
+	answer(REG_OK, 8);
+	ck_state(REG_CURRENT);
+	/* The next build after it is offered. */
+	ck_assert_int_eq(reg_moved(&g, &n, &disk, held, 1), 1);
+	build(9);
+	ck_state(REG_PENDING);
+	load_ok();
+	ck_state(REG_CURRENT);
+
+	/* Moved along with a load to what is on disk: current. */
+	start(5, 8);
+	n = st(8);
+	ck_assert_int_eq(reg_moved(&g, &n, &disk, held, 0), 1);
+	ck_state(REG_CURRENT);
+	/* Moved along with a load to what is not on disk: offered. */
+	n = st(7);
+	ck_assert_int_eq(reg_moved(&g, &n, &disk, held, 0), 1);
+	ck_state(REG_PENDING);
+	/* Held: offered after the holds. */
+	held = 1;
+	n = st(6);
+	ck_assert_int_eq(reg_moved(&g, &n, &disk, held, 0), 1);
+	ck_state(REG_HELD);
+	held = 0;
+	/* Rolled back to what is on disk: current. */
+	n = st(8);
+	ck_assert_int_eq(reg_moved(&g, &n, &disk, held, 1), 1);
+	ck_state(REG_CURRENT);
+
+	/* In the batch itself: its own result decides. */
+	start(5, 5);
+	build(8);
+	ck_assert_int_eq(offer(0), 1);
+	n = st(4);
+	ck_assert_int_eq(reg_moved(&g, &n, &disk, held, 1), 0);
+	ck_state(REG_OFFERED);
+	ck_assert_int_eq(ver(&g.have), 5);
+}
+END_TEST
+
 /* A rollback that fails, or that a client says ok to while still running
  * the same version, changes nothing: the state is what it was. */
 START_TEST(test_rollback_fails)
@@ -830,6 +896,7 @@ reg_suite(void)
 	tcase_add_test(tc, test_wait_purge);
 	tcase_add_test(tc, test_force_then_rollback);
 	tcase_add_test(tc, test_rollback_fails);
+	tcase_add_test(tc, test_moved);
 	tcase_add_test(tc, test_denied);
 	tcase_add_test(tc, test_every_state_ends);
 	tcase_add_test(tc, test_prepared);

@@ -883,7 +883,24 @@ silent(Mods, Known) ->
                 end, Known, Mods).
 
 %% Sends one module's result; Node is the node it comes from, undefined
-%% for this one.
+%% for this one.  An application's rollback is followed by a result for
+%% each registered module whose code it changed, with=app:NAME, so that
+%% the daemon knows what runs (docs/PROTOCOL.md, "Results with with=").
+send_result(St, Batch, #{silent := [_ | _] = Mods} = R, undefined) ->
+    St1 = send_result(St, Batch, maps:remove(silent, R), undefined),
+    #st{known = Known, regs = Regs} = St1,
+    lists:foldl(fun(Mod, S) ->
+                        case {Regs, Known, md5_of(Mod)} of
+                            {#{Mod := registered},
+                             #{Mod := #{stamp := Stamp}}, [_]} ->
+                                send(S, result,
+                                     [{batch, Batch}, {module, Mod},
+                                      {status, ok}, {stamp, Stamp},
+                                      {with, maps:get(name, R)}]);
+                            _ ->
+                                S
+                        end
+                end, St1, Mods);
 send_result(St, Batch, R, Node) ->
     send(St, result, [{batch, Batch}, {module, maps:get(name, R)},
                       {status, maps:get(status, R)},
