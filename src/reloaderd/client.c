@@ -1715,6 +1715,13 @@ clients_flush(void)
 		}
 		upgrade_add(g, c);
 	}
+	/* A group of one process with one module has nothing to switch
+	 * with: it goes at once, as version 1's reload. */
+	for (j = 0; j < nups;)
+		if (upgrade_alone(ups[j]))
+			ups[j] = ups[--nups];
+		else
+			j++;
 	if (nups > 0 && v1 > 0)
 		log_info("%zu process%s speak%s protocol 1: reloaded on %s "
 		    "own, not in step with the others", v1, v1 == 1 ? "" :

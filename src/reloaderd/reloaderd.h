@@ -601,6 +601,7 @@ struct upgrade {
 struct upgrade *upgrade_new(void);
 void upgrade_add(struct upgrade *, struct client *);
 void upgrade_start(struct upgrade *);
+int upgrade_alone(struct upgrade *);
 void upgrade_ready(struct client *);
 void upgrade_skip(struct client *);
 void upgrade_failed(struct client *, const char *);

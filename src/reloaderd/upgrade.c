@@ -22,6 +22,7 @@ static unsigned long nextupgrade;
 
 static void upgrade_timeout_cb(struct ev_loop *, ev_timer *, int);
 static void upgrade_abort(struct upgrade *, const char *);
+static void upgrade_free(struct upgrade *);
 
 /* Makes an empty group. */
 struct upgrade *
@@ -66,6 +67,23 @@ upgrade_start(struct upgrade *g)
 		ev_timer_start(rd->loop, &g->timer);
 	}
 	upgrade_maybe_done(g);
+}
+
+/* Lets a group of one process with one module to switch go as version
+ * 1's reload, which switches it at once: with nothing to switch together
+ * with, the second phase would only add a round trip.  Returns 1 if so,
+ * and the group is freed; the client's batch then goes out as "reload". */
+int
+upgrade_alone(struct upgrade *g)
+{
+	struct client *c;
+
+	if (g->nmembers != 1 || (c = g->members[0]) == NULL ||
+	    c->inbatch != 1 || g->state != UPGRADE_PREPARING)
+		return 0;
+	c->phase = PHASE_LOAD;
+	upgrade_free(g);
+	return 1;
 }
 
 /* Takes a member out of its group, which it is done with. */

@@ -144,33 +144,60 @@ close_client a
 close_client old
 stop
 
-# --- switch = per-process: each process switches when it is ready.
+# --- switch = per-process: each process switches when it is ready.  A
+# batch of two modules (built under a hold, so that they come together):
+# one module alone would have nothing to switch with (below).
 printf '[reloaderd]\nswitch = per-process\n' >"$T/conf"
 start -c "$T/conf"
+mkso "$ROOT/hello.so" 1
 g=build-id:$(buildid "$ROOT/greet.so")
+h=build-id:$(buildid "$ROOT/hello.so")
 for n in c d; do
 	fd=7
 	[ "$n" = d ] && fd=8
 	open_client $n $fd
 	to $n "> hello proto=2 pid=20$fd name=$n" "< welcome proto=2" \
 	    "> register module=greet path=$ROOT/greet.so stamp=$g" \
+	    "< registered" \
+	    "> register module=hello path=$ROOT/hello.so stamp=$h" \
 	    "< registered"
-	wait_recv $n 1 registered
+	wait_recv $n 2 registered
 done
+ctl hold
 mkso "$ROOT/greet.so" 7
+mkso "$ROOT/hello.so" 7
+ctl release
 g7=build-id:$(buildid "$ROOT/greet.so")
+h7=build-id:$(buildid "$ROOT/hello.so")
 bc=$(batch_of c 1)
 bd=$(batch_of d 1)
-expect_recv c 1 prepare batch=$bc clients=1
+expect_recv c 1 prepare batch=$bc count=2 clients=1
+expect_recv d 1 prepare batch=$bd count=2 clients=1
 to c "> result batch=$bc module=greet status=prepared stamp=$g7" \
+    "> result batch=$bc module=hello status=prepared stamp=$h7" \
     "> done batch=$bc"
 wait_recv c 1 commit batch=$bc
 expect_recv d 0 commit
 to c "> committed batch=$bc at=1"
 to d "> result batch=$bd module=greet status=load-failed failed=load stamp=$g reason=nope" \
+    "> result batch=$bd module=hello status=prepared stamp=$h7" \
     "> done batch=$bd"
 wait_log 'reloading greet (.*) in c\[207\] \.\.\. ok$'
 expect_recv c 0 abort
+expect_recv d 0 commit
+
+# --- One module to one process: nothing to switch with, so it goes as
+# version 1's reload, at once, and is answered as in version 1.
+mkso "$ROOT/greet.so" 8
+g8=build-id:$(buildid "$ROOT/greet.so")
+bc=$(batch_of c 2)
+expect_recv c 1 reload batch=$bc count=1
+expect_recv c 1 module batch=$bc module=greet stamp=$g8 was=$g7
+expect_recv c 1 prepare
+to c "> result batch=$bc module=greet status=ok stamp=$g8" \
+    "> done batch=$bc"
+wait_log 'reloading greet (.*) in c\[207\] \.\.\. ok$' 2
+expect_recv c 1 commit
 close_client c
 close_client d
 stop
