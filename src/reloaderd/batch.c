@@ -226,18 +226,6 @@ batch_unqueue(struct file *f)
 		ev_timer_stop(rd->loop, &rd->settle_ev);
 }
 
-/* Names the module in a file: as its stamp says, else after the file. */
-static void
-batch_module_name(const struct file *f, char *buf, size_t len)
-{
-	struct stamp st;
-
-	memset(&st, 0, sizeof(st));
-	if (f->stamp != NULL && f->stamp->module != NULL)
-		snprintf(st.module, sizeof(st.module), "%s", f->stamp->module);
-	stamp_module_name(file_path(f), &st, buf, len);
-}
-
 /* Tells subscribers that a module was added, changed or removed. */
 static void
 batch_event(struct file *f, int how, const struct stamp *was)
@@ -251,13 +239,13 @@ batch_event(struct file *f, int how, const struct stamp *was)
 	if (!ctl_subscribers())
 		return;
 	memset(&now, 0, sizeof(now));
-	if (how != CHECK_REMOVED && f->stamp != NULL)
+	if (how != CHECK_REMOVED && file_has_stamp(f))
 		file_stamp(f, &now);
 	proto_start(&o, buf, sizeof(buf), "event");
 	proto_add(&o, "type", "change");
 	proto_add(&o, "how", hows[how]);
 	proto_add(&o, "path", file_path(f));
-	batch_module_name(f, name, sizeof(name));
+	file_module_name(f, name, sizeof(name));
 	proto_add(&o, "module", name);
 	proto_stamp_format(&now, stamp, sizeof(stamp));
 	proto_add(&o, "stamp", stamp);
@@ -292,7 +280,7 @@ batch_check(struct file *f, int initial)
 	int rc;
 
 	memset(&was, 0, sizeof(was));
-	if (f->stamp != NULL)
+	if (file_has_stamp(f))
 		file_stamp(f, &was);
 	rc = file_check(f, initial);
 	if (rc != CHECK_REMOVED && rc != CHECK_FORGOTTEN)

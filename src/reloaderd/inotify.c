@@ -351,7 +351,7 @@ inotify_event(struct dir *d, const struct inotify_event *ev)
 		/* A chmod may let the daemon read what it could not; a
 		 * touched source changed. */
 		if ((f = file_lookup(path)) != NULL && ((f->state ==
-		    FILE_BAD && f->err != 0) || (f->stamp == NULL &&
+		    FILE_BAD && f->err != 0) || (!file_has_stamp(f) &&
 		    sources_selects(path))))
 			batch_queue(f);
 	}

@@ -130,8 +130,7 @@ poll_dir(struct dir *d, int pfd)
 		dir_remove(d);
 		return;
 	}
-	if (d->racy || sb.st_mtim.tv_sec != d->mtime.tv_sec ||
-	    sb.st_mtim.tv_nsec != d->mtime.tv_nsec)
+	if (d->racy || tree_ns(&sb.st_mtim) != d->mtime)
 		dir_scan(d, 1, 0);
 	for (f = d->files; f != NULL; f = fnext) {
 		fnext = f->dnext;

@@ -85,10 +85,11 @@ struct htab {
 struct fstamp {
 	unsigned char kind;              /* enum stamp_kind */
 	unsigned char len;
+	unsigned char has;               /* FSTAMP_KNOWN | FSTAMP_MODULE */
 	unsigned char in[FSTAMP_INLINE]; /* the bytes, if they fit */
-	unsigned char *ext;              /* else the bytes, malloc'd */
-	char *module;                    /* NULL: named after the file */
 };
+#define FSTAMP_KNOWN	0x01             /* a read completed */
+#define FSTAMP_MODULE	0x02             /* xtra names its module */
 
 /* What is known of a file that matches a root's globs. */
 enum file_state {
@@ -103,13 +104,21 @@ enum file_state {
 struct dir;
 struct root;
 
-/* A file under a watched root that its globs select. */
+/* A file under a watched root that its globs select.  There are a
+ * million of them in a big tree: every byte here counts (bench/README.md,
+ * "Memory"). */
 struct file {
 	struct file *hnext;              /* in the path table */
 	struct file *dnext, **dprev;     /* in its directory's list */
 	struct file *qnext, **qprev;     /* in the batch or unread queue */
 	struct dir *dir;                 /* its directory (maybe a ghost) */
-	enum file_state state;
+	char *xtra;                      /* NULL, or malloc'd: the stamp's
+					    bytes if they do not fit in sbuf,
+					    then the module it names */
+	uint64_t statsig;                /* inode, size and mtime last seen */
+	uint64_t ctimesig;               /* ctime last seen */
+	unsigned int seen;               /* scan generation that saw it */
+	unsigned char state;             /* enum file_state */
 	unsigned char queued;            /* QUEUED_BATCH, QUEUED_UNREAD */
 	unsigned char scanned;           /* stat from the first scan, stamp
 					    not read yet */
@@ -119,12 +128,7 @@ struct file {
 	unsigned char err;               /* FILE_RETRY, FILE_BAD: errno, or 0 */
 	unsigned char tries;             /* FILE_RETRY: reads failed so far */
 	unsigned char outside;           /* a symlink out of every root */
-	unsigned int seen;               /* scan generation that saw it */
-	ino_t ino;                       /* the stat seen last, for polling */
-	off_t size;
-	int64_t mtime, ctime;            /* ns since the epoch */
-	struct fstamp *stamp;            /* &sbuf once a read completed */
-	struct fstamp sbuf;
+	struct fstamp sbuf;              /* its stamp, once a read completed */
 	char name[];                     /* in its directory */
 };
 
@@ -139,13 +143,14 @@ struct dir {
 	struct root *root;
 	dev_t dev;
 	ino_t ino;
-	struct timespec mtime;           /* when its entries were last read */
-	int racy;                        /* mtime too recent to trust */
+	int64_t mtime;                   /* ns: when its entries were last
+					    read */
+	uint64_t phash;                  /* hash of path and "/" */
 	unsigned int seen;               /* scan generation that saw it */
 	int wd;                          /* inotify watch, or -1 */
-	int ghost;                       /* gone; kept for its files */
-	size_t plen;                     /* strlen(path) */
-	uint64_t phash;                  /* hash of path and "/" */
+	unsigned int plen;               /* strlen(path) */
+	unsigned char racy;              /* mtime too recent to trust */
+	unsigned char ghost;             /* gone; kept for its files */
 	char path[];                     /* absolute */
 };
 
@@ -490,6 +495,9 @@ int tree_source_seen(const char *);
 void tree_sources_forget(const char *);
 void tree_list_unwatch(struct root *);
 int file_stamp(const struct file *, struct stamp *);
+int file_has_stamp(const struct file *);
+int64_t tree_ns(const struct timespec *);
+void file_module_name(const struct file *, char *, size_t);
 void tree_links_recheck(void);
 
 /* batch.c */

@@ -157,18 +157,6 @@ set_has(const struct set *s, const char *path)
 	    fnmatch(s->pattern, slash + 1, 0) == 0;
 }
 
-/* Names the module in a file, as everything else does. */
-static void
-set_module_name(const struct file *f, char *buf, size_t len)
-{
-	struct stamp st;
-
-	memset(&st, 0, sizeof(st));
-	if (f->stamp != NULL && f->stamp->module != NULL)
-		snprintf(st.module, sizeof(st.module), "%s", f->stamp->module);
-	stamp_module_name(file_path(f), &st, buf, len);
-}
-
 /* Tells the sets that select it that a module file appeared (complete:
  * its first stamp was just read). */
 void
@@ -180,7 +168,7 @@ set_file_added(const struct file *f)
 
 	if (sets == NULL || file_stamp(f, &st) == -1)
 		return;
-	set_module_name(f, name, sizeof(name));
+	file_module_name(f, name, sizeof(name));
 	for (s = sets; s != NULL; s = s->next)
 		if (set_has(s, file_path(f)) &&
 		    cred_sight(&s->c->cred, file_path(f)) == CRED_SEES)
@@ -196,7 +184,7 @@ set_file_removed(const struct file *f)
 
 	if (sets == NULL)
 		return;
-	set_module_name(f, name, sizeof(name));
+	file_module_name(f, name, sizeof(name));
 	for (s = sets; s != NULL; s = s->next)
 		if (set_has(s, file_path(f)))
 			set_notify(s, 0, file_path(f), name, NULL);

@@ -518,80 +518,117 @@ file_free(struct file *f)
 	free(f);
 }
 
-/* Returns the module name a file goes by (stamp_module_name's rule). */
+/* Returns the module a file's stamp names itself, or NULL. */
 static const char *
-file_module(const struct file *f, const char *own)
+fstamp_module(const struct file *f)
 {
-	static char buf[STAMP_MODULE_MAX];
+	if (!(f->sbuf.has & FSTAMP_MODULE))
+		return NULL;
+	return f->xtra + (f->sbuf.len > FSTAMP_INLINE ? f->sbuf.len : 0);
+}
+
+/* Names the module in a file whose stamp names own (NULL: none), as
+ * stamp_module_name does, the rule every part of the daemon uses. */
+static void
+file_module_as(const struct file *f, const char *own, char *buf, size_t len)
+{
 	struct stamp st;
 
 	memset(&st, 0, sizeof(st));
 	if (own != NULL)
 		snprintf(st.module, sizeof(st.module), "%s", own);
-	stamp_module_name(file_path(f), &st, buf, sizeof(buf));
+	stamp_module_name(file_path(f), &st, buf, len);
+}
+
+/* Names the module in a file: as its stamp says, else after the file. */
+void
+file_module_name(const struct file *f, char *buf, size_t len)
+{
+	file_module_as(f, fstamp_module(f), buf, len);
+}
+
+/* Returns the module name a file whose stamp names own goes by, in a
+ * static buffer. */
+static const char *
+file_module(const struct file *f, const char *own)
+{
+	static char buf[STAMP_MODULE_MAX];
+
+	file_module_as(f, own, buf, sizeof(buf));
 	return buf;
 }
 
-/* Returns the bytes of a stamp kept on a file. */
-static const unsigned char *
-fstamp_bytes(const struct fstamp *fs)
+/* Says whether a read of the file completed, so that its stamp is known. */
+int
+file_has_stamp(const struct file *f)
 {
-	return fs->len <= FSTAMP_INLINE ? fs->in : fs->ext;
+	return (f->sbuf.has & FSTAMP_KNOWN) != 0;
+}
+
+/* Returns the bytes of a file's kept stamp. */
+static const unsigned char *
+fstamp_bytes(const struct file *f)
+{
+	return f->sbuf.len <= FSTAMP_INLINE ? f->sbuf.in :
+	    (const unsigned char *)f->xtra;
 }
 
 /* Forgets the stamp a file kept, if any. */
 static void
 fstamp_clear(struct file *f)
 {
-	free(f->sbuf.ext);
-	free(f->sbuf.module);
+	free(f->xtra);
+	f->xtra = NULL;
 	memset(&f->sbuf, 0, sizeof(f->sbuf));
-	f->stamp = NULL;
 }
 
-/* Writes "kind=value" for a stamp kept on a file. */
+/* Writes "kind=value" for a file's kept stamp. */
 static void
-fstamp_text(const struct fstamp *fs, char *buf, size_t len)
+fstamp_text(const struct file *f, char *buf, size_t len)
 {
 	struct stamp st;
 	char val[2 * STAMP_MAX + 1];
 
 	memset(&st, 0, sizeof(st));
-	st.kind = fs->kind;
-	st.len = fs->len;
-	memcpy(st.bytes, fstamp_bytes(fs), fs->len);
+	st.kind = f->sbuf.kind;
+	st.len = f->sbuf.len;
+	memcpy(st.bytes, fstamp_bytes(f), st.len);
 	stamp_format_value(&st, val, sizeof(val));
-	snprintf(buf, len, "%s=%s", stamp_kind_name(fs->kind),
-	    fs->kind == STAMP_VERSION ? log_esc(val) : val);
+	snprintf(buf, len, "%s=%s", stamp_kind_name(st.kind),
+	    st.kind == STAMP_VERSION ? log_esc(val) : val);
 }
 
-/* Keeps a stamp just read as the file's: in its node, unless it is
- * longer than a build-id, or names its module itself. */
+/* Keeps a stamp just read as the file's: in its node, with one more
+ * allocation only when it is longer than a build-id or names its module
+ * itself. */
 static void
 fstamp_set(struct file *f, const struct stamp *st)
 {
 	struct fstamp *fs = &f->sbuf;
+	size_t ext = st->len > FSTAMP_INLINE ? st->len : 0;
+	size_t mod = st->module[0] != '\0' ? strlen(st->module) + 1 : 0;
 
 	fstamp_clear(f);
 	fs->kind = (unsigned char)st->kind;
 	fs->len = (unsigned char)st->len;
-	if (st->len <= FSTAMP_INLINE)
+	fs->has = FSTAMP_KNOWN | (mod > 0 ? FSTAMP_MODULE : 0);
+	if (ext == 0)
 		memcpy(fs->in, st->bytes, st->len);
-	else if ((fs->ext = malloc(st->len)) == NULL)
+	if (ext + mod == 0)
+		return;
+	if ((f->xtra = malloc(ext + mod)) == NULL)
 		fatal("fstamp_set");
-	else
-		memcpy(fs->ext, st->bytes, st->len);
-	if (st->module[0] != '\0' && (fs->module = strdup(st->module)) == NULL)
-		fatal("fstamp_set");
-	f->stamp = fs;
+	memcpy(f->xtra, st->bytes, ext);
+	memcpy(f->xtra + ext, st->module, mod);
 }
 
 /* Says whether a file's kept stamp is the one just read. */
 static int
-fstamp_same(const struct fstamp *fs, const struct stamp *st)
+fstamp_same(const struct file *f, const struct stamp *st)
 {
-	return fs->kind == st->kind && fs->len == st->len &&
-	    memcmp(fstamp_bytes(fs), st->bytes, st->len) == 0;
+	return file_has_stamp(f) && f->sbuf.kind == st->kind &&
+	    f->sbuf.len == st->len &&
+	    memcmp(fstamp_bytes(f), st->bytes, st->len) == 0;
 }
 
 /* Says whether a timestamp is so recent that a further change within the
@@ -608,21 +645,47 @@ too_recent(const struct timespec *ts)
 	return age < RACY_NSEC;
 }
 
-/* Returns a timestamp in nanoseconds, as a file's node keeps it. */
-static int64_t
+/* Returns a timestamp in nanoseconds, as the tree keeps them. */
+int64_t
 tree_ns(const struct timespec *ts)
 {
 	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+/* Mixes 64 bits thoroughly (splitmix64's finaliser). */
+static uint64_t
+mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/* Returns the signature of a stat's inode, size and mtime: a file's node
+ * keeps 8 bytes, not 24, and two different stats share one with odds of
+ * 2^-64 (the stamp decides in any case; the stat only says when to read). */
+static uint64_t
+stat_sig(const struct stat *sb)
+{
+	return mix64(mix64(mix64((uint64_t)sb->st_ino) ^
+	    (uint64_t)sb->st_size) ^ (uint64_t)tree_ns(&sb->st_mtim));
+}
+
+/* Returns the signature of a stat's ctime. */
+static uint64_t
+stat_csig(const struct stat *sb)
+{
+	return mix64((uint64_t)tree_ns(&sb->st_ctim));
 }
 
 /* Records a stat result on a file, for the next poll to compare. */
 static void
 file_note_stat(struct file *f, const struct stat *sb)
 {
-	f->ino = sb->st_ino;
-	f->size = sb->st_size;
-	f->mtime = tree_ns(&sb->st_mtim);
-	f->ctime = tree_ns(&sb->st_ctim);
+	f->statsig = stat_sig(sb);
+	f->ctimesig = stat_csig(sb);
 	f->racy = too_recent(&sb->st_mtim);
 }
 
@@ -630,9 +693,7 @@ file_note_stat(struct file *f, const struct stat *sb)
 int
 file_stat_differs(const struct file *f, const struct stat *sb)
 {
-	return f->ino != sb->st_ino || f->size != sb->st_size ||
-	    f->mtime != tree_ns(&sb->st_mtim) ||
-	    f->ctime != tree_ns(&sb->st_ctim);
+	return f->statsig != stat_sig(sb) || f->ctimesig != stat_csig(sb);
 }
 
 /* Logs that a file is gone, if it ever held a module, and frees it. */
@@ -642,12 +703,12 @@ file_gone(struct file *f)
 	char was[2 * STAMP_MAX + 32];
 	int rc = CHECK_NOTHING;
 
-	if (f->stamp != NULL) {
-		fstamp_text(f->stamp, was, sizeof(was));
+	if (file_has_stamp(f)) {
+		fstamp_text(f, was, sizeof(was));
 		log_about(file_path(f));
 		log_info("removed %s module=%s was=%s",
 		    log_esc(root_display(file_root(f), file_path(f))),
-		    log_esc(file_module(f, f->stamp->module)),
+		    log_esc(file_module(f, fstamp_module(f))),
 		    strchr(was, '=') + 1);
 		log_about(NULL);
 		set_file_removed(f);
@@ -664,7 +725,7 @@ file_gone(struct file *f)
 static int
 file_missing(struct file *f)
 {
-	if (f->stamp == NULL) {
+	if (!file_has_stamp(f)) {
 		file_gone(f);
 		return CHECK_FORGOTTEN;
 	}
@@ -868,8 +929,7 @@ file_check_source(struct file *f, int initial)
 		file_free(f);
 		return CHECK_FORGOTTEN;
 	}
-	if (!initial && (!known || f->ino != sb.st_ino ||
-	    f->size != sb.st_size || f->mtime != tree_ns(&sb.st_mtim)))
+	if (!initial && (!known || f->statsig != stat_sig(&sb)))
 		sources_changed(path, known ? "changed" : "created");
 	file_note_stat(f, &sb);
 	f->scanned = 0;
@@ -1022,17 +1082,17 @@ file_check_read(struct file *f, int initial)
 	}
 	f->state = FILE_OK;
 	mod = file_module(f, st.module);
-	if (f->stamp != NULL && fstamp_same(f->stamp, &st)) {
+	if (fstamp_same(f, &st)) {
 		log_debug("unchanged %s module=%s", log_esc(path),
 		    log_esc(mod));
 		return CHECK_NOTHING;
 	}
-	had = f->stamp != NULL;
-	oldkind = had ? f->stamp->kind : STAMP_NONE;
+	had = file_has_stamp(f);
+	oldkind = had ? f->sbuf.kind : STAMP_NONE;
 	if (had)
-		fstamp_text(f->stamp, was, sizeof(was));
+		fstamp_text(f, was, sizeof(was));
 	fstamp_set(f, &st);
-	fstamp_text(f->stamp, now, sizeof(now));
+	fstamp_text(f, now, sizeof(now));
 	scanned = f->scanned;
 	rewritten = f->rewritten;
 	f->scanned = f->rewritten = 0;
@@ -1061,7 +1121,7 @@ file_check_read(struct file *f, int initial)
 static void
 dir_note_mtime(struct dir *d, const struct stat *sb)
 {
-	d->mtime = sb->st_mtim;
+	d->mtime = tree_ns(&sb->st_mtim);
 	d->racy = too_recent(&sb->st_mtim);
 }
 
@@ -1103,7 +1163,7 @@ dir_scan_file(struct dir *d, const char *path, const struct stat *sb,
 	if (sb == NULL && stat(path, &own) == 0)
 		sb = &own;
 	if (!live) {
-		if (f->state == FILE_NEW && f->stamp == NULL &&
+		if (f->state == FILE_NEW && !file_has_stamp(f) &&
 		    !d->root->implicit && sb != NULL &&
 		    S_ISREG(sb->st_mode) && !too_recent(&sb->st_mtim) &&
 		    !too_recent(&sb->st_ctim)) {
@@ -1660,11 +1720,11 @@ int
 file_stamp(const struct file *f, struct stamp *st)
 {
 	memset(st, 0, sizeof(*st));
-	if (f->stamp == NULL || f->state == FILE_BAD)
+	if (!file_has_stamp(f) || f->state == FILE_BAD)
 		return -1;
-	st->kind = f->stamp->kind;
-	st->len = f->stamp->len;
-	memcpy(st->bytes, fstamp_bytes(f->stamp), f->stamp->len);
+	st->kind = f->sbuf.kind;
+	st->len = f->sbuf.len;
+	memcpy(st->bytes, fstamp_bytes(f), st->len);
 	return 0;
 }
 
