@@ -494,6 +494,12 @@ sec() {
 	    g = $2 ~ /CPU/ ? "-" : "<= 1.3x the floor";
 	    v = ""; if ($2 !~ /CPU/) v = $5 <= 1.3 ? ", met" : \
 	        sprintf(", missed by %.0f%%", ($5 / 1.3 - 1) * 100);
+	    # The issue asks this one to be under 0.1 ms (it took 6.1 ms);
+	    # the ratio to a configured root is shown beside it.
+	    if ($2 ~ /register one module/) { g = "< 0.1 ms";
+	        v = $3 < 0.1 ? " the configured root; met" : \
+	            sprintf(" the configured root; missed by %.0f%%",
+	            ($3 / 0.1 - 1) * 100) }
 	    printf "| %s | %s | floor %s | %s | %sx%s |\n", $2, $3, $4, g,
 	        $5, v }' "$RES/fanout.txt"
 	awk '/^\| reloader/ { split($0, a, "|"); rl50 = a[3]; rl99 = a[5] }
