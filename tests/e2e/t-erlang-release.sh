@@ -3,7 +3,9 @@
 # 004's nine9s 0.1.0 runs as a rebar3 release with reloader_client in
 # it; `reloaderctl releases rel unpack 0.2.0/nine9s', `install 0.2.0'
 # upgrade it by its relup (/count answers), `list' shows 0.2.0 current,
-# `permanent 0.2.0' makes it so, `install 0.1.0' downgrades; a step that
+# `permanent 0.2.0' makes it so, `install 0.1.0' downgrades; after each
+# install `reloaderctl list' has every module current from the running
+# version's directory, none stale; a step that
 # release_handler refuses exits 70 with its reason.  Needs the daemon to
 # relay `releases' to the client (its side: t-erlang-release-fake.sh).
 . tests/e2e/lib.sh
@@ -19,6 +21,22 @@ rel() {
 	ctl releases rel "$@"
 	[ "$ctl_rc" -eq "$want" ] ||
 	    ctl_fail "reloaderctl releases rel $* exited $ctl_rc, not $want"
+}
+
+# Waits until reloaderctl list -a -v (a release's own apps are under
+# code:root_dir(), so they count as OTP's) has default_handler registered from
+# nine9s-VSN's ebin and current, and asserts that nothing is stale.
+list_runs() {
+	tries=500
+	until ctl list -a -v 'rel*' &&
+	    grep -q "default_handler .*current" "$T/ctl.out" &&
+	    grep -q "lib/nine9s-$1/ebin/default_handler.beam" "$T/ctl.out"; do
+		tries=$((tries - 1))
+		[ "$tries" -gt 0 ] ||
+		    ctl_fail "list does not show nine9s $1's default_handler current"
+		sleep 0.02
+	done
+	ctl_has out ', 0 stale'
 }
 
 # Asserts that the last reloaderctl printed a line matching a regexp.
@@ -50,12 +68,17 @@ rel 0 unpack 0.2.0/nine9s
 rel_has '^nine9s  *0\.2\.0  *unpacked'
 rel 0 install 0.2.0
 rel_has '^nine9s  *0\.2\.0  *current'
+# reloaderctl list follows: the node runs 0.2.0's beams, registered from
+# 0.2.0's directory, each current; none is stale.
+list_runs 0.2.0
 erl_http_is / 'Hello world 2 !' 200
 erl_http_is /count 1 200
 rel 0 permanent 0.2.0
 rel_has '^nine9s  *0\.2\.0  *permanent'
 rel 0 install 0.1.0
 rel_has '^nine9s  *0\.1\.0  *current'
+list_runs 0.1.0
+ctl_hasnt out ' count_handler '
 erl_http_is /count 'not found' 404
 erl_http_is / 'Hello world!' 200
 rel 70 install 9.9.9
