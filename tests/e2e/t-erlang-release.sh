@@ -23,12 +23,13 @@ rel() {
 	    ctl_fail "reloaderctl releases rel $* exited $ctl_rc, not $want"
 }
 
-# Waits until reloaderctl list -a -v (a release's own apps are under
-# code:root_dir(), so they count as OTP's) has default_handler registered from
-# nine9s-VSN's ebin and current, and asserts that nothing is stale.
+# Waits until reloaderctl list -v has default_handler registered from
+# nine9s-VSN's ebin and current, and asserts that nothing is stale and
+# that OTP's modules (under the same root) are left out, but not the
+# release's own.
 list_runs() {
 	tries=500
-	until ctl list -a -v 'rel*' &&
+	until ctl list -v 'rel*' &&
 	    grep -q "default_handler .*current" "$T/ctl.out" &&
 	    grep -q "lib/nine9s-$1/ebin/default_handler.beam" "$T/ctl.out"; do
 		tries=$((tries - 1))
@@ -37,6 +38,8 @@ list_runs() {
 		sleep 0.02
 	done
 	ctl_has out ', 0 stale'
+	ctl_has out "OTP's own modules not shown"
+	ctl_hasnt out ' application_controller '
 }
 
 # Asserts that the last reloaderctl printed a line matching a regexp.

@@ -147,10 +147,76 @@ keep_previous(Mod, File) ->
 
 %% @doc Whether a beam file is OTP's own, under the installation's
 %% code:root_dir(): the client registers it with `origin=otp', so that
-%% `reloaderctl list' can leave it out.
+%% `reloaderctl list' can leave it out.  In a release (a target system,
+%% whose root holds the release's own applications too) only OTP's
+%% applications are, as OTP's `installed_application_versions' names
+%% them; where that list cannot be found, everything under the root is.
 -spec otp(string()) -> boolean().
 otp(File) ->
-    lists:prefix(code:root_dir() ++ "/", File).
+    Root = code:root_dir(),
+    lists:prefix(Root ++ "/", File) andalso
+        case otp_apps(Root) of
+            all -> true;
+            Apps -> lists:member(app_of(Root, File), [erts | Apps])
+        end.
+
+%% The names of OTP's applications when the root is a release's, else
+%% all; looked up once per node.
+otp_apps(Root) ->
+    Key = {?MODULE, otp_apps},
+    case persistent_term:get(Key, undefined) of
+        undefined ->
+            Apps = find_otp_apps(Root),
+            persistent_term:put(Key, Apps),
+            Apps;
+        Apps ->
+            Apps
+    end.
+
+%% Reads the OTP installation's list of its applications, for a root
+%% that is a release's (release_handler's RELEASES or relx's
+%% start_erl.data there): in the root itself (systools' target systems
+%% copy it), else in the installation the emulator came from ($BINDIR is
+%% ROOT/erts-VSN/bin).
+find_otp_apps(Root) ->
+    Target = lists:any(fun(F) ->
+                               filelib:is_regular(
+                                 filename:join([Root, "releases", F]))
+                       end, ["RELEASES", "start_erl.data"]),
+    Roots = [Root | case os:getenv("BINDIR") of
+                        false -> [];
+                        Bin -> [filename:dirname(filename:dirname(Bin))]
+                    end],
+    Lists = [filename:join([R, "releases", erlang:system_info(otp_release),
+                            "installed_application_versions"])
+             || R <- Roots],
+    case Target andalso [L || L <- Lists, filelib:is_regular(L)] of
+        [List | _] ->
+            case file:read_file(List) of
+                {ok, Bin1} ->
+                    [list_to_atom(app_name(binary_to_list(Line)))
+                     || Line <- binary:split(Bin1, <<"\n">>, [global, trim_all])];
+                {error, _} ->
+                    all
+            end;
+        _ ->
+            all
+    end.
+
+%% The application a beam under the root belongs to: APP in
+%% lib/APP-VSN/ebin, erts for anything not under lib/.
+app_of(Root, File) ->
+    case filename:split(lists:nthtail(length(Root) + 1, File)) of
+        ["lib", Dir | _] -> list_to_atom(app_name(Dir));
+        _ -> erts
+    end.
+
+%% APP of APP-VSN.
+app_name(NameVsn) ->
+    case string:split(NameVsn, "-", trailing) of
+        [Name, _Vsn] -> Name;
+        [Name] -> Name
+    end.
 
 %% @doc Whether a module is one of the client's own, which it never
 %% reloads.
