@@ -58,11 +58,11 @@
 #include <unistd.h>
 
 #include "reloader.h"
+#include "benchutil.h"
 
 #define LATENCY_WARMUP 10
 #define LATENCY_TIMEOUT_MS 5000.0
 #define LATENCY_FILE "mod.so"
-#define LATENCY_TMP_MAX 256     /* the temporary directory's path */
 #define LATENCY_DIR_MAX 512     /* a directory in it */
 
 /* The signature of reply() and of the test hook in variant.c. */
@@ -101,55 +101,6 @@ struct latency_rl {
 	char reason[512];
 };
 
-static char latency_tmp[LATENCY_TMP_MAX];
-static pid_t latency_daemon = -1;
-
-static void latency_die(const char *, ...)
-    __attribute__((noreturn, format(printf, 1, 2)));
-
-/* Reports a fatal error, stops the daemon, keeps the temporary directory
- * for its log, and exits. */
-static void
-latency_die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "latency: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	if (latency_daemon > 0) {
-		kill(latency_daemon, SIGTERM);
-		waitpid(latency_daemon, NULL, 0);
-	}
-	if (*latency_tmp != '\0')
-		fprintf(stderr, "latency: the daemon's log is "
-		    "%s/reloaderd.log\n", latency_tmp);
-	exit(1);
-}
-
-/* Returns the monotonic clock in ms. */
-static double
-latency_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-/* Sleeps ms milliseconds. */
-static void
-latency_sleep(double ms)
-{
-	struct timespec ts;
-
-	ts.tv_sec = (time_t)(ms / 1e3);
-	ts.tv_nsec = (long)((ms - ts.tv_sec * 1e3) * 1e6);
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
 
 /* Reads a whole file into b; exits on failure. */
 static void
@@ -163,13 +114,13 @@ latency_blob_read(struct latency_blob *b, const char *path, int variant)
 	b->path = path;
 	b->variant = variant;
 	if ((fd = open(path, O_RDONLY)) == -1 || fstat(fd, &st) == -1)
-		latency_die("%s: %s", path, strerror(errno));
+		bench_die("%s: %s", path, strerror(errno));
 	b->len = st.st_size;
 	if ((b->data = malloc(b->len)) == NULL)
-		latency_die("out of memory");
+		bench_die("out of memory");
 	while (off < b->len) {
 		if ((n = read(fd, b->data + off, b->len - off)) <= 0)
-			latency_die("%s: %s", path,
+			bench_die("%s: %s", path,
 			    n == 0 ? "shorter than it was" : strerror(errno));
 		off += n;
 	}
@@ -211,18 +162,18 @@ latency_install(const char *dir, const struct latency_blob *b, int rename_)
 	out = rename_ ? tmp : path;
 	/* A new file, as ld makes one, not the old one truncated. */
 	if (unlink(out) == -1 && errno != ENOENT)
-		latency_die("unlink %s: %s", out, strerror(errno));
+		bench_die("unlink %s: %s", out, strerror(errno));
 	if ((fd = open(out, O_WRONLY | O_CREAT | O_EXCL, 0755)) == -1)
-		latency_die("%s: %s", out, strerror(errno));
+		bench_die("%s: %s", out, strerror(errno));
 	if (latency_write_all(fd, b->data, b->len) == -1)
-		latency_die("%s: %s", out, strerror(errno));
-	t0 = latency_now();
+		bench_die("%s: %s", out, strerror(errno));
+	t0 = bench_now();
 	if (close(fd) == -1)
-		latency_die("%s: close: %s", out, strerror(errno));
+		bench_die("%s: close: %s", out, strerror(errno));
 	if (rename_) {
-		t0 = latency_now();
+		t0 = bench_now();
 		if (rename(tmp, path) == -1)
-			latency_die("rename %s: %s", tmp, strerror(errno));
+			bench_die("rename %s: %s", tmp, strerror(errno));
 	}
 	return t0;
 }
@@ -250,14 +201,14 @@ latency_wait(int efd, double deadline)
 	double left;
 
 	for (;;) {
-		left = deadline - latency_now();
+		left = deadline - bench_now();
 		if (left <= 0)
 			return -1;
 		if (poll(&pfd, 1, (int)left + 1) == -1 && errno != EINTR)
-			latency_die("poll: %s", strerror(errno));
+			bench_die("poll: %s", strerror(errno));
 		if (pfd.revents & POLLIN) {
 			if (read(efd, &v, sizeof(v)) == -1 && errno != EAGAIN)
-				latency_die("read: %s", strerror(errno));
+				bench_die("read: %s", strerror(errno));
 			return 0;
 		}
 	}
@@ -279,7 +230,7 @@ latency_floor_watch(void *arg)
 		if ((n = read(f->ifd, buf, sizeof(buf))) <= 0) {
 			if (n == -1 && errno == EINTR)
 				continue;
-			latency_die("inotify read: %s", n == 0 ? "end of file" :
+			bench_die("inotify read: %s", n == 0 ? "end of file" :
 			    strerror(errno));
 		}
 		for (p = buf; p < buf + n; p += sizeof(*ev) + ev->len) {
@@ -288,7 +239,7 @@ latency_floor_watch(void *arg)
 				continue;
 			if (latency_write_all(f->sv[0], LATENCY_FILE "\n",
 			    sizeof(LATENCY_FILE)) == -1)
-				latency_die("floor socket: %s",
+				bench_die("floor socket: %s",
 				    strerror(errno));
 		}
 	}
@@ -335,11 +286,11 @@ latency_floor_load(struct latency_floor *f)
 	snprintf(src, sizeof(src), "%s/%s", f->dir, LATENCY_FILE);
 	snprintf(dst, sizeof(dst), "%s/%lu.so", f->copies, ++f->gen);
 	if (latency_copy(src, dst) == -1)
-		latency_die("floor copy %s: %s", src, strerror(errno));
+		bench_die("floor copy %s: %s", src, strerror(errno));
 	h = dlopen(dst, RTLD_NOW | RTLD_LOCAL);
 	unlink(dst);
 	if (h == NULL)
-		latency_die("floor dlopen: %s", dlerror());
+		bench_die("floor dlopen: %s", dlerror());
 	*(void **)&reply = dlsym(h, "reply");
 	*(void **)&test = dlsym(h, "reloader_test");
 	if (reply == NULL || (test != NULL && test(NULL) != 0)) {
@@ -368,7 +319,7 @@ latency_floor_loader(void *arg)
 		if ((n = read(f->sv[1], buf, sizeof(buf))) <= 0) {
 			if (n == -1 && errno == EINTR)
 				continue;
-			latency_die("floor socket read: %s", n == 0 ?
+			bench_die("floor socket read: %s", n == 0 ?
 			    "end of file" : strerror(errno));
 		}
 		for (i = 0; i < n; i++)
@@ -382,29 +333,29 @@ latency_floor_loader(void *arg)
 static void
 latency_floor_start(struct latency_floor *f, const struct latency_blob *b)
 {
-	snprintf(f->dir, sizeof(f->dir), "%s/floor", latency_tmp);
+	snprintf(f->dir, sizeof(f->dir), "%s/floor", bench.tmp);
 	snprintf(f->copies, sizeof(f->copies), "%s/floor-copies",
-	    latency_tmp);
+	    bench.tmp);
 	if (mkdir(f->dir, 0700) == -1 || mkdir(f->copies, 0700) == -1)
-		latency_die("mkdir: %s", strerror(errno));
+		bench_die("mkdir: %s", strerror(errno));
 	latency_install(f->dir, b, 0);
 	if ((f->ifd = inotify_init1(IN_CLOEXEC)) == -1)
-		latency_die("inotify_init1: %s", strerror(errno));
+		bench_die("inotify_init1: %s", strerror(errno));
 	if (inotify_add_watch(f->ifd, f->dir, IN_CLOSE_WRITE | IN_MOVED_TO) ==
 	    -1)
-		latency_die("inotify_add_watch %s: %s", f->dir,
+		bench_die("inotify_add_watch %s: %s", f->dir,
 		    strerror(errno));
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f->sv) == -1)
-		latency_die("socketpair: %s", strerror(errno));
+		bench_die("socketpair: %s", strerror(errno));
 	if ((f->done = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1)
-		latency_die("eventfd: %s", strerror(errno));
+		bench_die("eventfd: %s", strerror(errno));
 	latency_floor_load(f);
-	latency_wait(f->done, latency_now() + LATENCY_TIMEOUT_MS);
+	latency_wait(f->done, bench_now() + LATENCY_TIMEOUT_MS);
 	if (f->failed)
-		latency_die("floor: %s does not load", b->path);
+		bench_die("floor: %s does not load", b->path);
 	if (pthread_create(&f->watcher, NULL, latency_floor_watch, f) != 0 ||
 	    pthread_create(&f->loader, NULL, latency_floor_loader, f) != 0)
-		latency_die("pthread_create failed");
+		bench_die("pthread_create failed");
 }
 
 /* Stops the floor's threads and unloads its module. */
@@ -460,53 +411,6 @@ latency_rl_call(struct latency_rl *rl)
 	return v;
 }
 
-/* Starts reloaderd with a settle window of 0 and no watch directories,
- * and waits for its socket. */
-static void
-latency_daemon_start(const char *reloaderd, const char *sock)
-{
-	char conf[PATH_MAX], log[PATH_MAX];
-	struct stat st;
-	double deadline;
-	FILE *fp;
-	int fd;
-
-	snprintf(conf, sizeof(conf), "%s/reloader.conf", latency_tmp);
-	snprintf(log, sizeof(log), "%s/reloaderd.log", latency_tmp);
-	if ((fp = fopen(conf, "w")) == NULL)
-		latency_die("%s: %s", conf, strerror(errno));
-	fprintf(fp, "[reloaderd]\nsettle = 0\n");
-	if (fclose(fp) == EOF)
-		latency_die("%s: %s", conf, strerror(errno));
-	if ((fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1)
-		latency_die("%s: %s", log, strerror(errno));
-	switch ((latency_daemon = fork())) {
-	case -1:
-		latency_die("fork: %s", strerror(errno));
-	case 0:
-		/* Dies with the benchmark, however that ends. */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		dup2(fd, STDOUT_FILENO);
-		dup2(fd, STDERR_FILENO);
-		execl(reloaderd, "reloaderd", "-f", "-s", sock, "-c", conf,
-		    (char *)NULL);
-		fprintf(stderr, "latency: %s: %s\n", reloaderd,
-		    strerror(errno));
-		_exit(127);
-	}
-	close(fd);
-	deadline = latency_now() + LATENCY_TIMEOUT_MS;
-	while (stat(sock, &st) == -1 || !S_ISSOCK(st.st_mode)) {
-		if (waitpid(latency_daemon, NULL, WNOHANG) == latency_daemon) {
-			latency_daemon = -1;
-			latency_die("%s exited at start", reloaderd);
-		}
-		if (latency_now() > deadline)
-			latency_die("%s did not create %s", reloaderd, sock);
-		latency_sleep(1);
-	}
-}
-
 /* Sets up the reloader chain: the daemon, and the module loaded through
  * the library in its own directory; waits until attached. */
 static void
@@ -517,35 +421,35 @@ latency_rl_start(struct latency_rl *rl, const char *reloaderd,
 	char sock[PATH_MAX], path[PATH_MAX];
 	double deadline;
 
-	snprintf(rl->dir, sizeof(rl->dir), "%s/watch", latency_tmp);
-	snprintf(sock, sizeof(sock), "%s/reloader.sock", latency_tmp);
+	snprintf(rl->dir, sizeof(rl->dir), "%s/watch", bench.tmp);
+	snprintf(sock, sizeof(sock), "%s/reloader.sock", bench.tmp);
 	snprintf(path, sizeof(path), "%s/%s", rl->dir, LATENCY_FILE);
 	if (mkdir(rl->dir, 0700) == -1)
-		latency_die("mkdir %s: %s", rl->dir, strerror(errno));
+		bench_die("mkdir %s: %s", rl->dir, strerror(errno));
 	latency_install(rl->dir, b, 0);
 	if ((rl->done = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1)
-		latency_die("eventfd: %s", strerror(errno));
-	latency_daemon_start(reloaderd, sock);
+		bench_die("eventfd: %s", strerror(errno));
+	bench_daemon_start(reloaderd, sock, LATENCY_TIMEOUT_MS);
 
 	if ((rl->r = reloader_new("latency")) == NULL)
-		latency_die("reloader_new: out of memory");
+		bench_die("reloader_new: out of memory");
 	if (reloader_set_socket(rl->r, sock) == -1)
-		latency_die("%s: %s", sock, reloader_error(rl->r));
+		bench_die("%s: %s", sock, reloader_error(rl->r));
 	reloader_set_event_cb(rl->r, latency_rl_event, rl);
 	if (latency_proto != 0 &&
 	    reloader_set_proto(rl->r, latency_proto) == -1)
-		latency_die("%s", reloader_error(rl->r));
+		bench_die("%s", reloader_error(rl->r));
 	if ((rl->m = reloader_open(rl->r, path, required)) == NULL)
-		latency_die("%s: %s", b->path, reloader_error(rl->r));
+		bench_die("%s: %s", b->path, reloader_error(rl->r));
 	if (reloader_connect(rl->r) == -1 ||
 	    reloader_start_thread(rl->r) == -1)
-		latency_die("%s", reloader_error(rl->r));
-	deadline = latency_now() + LATENCY_TIMEOUT_MS;
+		bench_die("%s", reloader_error(rl->r));
+	deadline = bench_now() + LATENCY_TIMEOUT_MS;
 	while (!reloader_is_connected(rl->r)) {
-		if (latency_now() > deadline)
-			latency_die("the library did not attach to %s: %s",
+		if (bench_now() > deadline)
+			bench_die("the library did not attach to %s: %s",
 			    sock, reloader_error(rl->r));
-		latency_sleep(1);
+		bench_sleep(1);
 	}
 }
 
@@ -557,12 +461,12 @@ latency_rl_stop(struct latency_rl *rl)
 
 	reloader_free(rl->r);
 	close(rl->done);
-	kill(latency_daemon, SIGTERM);
-	if (waitpid(latency_daemon, &status, 0) == latency_daemon &&
+	kill(bench.daemon, SIGTERM);
+	if (waitpid(bench.daemon, &status, 0) == bench.daemon &&
 	    !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
 		fprintf(stderr, "latency: reloaderd did not exit cleanly "
 		    "(status 0x%x)\n", status);
-	latency_daemon = -1;
+	bench.daemon = -1;
 }
 
 /* One change through the reloader chain; returns its latency in ms. */
@@ -576,13 +480,13 @@ latency_rl_change(struct latency_rl *rl, const struct latency_blob *b,
 	deadline = t0 + LATENCY_TIMEOUT_MS;
 	for (;;) {
 		if (latency_wait(rl->done, deadline) == -1)
-			latency_die("reloader: variant %d was not loaded "
+			bench_die("reloader: variant %d was not loaded "
 			    "within %.0f ms", b->variant, LATENCY_TIMEOUT_MS);
 		if (atomic_load(&rl->status) != RELOADER_OK)
-			latency_die("reloader: variant %d: %s", b->variant,
+			bench_die("reloader: variant %d: %s", b->variant,
 			    rl->reason);
 		if (latency_rl_call(rl) == b->variant)
-			return latency_now() - t0;
+			return bench_now() - t0;
 	}
 }
 
@@ -597,59 +501,14 @@ latency_floor_change(struct latency_floor *f, const struct latency_blob *b,
 	deadline = t0 + LATENCY_TIMEOUT_MS;
 	for (;;) {
 		if (latency_wait(f->done, deadline) == -1)
-			latency_die("floor: variant %d was not loaded within "
+			bench_die("floor: variant %d was not loaded within "
 			    "%.0f ms", b->variant, LATENCY_TIMEOUT_MS);
 		if (f->failed)
-			latency_die("floor: variant %d failed its test",
+			bench_die("floor: variant %d failed its test",
 			    b->variant);
 		if (latency_floor_call(f) == b->variant)
-			return latency_now() - t0;
+			return bench_now() - t0;
 	}
-}
-
-/* Orders doubles, for qsort. */
-static int
-latency_cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Returns the q-quantile of n sorted values (nearest rank). */
-static double
-latency_quantile(const double *v, size_t n, double q)
-{
-	size_t i = (size_t)(q * n + 0.999999);
-
-	return v[i == 0 ? 0 : (i > n ? n : i) - 1];
-}
-
-/* Prints one row of the table and returns the p50. */
-static double
-latency_row(const char *name, double *v, size_t n)
-{
-	double sum = 0, p50;
-	size_t i;
-
-	qsort(v, n, sizeof(*v), latency_cmp);
-	for (i = 0; i < n; i++)
-		sum += v[i];
-	p50 = latency_quantile(v, n, 0.50);
-	printf("| %-24s | %7.3f | %7.3f | %7.3f | %7.3f | %7.3f |\n", name,
-	    p50, latency_quantile(v, n, 0.90), latency_quantile(v, n, 0.99),
-	    sum / n, v[n - 1]);
-	return p50;
-}
-
-/* Removes one entry of the temporary directory, for nftw. */
-static int
-latency_rm(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	if (remove(path) == -1)
-		fprintf(stderr, "latency: remove %s: %s\n", path,
-		    strerror(errno));
-	return 0;
 }
 
 /* Prints the usage line and exits. */
@@ -674,13 +533,14 @@ main(int argc, char **argv)
 	int ch, nblobs, rename_ = 0;
 	char *end;
 
+	bench.name = "latency";
 	while ((ch = getopt(argc, argv, "d:g:n:o:P:R")) != -1) {
 		switch (ch) {
 		case 'P':
 			latency_proto = (int)strtol(optarg, &end, 10);
 			if (*end != '\0' || latency_proto < 1 ||
 			    latency_proto > 2)
-				latency_die("-P %s: not a protocol version, 1 "
+				bench_die("-P %s: not a protocol version, 1 "
 				    "or 2", optarg);
 			break;
 		case 'o':
@@ -692,13 +552,13 @@ main(int argc, char **argv)
 		case 'g':
 			gap = strtod(optarg, &end);
 			if (*end != '\0' || gap < 0 || gap > 10000)
-				latency_die("-g %s: not a gap in ms from 0 to "
+				bench_die("-g %s: not a gap in ms from 0 to "
 				    "10000", optarg);
 			break;
 		case 'n':
 			n = strtol(optarg, &end, 10);
 			if (*end != '\0' || n < 1 || n > 1000000)
-				latency_die("-n %s: not a number of changes "
+				bench_die("-n %s: not a number of changes "
 				    "from 1 to 1000000", optarg);
 			break;
 		case 'R':
@@ -713,41 +573,41 @@ main(int argc, char **argv)
 	if (reloaderd == NULL || argc < 2)
 		latency_usage();
 	if (access(reloaderd, X_OK) == -1)
-		latency_die("-d %s: %s", reloaderd, strerror(errno));
+		bench_die("-d %s: %s", reloaderd, strerror(errno));
 
 	nblobs = argc;
 	if ((blobs = calloc(nblobs, sizeof(*blobs))) == NULL ||
 	    (trl = calloc(n, sizeof(*trl))) == NULL ||
 	    (tfl = calloc(n, sizeof(*tfl))) == NULL)
-		latency_die("out of memory");
+		bench_die("out of memory");
 	for (k = 0; k < nblobs; k++)
 		latency_blob_read(&blobs[k], argv[k], (int)k + 1);
 
 	if ((tmpdir = getenv("TMPDIR")) == NULL || *tmpdir == '\0')
 		tmpdir = "/tmp";
 	if (strlen(tmpdir) > 128)
-		latency_die("TMPDIR %s: longer than 128 bytes, too long for "
+		bench_die("TMPDIR %s: longer than 128 bytes, too long for "
 		    "the daemon's socket path", tmpdir);
-	snprintf(latency_tmp, sizeof(latency_tmp), "%s/reloader-bench.XXXXXX",
+	snprintf(bench.tmp, sizeof(bench.tmp), "%s/reloader-bench.XXXXXX",
 	    tmpdir);
-	if (mkdtemp(latency_tmp) == NULL)
-		latency_die("mkdtemp %s: %s", latency_tmp, strerror(errno));
+	if (mkdtemp(bench.tmp) == NULL)
+		bench_die("mkdtemp %s: %s", bench.tmp, strerror(errno));
 
 	memset(&floor_, 0, sizeof(floor_));
 	memset(&rl, 0, sizeof(rl));
 	latency_floor_start(&floor_, &blobs[0]);
 	latency_rl_start(&rl, reloaderd, &blobs[0]);
 	if (latency_rl_call(&rl) != 1 || latency_floor_call(&floor_) != 1)
-		latency_die("%s does not return 1: is it variant 1?",
+		bench_die("%s does not return 1: is it variant 1?",
 		    blobs[0].path);
 
 	/* The chains take turns; variant k + 1 follows variant k. */
 	for (i = -LATENCY_WARMUP; i < n; i++) {
 		k = (i + LATENCY_WARMUP + 1) % nblobs;
-		latency_sleep(gap);
+		bench_sleep(gap);
 		trl[i < 0 ? 0 : i] = latency_rl_change(&rl, &blobs[k],
 		    rename_);
-		latency_sleep(gap);
+		bench_sleep(gap);
 		tfl[i < 0 ? 0 : i] = latency_floor_change(&floor_, &blobs[k],
 		    rename_);
 	}
@@ -758,7 +618,7 @@ main(int argc, char **argv)
 	/* Every change's time, for the plots: "chain ms" a line. */
 	if (samples != NULL) {
 		if ((fp = fopen(samples, "w")) == NULL)
-			latency_die("%s: %s", samples, strerror(errno));
+			bench_die("%s: %s", samples, strerror(errno));
 		for (i = 0; i < n; i++)
 			fprintf(fp, "reloader %.4f\nfloor %.4f\n", trl[i],
 			    tfl[i]);
@@ -771,11 +631,11 @@ main(int argc, char **argv)
 	    "p90", "p99", "mean", "max");
 	printf("|%s|--------:|--------:|--------:|--------:|--------:|\n",
 	    "--------------------------");
-	p50rl = latency_row("reloader (settle = 0)", trl, n);
-	p50fl = latency_row("floor (by hand)", tfl, n);
+	p50rl = bench_row("reloader (settle = 0)", 24, trl, n);
+	p50fl = bench_row("floor (by hand)", 24, tfl, n);
 	printf("\np50 ratio reloader / floor: %.2f (target: at most 1.20)\n",
 	    p50rl / p50fl);
 
-	nftw(latency_tmp, latency_rm, 16, FTW_DEPTH | FTW_PHYS);
+	nftw(bench.tmp, bench_rm, 16, FTW_DEPTH | FTW_PHYS);
 	return 0;
 }

@@ -48,12 +48,12 @@
 #include <unistd.h>
 
 #include "reloader.h"
+#include "benchutil.h"
 
 #define SKEW_WARMUP 5
 #define SKEW_TIMEOUT_MS 10000.0
 #define SKEW_PROCS_MAX 64
 #define SKEW_VARIANTS 4
-#define SKEW_TMP_MAX 256        /* the temporary directory's path */
 
 /* The modules every process loads. */
 static const char *const skew_mods[] = { "a", "b" };
@@ -88,58 +88,9 @@ struct skew_ctl {
 	size_t len;
 };
 
-static char skew_tmp[SKEW_TMP_MAX];
-static pid_t skew_daemon = -1;
 /* The benchmark's ends of the pipes, which a process of a chain closes:
  * the records' reading end and the writing end that keeps them alive. */
 static int skew_ends[2] = { -1, -1 };
-
-static void skew_die(const char *, ...)
-    __attribute__((noreturn, format(printf, 1, 2)));
-
-/* Reports a fatal error, stops the daemon, keeps the temporary directory
- * for its log, and exits; the processes of the chains die with us. */
-static void
-skew_die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "skew: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	if (skew_daemon > 0) {
-		kill(skew_daemon, SIGTERM);
-		waitpid(skew_daemon, NULL, 0);
-	}
-	if (*skew_tmp != '\0')
-		fprintf(stderr, "skew: the daemon's log is %s/reloaderd.log\n",
-		    skew_tmp);
-	exit(1);
-}
-
-/* Returns the monotonic clock in ms. */
-static double
-skew_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-/* Sleeps ms milliseconds. */
-static void
-skew_sleep(double ms)
-{
-	struct timespec ts;
-
-	ts.tv_sec = (time_t)(ms / 1e3);
-	ts.tv_nsec = (long)((ms - ts.tv_sec * 1e3) * 1e6);
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
 
 /* Copies the file src to dst as a build does: written aside, renamed
  * into place. */
@@ -152,18 +103,18 @@ skew_install(const char *src, const char *dst)
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", dst);
 	if ((in = open(src, O_RDONLY | O_CLOEXEC)) == -1)
-		skew_die("%s: %s", src, strerror(errno));
+		bench_die("%s: %s", src, strerror(errno));
 	if ((out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    0755)) == -1)
-		skew_die("%s: %s", tmp, strerror(errno));
+		bench_die("%s: %s", tmp, strerror(errno));
 	while ((n = read(in, buf, sizeof(buf))) > 0)
 		if (write(out, buf, (size_t)n) != n)
-			skew_die("%s: %s", tmp, strerror(errno));
+			bench_die("%s: %s", tmp, strerror(errno));
 	if (n == -1 || close(out) == -1)
-		skew_die("%s: %s", tmp, strerror(errno));
+		bench_die("%s: %s", tmp, strerror(errno));
 	close(in);
 	if (rename(tmp, dst) == -1)
-		skew_die("rename %s: %s", tmp, strerror(errno));
+		bench_die("rename %s: %s", tmp, strerror(errno));
 }
 
 /* Sends a record to the benchmark. */
@@ -239,57 +190,14 @@ skew_proc_main(struct skew_proc *p, int proto, const char *sock,
 	}
 	if (reloader_connect(r) == -1 || reloader_start_thread(r) == -1)
 		_exit(2);
-	deadline = skew_now() + SKEW_TIMEOUT_MS;
-	while (!reloader_is_connected(r) && skew_now() < deadline)
-		skew_sleep(1);
+	deadline = bench_now() + SKEW_TIMEOUT_MS;
+	while (!reloader_is_connected(r) && bench_now() < deadline)
+		bench_sleep(1);
 	skew_report(p, SKEW_READY, 0, NULL);
 	while (read(in, name, sizeof(name)) != 0)
 		;
 	reloader_free(r);
 	_exit(0);
-}
-
-/* Starts reloaderd with a settle window of 0 and no watch directories,
- * and waits for its socket. */
-static void
-skew_daemon_start(const char *reloaderd, const char *sock)
-{
-	char conf[PATH_MAX], log[PATH_MAX];
-	struct stat st;
-	double deadline;
-	FILE *fp;
-	int fd;
-
-	snprintf(conf, sizeof(conf), "%s/reloader.conf", skew_tmp);
-	snprintf(log, sizeof(log), "%s/reloaderd.log", skew_tmp);
-	if ((fp = fopen(conf, "w")) == NULL)
-		skew_die("%s: %s", conf, strerror(errno));
-	fprintf(fp, "[reloaderd]\nsettle = 0\n");
-	if (fclose(fp) == EOF)
-		skew_die("%s: %s", conf, strerror(errno));
-	if ((fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1)
-		skew_die("%s: %s", log, strerror(errno));
-	if ((skew_daemon = fork()) == -1)
-		skew_die("fork: %s", strerror(errno));
-	if (skew_daemon == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		dup2(fd, STDOUT_FILENO);
-		dup2(fd, STDERR_FILENO);
-		execl(reloaderd, "reloaderd", "-f", "-s", sock, "-c", conf,
-		    (char *)NULL);
-		_exit(127);
-	}
-	close(fd);
-	deadline = skew_now() + SKEW_TIMEOUT_MS;
-	while (stat(sock, &st) == -1 || !S_ISSOCK(st.st_mode)) {
-		if (waitpid(skew_daemon, NULL, WNOHANG) == skew_daemon) {
-			skew_daemon = -1;
-			skew_die("%s exited at start", reloaderd);
-		}
-		if (skew_now() > deadline)
-			skew_die("%s did not create %s", reloaderd, sock);
-		skew_sleep(1);
-	}
 }
 
 /* Reads the next line from the daemon into line (NUL for its LF). */
@@ -302,10 +210,10 @@ skew_ctl_line(struct skew_ctl *c, char *line, size_t size)
 
 	while ((lf = memchr(c->buf, '\n', c->len)) == NULL) {
 		if (c->len == sizeof(c->buf))
-			skew_die("the daemon sent a line too long");
+			bench_die("the daemon sent a line too long");
 		if ((n = read(c->fd, c->buf + c->len,
 		    sizeof(c->buf) - c->len)) <= 0)
-			skew_die("the daemon closed the control connection");
+			bench_die("the daemon closed the control connection");
 		c->len += (size_t)n;
 	}
 	len = (size_t)(lf - c->buf);
@@ -322,13 +230,13 @@ skew_ctl_do(struct skew_ctl *c, const char *request)
 	char line[4096];
 
 	if (dprintf(c->fd, "%s\n", request) < 0)
-		skew_die("%s: %s", request, strerror(errno));
+		bench_die("%s: %s", request, strerror(errno));
 	for (;;) {
 		skew_ctl_line(c, line, sizeof(line));
 		if (strncmp(line, "ok ", 3) == 0)
 			return;
 		if (strncmp(line, "error ", 6) == 0)
-			skew_die("%s: %s", request, line);
+			bench_die("%s: %s", request, line);
 	}
 }
 
@@ -344,20 +252,20 @@ skew_ctl_open(struct skew_ctl *c, const char *sock)
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(sock) >= sizeof(sun.sun_path))
-		skew_die("%s: too long for a socket path", sock);
+		bench_die("%s: too long for a socket path", sock);
 	memcpy(sun.sun_path, sock, strlen(sock));
 	/* The socket exists a moment before the daemon listens on it. */
-	deadline = skew_now() + SKEW_TIMEOUT_MS;
+	deadline = bench_now() + SKEW_TIMEOUT_MS;
 	for (;;) {
 		if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC,
 		    0)) == -1)
-			skew_die("socket: %s", strerror(errno));
+			bench_die("socket: %s", strerror(errno));
 		if (connect(c->fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
 			break;
-		if (errno != ECONNREFUSED || skew_now() > deadline)
-			skew_die("%s: %s", sock, strerror(errno));
+		if (errno != ECONNREFUSED || bench_now() > deadline)
+			bench_die("%s: %s", sock, strerror(errno));
 		close(c->fd);
-		skew_sleep(1);
+		bench_sleep(1);
 	}
 	c->len = 0;
 	dprintf(c->fd, "hello proto=2 min=1 pid=%ld name=skew role=control\n",
@@ -365,7 +273,7 @@ skew_ctl_open(struct skew_ctl *c, const char *sock)
 	skew_ctl_line(c, line, sizeof(line));
 	if (strncmp(line, "welcome ", 8) != 0 ||
 	    (p = strstr(line, " proto=")) == NULL)
-		skew_die("the daemon answered hello with: %s", line);
+		bench_die("the daemon answered hello with: %s", line);
 	return atoi(p + 7);
 }
 
@@ -378,17 +286,17 @@ skew_read(int fd, struct skew_rec *rec, double deadline)
 	ssize_t n;
 
 	for (;;) {
-		if ((left = deadline - skew_now()) <= 0)
-			skew_die("no word from a process within %.0f ms",
+		if ((left = deadline - bench_now()) <= 0)
+			bench_die("no word from a process within %.0f ms",
 			    SKEW_TIMEOUT_MS);
 		if (poll(&pfd, 1, (int)left + 1) == -1 && errno != EINTR)
-			skew_die("poll: %s", strerror(errno));
+			bench_die("poll: %s", strerror(errno));
 		if (!(pfd.revents & POLLIN))
 			continue;
 		if ((n = read(fd, rec, sizeof(*rec))) != (ssize_t)sizeof(*rec))
-			skew_die("a process of a chain died");
+			bench_die("a process of a chain died");
 		if (rec->kind == SKEW_FAILED)
-			skew_die("a reload failed in process %d of chain %d: "
+			bench_die("a reload failed in process %d of chain %d: "
 			    "%s", rec->proc, rec->chain, rec->why);
 		return;
 	}
@@ -416,11 +324,11 @@ skew_round(struct skew_ctl *c, int in, const char *moddir, const char *dir,
 		skew_install(src, dst);
 	}
 	skew_ctl_do(c, "release");
-	deadline = skew_now() + SKEW_TIMEOUT_MS;
+	deadline = bench_now() + SKEW_TIMEOUT_MS;
 	for (i = 0; i < nprocs; i++) {
 		skew_read(in, &rec, deadline);
 		if (rec.chain != chain || rec.kind != SKEW_SWITCHED)
-			skew_die("process %d of chain %d switched out of turn",
+			bench_die("process %d of chain %d switched out of turn",
 			    rec.proc, rec.chain);
 		if (i == 0 || rec.at < first)
 			first = rec.at;
@@ -428,42 +336,6 @@ skew_round(struct skew_ctl *c, int in, const char *moddir, const char *dir,
 			last = rec.at;
 	}
 	return (last - first) * 1e3;
-}
-
-/* Orders doubles, for qsort. */
-static int
-skew_cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Prints one row of the table: the quantiles (nearest rank), mean and
- * max of n values, which it sorts. */
-static void
-skew_row(const char *name, double *v, size_t n)
-{
-	double mean = 0, q[3] = { 0.50, 0.90, 0.99 };
-	size_t i, k;
-
-	qsort(v, n, sizeof(*v), skew_cmp);
-	for (i = 0; i < n; i++)
-		mean += v[i] / (double)n;
-	printf("| %-26s", name);
-	for (i = 0; i < 3; i++) {
-		k = (size_t)(q[i] * (double)n + 0.999999);
-		printf(" | %7.3f", v[k == 0 ? 0 : (k > n ? n : k) - 1]);
-	}
-	printf(" | %7.3f | %7.3f |\n", mean, v[n - 1]);
-}
-
-/* Removes one entry of the temporary directory, for nftw. */
-static int
-skew_rm(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	remove(path);
-	return 0;
 }
 
 /* Prints the usage line and exits. */
@@ -486,7 +358,7 @@ skew_chain_start(int chain, int nprocs, const char *sock, const char *dir,
 	int i;
 
 	if (mkdir(dir, 0700) == -1)
-		skew_die("mkdir %s: %s", dir, strerror(errno));
+		bench_die("mkdir %s: %s", dir, strerror(errno));
 	for (i = 0; i < SKEW_NMODS; i++) {
 		snprintf(src, sizeof(src), "%s/skew-%s-1.so", moddir,
 		    skew_mods[i]);
@@ -499,7 +371,7 @@ skew_chain_start(int chain, int nprocs, const char *sock, const char *dir,
 		p.proc = i;
 		p.out = out;
 		if ((pids[i] = fork()) == -1)
-			skew_die("fork: %s", strerror(errno));
+			bench_die("fork: %s", strerror(errno));
 		if (pids[i] == 0)
 			skew_proc_main(&p, chain == 0 ? 1 : 2, sock, dir, in);
 	}
@@ -518,6 +390,7 @@ main(int argc, char **argv)
 	int ch, nprocs = 8, nchains, chain, recs[2], life[2], k;
 	char *end;
 
+	bench.name = "skew";
 	while ((ch = getopt(argc, argv, "d:g:n:p:")) != -1) {
 		switch (ch) {
 		case 'd':
@@ -526,20 +399,20 @@ main(int argc, char **argv)
 		case 'g':
 			gap = strtod(optarg, &end);
 			if (*end != '\0' || gap < 0 || gap > 10000)
-				skew_die("-g %s: not a gap in ms from 0 to "
+				bench_die("-g %s: not a gap in ms from 0 to "
 				    "10000", optarg);
 			break;
 		case 'n':
 			n = strtol(optarg, &end, 10);
 			if (*end != '\0' || n < 1 || n > 100000)
-				skew_die("-n %s: not a number of rounds from 1 "
+				bench_die("-n %s: not a number of rounds from 1 "
 				    "to 100000", optarg);
 			break;
 		case 'p':
 			nprocs = (int)strtol(optarg, &end, 10);
 			if (*end != '\0' || nprocs < 2 ||
 			    nprocs > SKEW_PROCS_MAX)
-				skew_die("-p %s: not a number of processes "
+				bench_die("-p %s: not a number of processes "
 				    "from 2 to %d", optarg, SKEW_PROCS_MAX);
 			break;
 		default:
@@ -552,30 +425,30 @@ main(int argc, char **argv)
 		skew_usage();
 	moddir = argv[0];
 	if (access(reloaderd, X_OK) == -1)
-		skew_die("-d %s: %s", reloaderd, strerror(errno));
+		bench_die("-d %s: %s", reloaderd, strerror(errno));
 	if ((skews[0] = calloc(n, sizeof(double))) == NULL ||
 	    (skews[1] = calloc(n, sizeof(double))) == NULL)
-		skew_die("out of memory");
+		bench_die("out of memory");
 
 	if ((tmpdir = getenv("TMPDIR")) == NULL || *tmpdir == '\0')
 		tmpdir = "/tmp";
 	if (strlen(tmpdir) > 128)
-		skew_die("TMPDIR %s: longer than 128 bytes, too long for the "
+		bench_die("TMPDIR %s: longer than 128 bytes, too long for the "
 		    "daemon's socket path", tmpdir);
-	snprintf(skew_tmp, sizeof(skew_tmp), "%s/reloader-skew.XXXXXX",
+	snprintf(bench.tmp, sizeof(bench.tmp), "%s/reloader-skew.XXXXXX",
 	    tmpdir);
-	if (mkdtemp(skew_tmp) == NULL)
-		skew_die("mkdtemp %s: %s", skew_tmp, strerror(errno));
-	snprintf(sock, sizeof(sock), "%s/reloader.sock", skew_tmp);
-	snprintf(dirs[0], sizeof(dirs[0]), "%s/one-phase", skew_tmp);
-	snprintf(dirs[1], sizeof(dirs[1]), "%s/two-phase", skew_tmp);
-	skew_daemon_start(reloaderd, sock);
+	if (mkdtemp(bench.tmp) == NULL)
+		bench_die("mkdtemp %s: %s", bench.tmp, strerror(errno));
+	snprintf(sock, sizeof(sock), "%s/reloader.sock", bench.tmp);
+	snprintf(dirs[0], sizeof(dirs[0]), "%s/one-phase", bench.tmp);
+	snprintf(dirs[1], sizeof(dirs[1]), "%s/two-phase", bench.tmp);
+	bench_daemon_start(reloaderd, sock, SKEW_TIMEOUT_MS);
 	nchains = skew_ctl_open(&ctl, sock) >= 2 ? 2 : 1;
 
 	/* Records come in on recs, from every process; they live while
 	 * life's writer stays open. */
 	if (pipe(recs) == -1 || pipe(life) == -1)
-		skew_die("pipe: %s", strerror(errno));
+		bench_die("pipe: %s", strerror(errno));
 	skew_ends[0] = recs[0];
 	skew_ends[1] = life[1];
 	for (chain = 0; chain < nchains; chain++)
@@ -583,11 +456,11 @@ main(int argc, char **argv)
 		    recs[1], life[0], pids[chain]);
 	close(recs[1]);
 	close(life[0]);
-	deadline = skew_now() + SKEW_TIMEOUT_MS;
+	deadline = bench_now() + SKEW_TIMEOUT_MS;
 	for (k = 0; k < nchains * nprocs; k++) {
 		skew_read(recs[0], &rec, deadline);
 		if (rec.kind != SKEW_READY)
-			skew_die("process %d of chain %d switched before the "
+			bench_die("process %d of chain %d switched before the "
 			    "first round", rec.proc, rec.chain);
 	}
 
@@ -595,7 +468,7 @@ main(int argc, char **argv)
 	for (i = -SKEW_WARMUP; i < n; i++) {
 		k = (int)((i + SKEW_WARMUP + 1) % SKEW_VARIANTS) + 1;
 		for (chain = 0; chain < nchains; chain++) {
-			skew_sleep(gap);
+			bench_sleep(gap);
 			skews[chain][i < 0 ? 0 : i] = skew_round(&ctl,
 			    recs[0], moddir, dirs[chain], chain, nprocs, k);
 		}
@@ -606,9 +479,9 @@ main(int argc, char **argv)
 		for (k = 0; k < nprocs; k++)
 			waitpid(pids[chain][k], NULL, 0);
 	close(ctl.fd);
-	kill(skew_daemon, SIGTERM);
-	waitpid(skew_daemon, NULL, 0);
-	skew_daemon = -1;
+	kill(bench.daemon, SIGTERM);
+	waitpid(bench.daemon, NULL, 0);
+	bench.daemon = -1;
 
 	printf("Switch skew: %d processes with the same two modules, the "
 	    "time between the first\nand the last of them running a build's "
@@ -618,12 +491,12 @@ main(int argc, char **argv)
 	    "p90", "p99", "mean", "max");
 	printf("|%s|--------:|--------:|--------:|--------:|--------:|\n",
 	    "----------------------------");
-	skew_row("one-phase (protocol 1)", skews[0], (size_t)n);
+	bench_row("one-phase (protocol 1)", 26, skews[0], (size_t)n);
 	if (nchains == 2)
-		skew_row("two-phase (protocol 2)", skews[1], (size_t)n);
+		bench_row("two-phase (protocol 2)", 26, skews[1], (size_t)n);
 	else
 		printf("\nThe daemon speaks only protocol 1: the two-phase "
 		    "switch was not measured.\n");
-	nftw(skew_tmp, skew_rm, 16, FTW_DEPTH | FTW_PHYS);
+	nftw(bench.tmp, bench_rm, 16, FTW_DEPTH | FTW_PHYS);
 	return 0;
 }
