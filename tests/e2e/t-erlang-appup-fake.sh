@@ -99,6 +99,12 @@ erl_http_is /count 'not found' 404
 erl_http_is / 'Hello world!' 200
 erl_expect n1 false 'code:is_loaded(count_handler).'
 erl_expect n1 "\"$d1\"" 'binary_to_list(reloader_client_load:current_stamp(default_handler)).'
+# Each module the rollback took back is reported with it, so that the
+# daemon's list says what runs (docs/PROTOCOL.md, "Results with with=").
+erl_has n1 "<<\"result batch=2 module=default_handler status=ok stamp=$d1 with=app:nine9s\">>" \
+    'rc_fake:wait("^result batch=2 module=default_handler ").'
+erl_has n1 "<<\"result batch=2 module=nine9s_sup status=ok stamp=$s1 with=app:nine9s\">>" \
+    'rc_fake:wait("^result batch=2 module=nine9s_sup ").'
 erl_has n1 'unregister module=count_handler' 'rc_fake:wait("^unregister module=count_handler").'
 # The code path is the project's again, and nothing is registered anew
 # (that would have the daemon offer the newer beams again).

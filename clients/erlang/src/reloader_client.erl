@@ -886,13 +886,15 @@ silent(Mods, Known) ->
 %% for this one.  An application's rollback is followed by a result for
 %% each registered module whose code it changed, with=app:NAME, so that
 %% the daemon knows what runs (docs/PROTOCOL.md, "Results with with=").
+%% A registration still unanswered counts: the daemon takes it before
+%% this result, with the stamp it had when it was sent.
 send_result(St, Batch, #{silent := [_ | _] = Mods} = R, undefined) ->
     St1 = send_result(St, Batch, maps:remove(silent, R), undefined),
     #st{known = Known, regs = Regs} = St1,
     lists:foldl(fun(Mod, S) ->
-                        case {Regs, Known, md5_of(Mod)} of
-                            {#{Mod := registered},
-                             #{Mod := #{stamp := Stamp}}, [_]} ->
+                        case {maps:get(Mod, Regs, none), Known, md5_of(Mod)} of
+                            {Reg, #{Mod := #{stamp := Stamp}}, [_]}
+                              when Reg =:= registered; Reg =:= pending ->
                                 send(S, result,
                                      [{batch, Batch}, {module, Mod},
                                       {status, ok}, {stamp, Stamp},
