@@ -229,7 +229,9 @@ host_start() {
 	rm -f "$T/host.in" "$T/host.out"
 	mkfifo "$T/host.in"
 	: >"$T/host.out"
-	GATE=$T/gate "$HOST" -s "$SOCK" -n host "$@" <"$T/host.in" \
+	# TMPDIR: the library's private copies go under $T, which the
+	# cleanup removes even when the host dies without reloader_free().
+	TMPDIR=$T GATE=$T/gate "$HOST" -s "$SOCK" -n host "$@" <"$T/host.in" \
 	    >>"$T/host.out" 2>"$T/host.err" &
 	HPID=$!
 	exec 3>"$T/host.in"
@@ -584,7 +586,7 @@ hst_start() {
 	rm -f "$T/$name.in"
 	mkfifo "$T/$name.in"
 	: >"$T/$name.out"
-	GATE=$T/gate "$HOST" -s "$SOCK" -n "$name" "$@" <"$T/$name.in" \
+	TMPDIR=$T GATE=$T/gate "$HOST" -s "$SOCK" -n "$name" "$@" <"$T/$name.in" \
 	    >>"$T/$name.out" 2>"$T/$name.err" &
 	echo $! >"$T/$name.pid"
 	CTL_PIDS="$CTL_PIDS $!"

@@ -71,8 +71,12 @@ wait_log 'rootp\[[0-9]*\] registered hidden'
 rm -f "$T/memp.in"
 mkfifo "$T/memp.in"
 : >"$T/memp.out"
-$NOBODY "$MHOST" -s "$SOCK" -n memp "$T/pub/shared.so" <"$T/memp.in" \
-    >>"$T/memp.out" 2>"$T/memp.err" &
+# Its private copies go in a directory of its own under $T, removed
+# with it, even if it dies without reloader_free().
+mkdir -m 0700 "$T/memtmp"
+chown nobody:nogroup "$T/memtmp"
+TMPDIR=$T/memtmp $NOBODY "$MHOST" -s "$SOCK" -n memp "$T/pub/shared.so" \
+    <"$T/memp.in" >>"$T/memp.out" 2>"$T/memp.err" &
 echo $! >"$T/memp.pid"
 CTL_PIDS="$CTL_PIDS $!"
 sleep 3600 >"$T/memp.in" &
