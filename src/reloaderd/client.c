@@ -882,7 +882,6 @@ client_moved(struct client *c, struct proto_msg *m, const char *module,
 {
 	struct stamp now, dbuf;
 	struct reg *r, *w;
-	char line[1024];
 
 	if ((w = client_reg(c, with)) == NULL || w->batch != c->batch) {
 		client_error(c, "bad-result", "%s (with=) is not in batch %lu",
@@ -913,12 +912,11 @@ client_moved(struct client *c, struct proto_msg *m, const char *module,
 	    w->action == REG_ROLLBACK))
 		return 0;
 	reg_touch(r);
-	snprintf(line, sizeof(line), "%s %s (%s) in %s with %s ... ok",
+	log_about(r->wp->path);
+	log_info("%s %s (%s) in %s with %s ... ok",
 	    w->action == REG_ROLLBACK ? "rolling back" : "reloading",
 	    log_esc(module), log_esc(reg_display(r)), c->label,
 	    log_esc(with));
-	log_about(r->wp->path);
-	log_info("%s", line);
 	log_about(NULL);
 	result_event(c, m, status, NULL, r->wp->path);
 	return 0;
@@ -953,16 +951,15 @@ client_result(struct client *c, struct proto_msg *m)
 		    "none is");
 		return -1;
 	}
-	if (node == NULL && proto_get(m, "with") != NULL) {
-		if (c->phase != PHASE_LOAD && c->phase != PHASE_PREPARE &&
-		    c->phase != PHASE_COMMIT) {
-			client_error(c, "bad-result", "batch %lu is done; no "
-			    "more results for it", c->batch);
-			return -1;
-		}
+	if (node == NULL && c->phase != PHASE_LOAD &&
+	    c->phase != PHASE_PREPARE && c->phase != PHASE_COMMIT) {
+		client_error(c, "bad-result", "batch %lu is done; no more "
+		    "results for it", c->batch);
+		return -1;
+	}
+	if (node == NULL && proto_get(m, "with") != NULL)
 		return client_moved(c, m, module, status, stamp,
 		    proto_get(m, "with"));
-	}
 	/* Another node's result may come after the client's own. */
 	if ((r = client_reg(c, module)) == NULL ||
 	    (r->state != REG_OFFERED && !(r->state == REG_PREPARED &&
@@ -970,12 +967,6 @@ client_result(struct client *c, struct proto_msg *m)
 	    r->batch != batch))) {
 		client_error(c, "bad-result", "%s is not in batch %llu",
 		    module, batch);
-		return -1;
-	}
-	if (node == NULL && c->phase != PHASE_LOAD &&
-	    c->phase != PHASE_PREPARE && c->phase != PHASE_COMMIT) {
-		client_error(c, "bad-result", "batch %lu is done; no more "
-		    "results for it", c->batch);
 		return -1;
 	}
 	ok = strcmp(status, "ok") == 0;

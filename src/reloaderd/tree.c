@@ -547,17 +547,6 @@ file_module_name(const struct file *f, char *buf, size_t len)
 	file_module_as(f, fstamp_module(f), buf, len);
 }
 
-/* Returns the module name a file whose stamp names own goes by, in a
- * static buffer. */
-static const char *
-file_module(const struct file *f, const char *own)
-{
-	static char buf[STAMP_MODULE_MAX];
-
-	file_module_as(f, own, buf, sizeof(buf));
-	return buf;
-}
-
 /* Says whether a read of the file completed, so that its stamp is known. */
 int
 file_has_stamp(const struct file *f)
@@ -700,15 +689,16 @@ file_stat_differs(const struct file *f, const struct stat *sb)
 int
 file_gone(struct file *f)
 {
-	char was[2 * STAMP_MAX + 32];
+	char was[2 * STAMP_MAX + 32], mod[STAMP_MODULE_MAX];
 	int rc = CHECK_NOTHING;
 
 	if (file_has_stamp(f)) {
 		fstamp_text(f, was, sizeof(was));
+		file_module_name(f, mod, sizeof(mod));
 		log_about(file_path(f));
 		log_info("removed %s module=%s was=%s",
 		    log_esc(root_display(file_root(f), file_path(f))),
-		    log_esc(file_module(f, fstamp_module(f))),
+		    log_esc(mod),
 		    strchr(was, '=') + 1);
 		log_about(NULL);
 		set_file_removed(f);
@@ -1004,8 +994,8 @@ file_check_read(struct file *f, int initial)
 	struct stamp st;
 	struct stat sb;
 	char err[STAMP_ERR_MAX], now[2 * STAMP_MAX + 32];
-	char was[2 * STAMP_MAX + 32], real[PATH_MAX];
-	const char *path = root_display(file_root(f), file_path(f)), *mod;
+	char was[2 * STAMP_MAX + 32], real[PATH_MAX], mod[STAMP_MODULE_MAX];
+	const char *path = root_display(file_root(f), file_path(f));
 	int rc, e, fd = -1, scanned, rewritten, had, oldkind;
 
 	if (!root_modules(file_root(f), file_path(f)))
@@ -1081,7 +1071,7 @@ file_check_read(struct file *f, int initial)
 		return CHECK_NOTHING;
 	}
 	f->state = FILE_OK;
-	mod = file_module(f, st.module);
+	file_module_as(f, st.module, mod, sizeof(mod));
 	if (fstamp_same(f, &st)) {
 		log_debug("unchanged %s module=%s", log_esc(path),
 		    log_esc(mod));
