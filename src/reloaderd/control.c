@@ -872,3 +872,10 @@ clients_reap(void)
 	}
 #endif
 }
+
+/* Tells whether the timer that accepts again while starved runs. */
+int
+control_timing(void)
+{
+	return ev_is_active(&acc.retry);
+}

@@ -547,3 +547,10 @@ notify_stop(void)
 		close(notify_listen);
 	notify_listen = -1;
 }
+
+/* Tells whether the watchdog's timer runs. */
+int
+notify_timing(void)
+{
+	return ev_is_active(&notify_wd_ev);
+}

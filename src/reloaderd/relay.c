@@ -275,3 +275,10 @@ relay_forget(struct client *c)
 		}
 	}
 }
+
+/* Tells whether a relay's timer runs: one does while any relay waits. */
+int
+relay_timing(void)
+{
+	return relays != NULL;
+}

@@ -403,7 +403,7 @@ main(int argc, char **argv)
 		err(1, "daemon");
 	signal(SIGPIPE, SIG_IGN);
 
-	if ((rd->loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
+	if ((rd->loop = loop_new()) == NULL)
 		errx(1, "cannot start the event loop (libev)");
 	htab_init(&rd->files, offsetof(struct file, hnext), file_hash);
 	htab_init(&rd->dirs_wd, offsetof(struct dir, wnext), dir_hash_wd);
@@ -416,6 +416,7 @@ main(int argc, char **argv)
 		ev_signal_init(&sigev[i], signal_cb, sigs[i]);
 		ev_signal_start(rd->loop, &sigev[i]);
 	}
+	loop_arm();
 
 	log_info("reloaderd %s starting (pid %ld)", RELOADER_VERSION,
 	    (long)getpid());

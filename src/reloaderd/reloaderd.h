@@ -382,6 +382,7 @@ struct daemon {
 	struct htab dirs_ino;            /* by device and inode */
 	struct htab implicits;           /* implicit roots, by path */
 	struct htab tnames;              /* their files' names, by path */
+	/* Every timer the daemon starts is named in loop_timing() (loop.c). */
 	ev_timer linger_ev;              /* drops implicit roots let go */
 	int ifd;                         /* inotify instance, or -1 */
 	ev_io inotify_ev;
@@ -526,12 +527,17 @@ struct path_res {
 	char msg[PATH_MAX + 64];         /* what failed */
 };
 
+/* loop.c */
+struct ev_loop *loop_new(void);
+void loop_arm(void);
+
 /* relay.c */
 int relay_releases(struct client *, struct proto_msg *);
 int relay_row(struct client *, struct proto_msg *);
 int relay_done(struct client *, struct proto_msg *);
 void relay_unknown(struct client *);
 void relay_forget(struct client *);
+int relay_timing(void);
 
 /* sources.c */
 int sources_temp_name(const char *);
@@ -615,6 +621,7 @@ void upgrade_skip(struct client *);
 void upgrade_failed(struct client *, const char *);
 void upgrade_acked(struct client *, int, double);
 void upgrade_leave(struct client *);
+int upgrade_timing(void);
 
 /* reg.c */
 const char *reg_state_name(enum reg_state);
@@ -670,6 +677,7 @@ void notify_status_changed(void);
 void notify_last_reload(const char *, ...)
     __attribute__((format(printf, 1, 2)));
 void notify_config_failed(const char *);
+int notify_timing(void);
 
 /* cred.c */
 int cred_peer(int, struct cred *);
@@ -688,6 +696,7 @@ int control_open(char *, size_t);
 void control_limits(void);
 void control_close(void);
 int control_send(struct client *, const char *, size_t);
+int control_timing(void);
 void control_drop(struct client *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
 void clients_reap(void);

@@ -19,6 +19,7 @@
 #include "reloaderd.h"
 
 static unsigned long nextupgrade;
+static size_t nlive;             /* groups not freed yet */
 
 static void upgrade_timeout_cb(struct ev_loop *, ev_timer *, int);
 static void upgrade_abort(struct upgrade *, const char *);
@@ -33,6 +34,7 @@ upgrade_new(void)
 	if ((g = calloc(1, sizeof(*g))) == NULL)
 		fatal("upgrade_new");
 	g->id = ++nextupgrade;
+	nlive++;
 	g->state = UPGRADE_PREPARING;
 	ev_timer_init(&g->timer, upgrade_timeout_cb, 0., 0.);
 	g->timer.data = g;
@@ -112,6 +114,7 @@ upgrade_free(struct upgrade *g)
 	free(g->members);
 	free(g->reason);
 	free(g);
+	nlive--;
 }
 
 /* Sends a member "commit" or "abort" for its batch. */
@@ -308,4 +311,11 @@ upgrade_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 			o += (size_t)snprintf(why + o, sizeof(why) - o, " %s",
 			    g->members[i]->label);
 	upgrade_abort(g, why);
+}
+
+/* Tells whether a group's timer may run: one may while any group lives. */
+int
+upgrade_timing(void)
+{
+	return nlive > 0;
 }
