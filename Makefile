@@ -79,7 +79,7 @@ DAEMON_SRCS = src/reloaderd/config.c src/reloaderd/log.c \
 	src/reloaderd/reg.c src/reloaderd/wanted.c src/reloaderd/path.c \
 	src/reloaderd/hold.c src/reloaderd/upgrade.c src/reloaderd/set.c \
 	src/reloaderd/sources.c \
-	src/reloaderd/relay.c src/reloaderd/loop.c \
+	src/reloaderd/relay.c src/reloaderd/loop.c src/reloaderd/fqueue.c \
 	$(PROTO_SRCS)
 MAIN_SRCS = src/reloaderd/reloaderd.c
 

@@ -46,15 +46,12 @@ static void batch_retry_cb(struct ev_loop *, ev_timer *, int);
 static void batch_read_cb(struct ev_loop *, ev_timer *, int);
 static void batch_gate_cb(struct ev_loop *, ev_timer *, int);
 
-/* Sets up the empty queue and the settle timer. */
+/* Sets up the empty queues and the timers. */
 void
 batch_init(void)
 {
-	rd->queue = NULL;
-	rd->queue_tail = &rd->queue;
-	rd->nqueued = 0;
-	rd->unread = NULL;
-	rd->unread_tail = &rd->unread;
+	memset(&rd->queue, 0, sizeof(rd->queue));
+	memset(&rd->unread, 0, sizeof(rd->unread));
 	rd->nunread = 0;
 	ev_init(&rd->read_ev, batch_read_cb);
 	ev_init(&rd->read_gate_ev, batch_gate_cb);
@@ -137,25 +134,12 @@ batch_arm(void)
 	ev_timer_start(rd->loop, &rd->settle_ev);
 }
 
-/* Unlinks a file from the queue whose tail pointer is *tail. */
-static void
-batch_unlink(struct file *f, struct file ***tail)
-{
-	*f->qprev = f->qnext;
-	if (f->qnext != NULL)
-		f->qnext->qprev = f->qprev;
-	else
-		*tail = f->qprev;
-	f->queued = 0;
-	f->qnext = NULL;
-	f->qprev = NULL;
-}
-
 /* Takes a file out of the queue of first stamps to read. */
 static void
 batch_unread_del(struct file *f)
 {
-	batch_unlink(f, &rd->unread_tail);
+	fq_del(&rd->unread, f);
+	f->queued = 0;
 	file_root(f)->nunread--;
 	rd->nread++;
 	if (--rd->nunread == 0 && rd->loop != NULL) {
@@ -181,10 +165,7 @@ batch_unread(struct file *f)
 	if (f->queued)
 		return;
 	f->queued = QUEUED_UNREAD;
-	f->qnext = NULL;
-	f->qprev = rd->unread_tail;
-	*rd->unread_tail = f;
-	rd->unread_tail = &f->qnext;
+	fq_push(&rd->unread, f);
 	file_root(f)->nunread++;
 	if (rd->nunread++ == 0 && rd->loop != NULL) {
 		rd->read_start = ev_time();
@@ -203,11 +184,7 @@ batch_queue(struct file *f)
 	if (f->queued == QUEUED_UNREAD)
 		batch_unread_del(f);
 	f->queued = QUEUED_BATCH;
-	f->qnext = NULL;
-	f->qprev = rd->queue_tail;
-	*rd->queue_tail = f;
-	rd->queue_tail = &f->qnext;
-	rd->nqueued++;
+	fq_push(&rd->queue, f);
 	batch_arm();
 }
 
@@ -221,8 +198,9 @@ batch_unqueue(struct file *f)
 		batch_unread_del(f);
 		return;
 	}
-	batch_unlink(f, &rd->queue_tail);
-	if (--rd->nqueued == 0 && rd->loop != NULL && rd->requeue == NULL)
+	fq_del(&rd->queue, f);
+	f->queued = 0;
+	if (rd->queue.n == 0 && rd->loop != NULL && rd->requeue == NULL)
 		ev_timer_stop(rd->loop, &rd->settle_ev);
 }
 
@@ -329,7 +307,8 @@ batch_read_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		ev_timer_start(loop, &rd->read_gate_ev);
 		return;
 	}
-	for (n = 0; n < READ_CHUNK && (f = rd->unread) != NULL; n++) {
+	for (n = 0; n < READ_CHUNK && (f = fq_first(&rd->unread)) != NULL;
+	    n++) {
 		batch_unread_del(f);
 		batch_check(f, 1);
 		if ((n & 15) == 15 && ev_time() > until)
@@ -354,7 +333,7 @@ batch_read(void)
 
 	ev_timer_stop(rd->loop, &rd->settle_ev);
 	changes = wanted_run();
-	while ((f = rd->queue) != NULL) {
+	while ((f = fq_first(&rd->queue)) != NULL) {
 		batch_unqueue(f);
 		rc = batch_check(f, 0);
 		if (rc != CHECK_NOTHING && rc != CHECK_FORGOTTEN)

@@ -314,6 +314,8 @@ shutdown_daemon(void)
 	ev_timer_stop(rd->loop, &rd->read_ev);
 	ev_timer_stop(rd->loop, &rd->read_gate_ev);
 	inotify_stop();
+	fq_free(&rd->queue);
+	fq_free(&rd->unread);
 	htab_free(&rd->files);
 	htab_free(&rd->dirs_wd);
 	htab_free(&rd->dirs_ino);

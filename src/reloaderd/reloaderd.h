@@ -78,7 +78,8 @@ struct htab {
 };
 
 /* The bytes of a stamp kept in a file's node: a build-id or an MD5 fits,
- * so that a file costs one allocation; a longer stamp takes another. */
+ * so that a file costs one allocation; a longer stamp, and a module name
+ * other than the one the file's name gives, are kept aside (tree.c). */
 #define FSTAMP_INLINE 20
 
 /* The stamp a file had when last read, kept compactly in its node. */
@@ -89,7 +90,8 @@ struct fstamp {
 	unsigned char in[FSTAMP_INLINE]; /* the bytes, if they fit */
 };
 #define FSTAMP_KNOWN	0x01             /* a read completed */
-#define FSTAMP_MODULE	0x02             /* xtra names its module */
+#define FSTAMP_MODULE	0x02             /* it names its module, unlike the
+					    file's name; kept aside */
 
 /* What is known of a file that matches a root's globs. */
 enum file_state {
@@ -110,26 +112,36 @@ struct root;
 struct file {
 	struct file *hnext;              /* in the path table */
 	struct file *dnext, **dprev;     /* in its directory's list */
-	struct file *qnext, **qprev;     /* in the batch or unread queue */
 	struct dir *dir;                 /* its directory (maybe a ghost) */
-	char *xtra;                      /* NULL, or malloc'd: the stamp's
-					    bytes if they do not fit in sbuf,
-					    then the module it names */
-	uint64_t statsig;                /* inode, size and mtime last seen */
-	uint64_t ctimesig;               /* ctime last seen */
+	uint64_t sig;                    /* stat last seen (file_note_stat) */
 	unsigned int seen;               /* scan generation that saw it */
+	uint32_t qidx;                   /* its slot in the queue it is in */
 	unsigned char state;             /* enum file_state */
-	unsigned char queued;            /* QUEUED_BATCH, QUEUED_UNREAD */
-	unsigned char scanned;           /* stat from the first scan, stamp
-					    not read yet */
-	unsigned char rewritten;         /* scanned, and its stat moved */
-	unsigned char racy;              /* changed too recently to trust stat */
 	unsigned char gonegen;           /* grace period it vanished in */
 	unsigned char err;               /* FILE_RETRY, FILE_BAD: errno, or 0 */
 	unsigned char tries;             /* FILE_RETRY: reads failed so far */
-	unsigned char outside;           /* a symlink out of every root */
+	unsigned char queued : 2;        /* QUEUED_BATCH, QUEUED_UNREAD */
+	unsigned char scanned : 1;       /* stat from the first scan, stamp
+					    not read yet */
+	unsigned char rewritten : 1;     /* scanned, and its stat moved */
+	unsigned char racy : 1;          /* changed too recently to trust stat */
+	unsigned char outside : 1;       /* a symlink out of every root */
+	unsigned char source : 1;        /* a source, not a module: sig leaves
+					    ctime out */
 	struct fstamp sbuf;              /* its stamp, once a read completed */
 	char name[];                     /* in its directory */
+};
+
+/* The bytes a file's node takes, with its name of len bytes. */
+#define FILE_SIZE(len) (offsetof(struct file, name) + (len) + 1)
+
+/* A queue of files, oldest first: an array, in which a file taken out
+ * early leaves its slot empty, so that a file keeps 4 bytes for it. */
+struct fqueue {
+	struct file **v;
+	uint32_t head, tail;             /* the slots in use: [head, tail) */
+	uint32_t cap;
+	uint32_t n;                      /* files in it */
 };
 
 /* A watched directory. */
@@ -392,9 +404,8 @@ struct daemon {
 	size_t ngone;
 	unsigned char gonegen;
 	ev_tstamp batch_start;
-	struct file *queue, **queue_tail;
-	size_t nqueued;
-	struct file *unread, **unread_tail;  /* stamps to read in the */
+	struct fqueue queue;             /* files to read when it settles */
+	struct fqueue unread;            /* stamps to read in the */
 	size_t nunread;                  /* background, and how many */
 	size_t nread;                    /* read by it since it started */
 	ev_timer read_ev;                /* reads them, a slice a turn */
@@ -526,6 +537,12 @@ struct path_res {
 					    searched, 2 the file read */
 	char msg[PATH_MAX + 64];         /* what failed */
 };
+
+/* fqueue.c */
+void fq_push(struct fqueue *, struct file *);
+void fq_del(struct fqueue *, struct file *);
+struct file *fq_first(struct fqueue *);
+void fq_free(struct fqueue *);
 
 /* loop.c */
 struct ev_loop *loop_new(void);

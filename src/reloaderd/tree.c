@@ -142,15 +142,37 @@ tname_hash(const void *n)
 	return hash_str(((const struct tname *)n)->path);
 }
 
+/* What a file's stamp holds beyond its node (struct fstamp): the stamp's
+ * bytes when longer than a build-id, then the module it names when that
+ * is not the one its file's name gives.  Few files have one, so it is
+ * kept aside, by file, and a file's node saves the pointer. */
+struct fxtra {
+	struct fxtra *hnext;             /* in xtras */
+	const struct file *f;
+	unsigned char data[];
+};
+
+static struct htab xtras;
+
 static void root_linger_cb(struct ev_loop *, ev_timer *, int);
 static void fstamp_clear(struct file *);
+static uint64_t mix64(uint64_t);
 
-/* Sets up the tables of implicit roots and the names they are for. */
+/* Hashes the file an aside block belongs to. */
+static uint64_t
+fxtra_hash(const void *n)
+{
+	return mix64((uint64_t)(uintptr_t)((const struct fxtra *)n)->f);
+}
+
+/* Sets up the tables of implicit roots, the names they are for, and the
+ * stamps' aside blocks. */
 void
 tree_init(void)
 {
 	htab_init(&rd->implicits, offsetof(struct root, inext), root_hash);
 	htab_init(&rd->tnames, offsetof(struct tname, hnext), tname_hash);
+	htab_init(&xtras, offsetof(struct fxtra, hnext), fxtra_hash);
 	ev_init(&rd->linger_ev, root_linger_cb);
 }
 
@@ -160,6 +182,7 @@ tree_free(void)
 {
 	htab_free(&rd->implicits);
 	htab_free(&rd->tnames);
+	htab_free(&xtras);
 }
 
 /* Finds the name a client needs at path in an implicit root. */
@@ -486,16 +509,18 @@ file_get(struct root *r, struct dir *d, const char *path)
 			file_root(f)->nunread -= (size_t)unread;
 			file_detach(f);
 			file_attach(f, d);
+			f->source = !root_modules(r, path);
 			r->nfiles++;
 			r->nunread += (size_t)unread;
 		}
 		return f;
 	}
 	len = strlen(name);
-	if ((f = calloc(1, sizeof(*f) + len + 1)) == NULL)
+	if ((f = calloc(1, FILE_SIZE(len))) == NULL)
 		fatal("file_get");
 	memcpy(f->name, name, len + 1);
 	f->state = FILE_NEW;
+	f->source = !root_modules(r, path);
 	file_attach(f, d);
 	htab_insert(&rd->files, f);
 	r->nfiles++;
@@ -518,13 +543,31 @@ file_free(struct file *f)
 	free(f);
 }
 
-/* Returns the module a file's stamp names itself, or NULL. */
+/* Returns a file's aside block, which it has when its stamp is long or
+ * names a module of its own; else NULL. */
+static struct fxtra *
+fxtra_find(const struct file *f)
+{
+	struct fxtra *x;
+
+	if (!(f->sbuf.has & FSTAMP_MODULE) && f->sbuf.len <= FSTAMP_INLINE)
+		return NULL;
+	x = htab_first(&xtras, mix64((uint64_t)(uintptr_t)f));
+	for (; x != NULL; x = htab_next(&xtras, x))
+		if (x->f == f)
+			return x;
+	fatalx("fxtra_find: %s: its stamp's aside block is missing", f->name);
+}
+
+/* Returns the module a file's stamp names itself, if not the one its
+ * file's name gives; else NULL. */
 static const char *
 fstamp_module(const struct file *f)
 {
 	if (!(f->sbuf.has & FSTAMP_MODULE))
 		return NULL;
-	return f->xtra + (f->sbuf.len > FSTAMP_INLINE ? f->sbuf.len : 0);
+	return (const char *)fxtra_find(f)->data +
+	    (f->sbuf.len > FSTAMP_INLINE ? f->sbuf.len : 0);
 }
 
 /* Names the module in a file whose stamp names own (NULL: none), as
@@ -559,15 +602,19 @@ static const unsigned char *
 fstamp_bytes(const struct file *f)
 {
 	return f->sbuf.len <= FSTAMP_INLINE ? f->sbuf.in :
-	    (const unsigned char *)f->xtra;
+	    fxtra_find(f)->data;
 }
 
 /* Forgets the stamp a file kept, if any. */
 static void
 fstamp_clear(struct file *f)
 {
-	free(f->xtra);
-	f->xtra = NULL;
+	struct fxtra *x;
+
+	if ((x = fxtra_find(f)) != NULL) {
+		htab_remove(&xtras, x);
+		free(x);
+	}
 	memset(&f->sbuf, 0, sizeof(f->sbuf));
 }
 
@@ -587,16 +634,23 @@ fstamp_text(const struct file *f, char *buf, size_t len)
 	    st.kind == STAMP_VERSION ? log_esc(val) : val);
 }
 
-/* Keeps a stamp just read as the file's: in its node, with one more
- * allocation only when it is longer than a build-id or names its module
- * itself. */
+/* Keeps a stamp just read as the file's: in its node, with an aside
+ * block only when it is longer than a build-id or names a module other
+ * than the one the file's name gives (a BEAM or an ELF note naming its
+ * own file's module, the usual case, keeps none). */
 static void
 fstamp_set(struct file *f, const struct stamp *st)
 {
 	struct fstamp *fs = &f->sbuf;
-	size_t ext = st->len > FSTAMP_INLINE ? st->len : 0;
-	size_t mod = st->module[0] != '\0' ? strlen(st->module) + 1 : 0;
+	struct fxtra *x;
+	char byname[STAMP_MODULE_MAX];
+	size_t ext = st->len > FSTAMP_INLINE ? st->len : 0, mod = 0;
 
+	if (st->module[0] != '\0') {
+		stamp_module_name(f->name, NULL, byname, sizeof(byname));
+		if (strcmp(byname, st->module) != 0)
+			mod = strlen(st->module) + 1;
+	}
 	fstamp_clear(f);
 	fs->kind = (unsigned char)st->kind;
 	fs->len = (unsigned char)st->len;
@@ -605,10 +659,12 @@ fstamp_set(struct file *f, const struct stamp *st)
 		memcpy(fs->in, st->bytes, st->len);
 	if (ext + mod == 0)
 		return;
-	if ((f->xtra = malloc(ext + mod)) == NULL)
+	if ((x = malloc(sizeof(*x) + ext + mod)) == NULL)
 		fatal("fstamp_set");
-	memcpy(f->xtra, st->bytes, ext);
-	memcpy(f->xtra + ext, st->module, mod);
+	x->f = f;
+	memcpy(x->data, st->bytes, ext);
+	memcpy(x->data + ext, st->module, mod);
+	htab_insert(&xtras, x);
 }
 
 /* Says whether a file's kept stamp is the one just read. */
@@ -662,19 +718,22 @@ stat_sig(const struct stat *sb)
 	    (uint64_t)sb->st_size) ^ (uint64_t)tree_ns(&sb->st_mtim));
 }
 
-/* Returns the signature of a stat's ctime. */
+/* Returns the signature a file keeps of a stat: a module's includes the
+ * ctime, which a rewrite that puts its mtime back still moves; a source's
+ * leaves it out, so that a chmod or a new hard link is not a change. */
 static uint64_t
-stat_csig(const struct stat *sb)
+file_sig(const struct file *f, const struct stat *sb)
 {
-	return mix64((uint64_t)tree_ns(&sb->st_ctim));
+	if (f->source)
+		return stat_sig(sb);
+	return mix64(stat_sig(sb) ^ (uint64_t)tree_ns(&sb->st_ctim));
 }
 
 /* Records a stat result on a file, for the next poll to compare. */
 static void
 file_note_stat(struct file *f, const struct stat *sb)
 {
-	f->statsig = stat_sig(sb);
-	f->ctimesig = stat_csig(sb);
+	f->sig = file_sig(f, sb);
 	f->racy = too_recent(&sb->st_mtim);
 }
 
@@ -682,7 +741,7 @@ file_note_stat(struct file *f, const struct stat *sb)
 int
 file_stat_differs(const struct file *f, const struct stat *sb)
 {
-	return f->statsig != stat_sig(sb) || f->ctimesig != stat_csig(sb);
+	return f->sig != file_sig(f, sb);
 }
 
 /* Logs that a file is gone, if it ever held a module, and frees it. */
@@ -919,7 +978,7 @@ file_check_source(struct file *f, int initial)
 		file_free(f);
 		return CHECK_FORGOTTEN;
 	}
-	if (!initial && (!known || f->statsig != stat_sig(&sb)))
+	if (!initial && (!known || file_stat_differs(f, &sb)))
 		sources_changed(path, known ? "changed" : "created");
 	file_note_stat(f, &sb);
 	f->scanned = 0;
@@ -998,7 +1057,10 @@ file_check_read(struct file *f, int initial)
 	const char *path = root_display(file_root(f), file_path(f));
 	int rc, e, fd = -1, scanned, rewritten, had, oldkind;
 
-	if (!root_modules(file_root(f), file_path(f)))
+	/* file_get set source by the same rule; roots never change their
+	 * globs in place, so this only keeps it so. */
+	f->source = !root_modules(file_root(f), file_path(f));
+	if (f->source)
 		return file_check_source(f, initial);
 
 	switch (file_open(f, &fd, &sb, real, err, sizeof(err))) {

@@ -36,6 +36,20 @@ sync_marker
 expect_count ' info changed build/g\.so' 0
 SO_EXTRA='RELOADER_MODULE_VERSION("greeter", "1.1");' mkso "$ROOT/g.so" 2
 wait_log ' info changed build/g.so module=greeter version=1.1 was=1.0$'
+# A version longer than a build-id is kept beside the file's node, and
+# compared and logged the same; one naming its own file's module too.
+long=2.0.0-rc.1+build.20261203
+SO_EXTRA="RELOADER_MODULE_VERSION(\"greeter\", \"$long\");" mkso "$ROOT/g.so" 2
+wait_log " info changed build/g.so module=greeter version=$long was=1.1\$"
+SO_EXTRA="RELOADER_MODULE_VERSION(\"greeter\", \"$long\");" mkso "$ROOT/g.so" 3
+sync_marker
+expect_count ' info changed build/g\.so' 2
+SO_EXTRA='RELOADER_MODULE_VERSION("greeter", "2.0");' mkso "$ROOT/g.so" 2
+wait_log " info changed build/g.so module=greeter version=2.0 was=$long\$"
+SO_EXTRA="RELOADER_MODULE_VERSION(\"own\", \"$long\");" mkso "$ROOT/own.so" 1
+wait_log " info added build/own.so module=own version=$long\$"
+rm "$ROOT/own.so"
+wait_log " info removed build/own.so module=own was=$long\$"
 
 # Without a build-id the whole content is the stamp.
 mkso "$ROOT/plain.so" 1 -Wl,--build-id=none
