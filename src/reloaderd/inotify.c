@@ -339,10 +339,13 @@ inotify_event(struct dir *d, const struct inotify_event *ev)
 	} else if (ev->mask & IN_CREATE) {
 		/* A symlink or a hard link is whole as it appears, and no
 		 * close-after-write follows (cargo links its output into
-		 * place); a file being written is read when it is closed. */
-		if (lstat(path, &sb) == 0 && (S_ISLNK(sb.st_mode) ||
-		    (S_ISREG(sb.st_mode) && sb.st_nlink > 1)) &&
-		    root_matches(r, path))
+		 * place); a file being written is read when it is closed.
+		 * The name is matched first: a build's temporary file is
+		 * not looked at, since an lstat of it can wait for the
+		 * rename that moves it into place to finish. */
+		if (root_matches(r, path) && lstat(path, &sb) == 0 &&
+		    (S_ISLNK(sb.st_mode) || (S_ISREG(sb.st_mode) &&
+		    sb.st_nlink > 1)))
 			batch_queue(file_get(r, d, path));
 	} else if (ev->mask & (IN_DELETE | IN_MOVED_FROM)) {
 		if ((f = file_lookup(path)) != NULL)
