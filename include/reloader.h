@@ -155,7 +155,8 @@ enum reloader_event_type {
 	RELOADER_EV_CONNECTED = 1,  /* attached to the daemon (again) */
 	RELOADER_EV_DISCONNECTED,   /* lost the daemon; retrying */
 	RELOADER_EV_RELOAD,         /* a module's reload ended */
-	RELOADER_EV_PURGE,          /* an old version was unloaded */
+	RELOADER_EV_PURGE,          /* an old version was unloaded (after
+				       the RELOAD that replaced it) */
 	RELOADER_EV_ADDED,          /* a module of a set was opened */
 	RELOADER_EV_REMOVED         /* a module left its set: it is closed
 				       once the callback returned and no

@@ -112,8 +112,8 @@ batch_done(reloader_t *r)
 
 	proto_start(&o, buf, sizeof(buf), "done");
 	proto_addf(&o, "batch", "%llu", r->batch_id);
-	conn_send(r, &o);
 	r->in_batch = 0;
+	conn_send(r, &o);               /* with the results held */
 	conn_send_held(r);
 }
 

@@ -229,7 +229,9 @@ conn_write(reloader_t *r, const char *data, size_t n)
 		r->dead = 1;
 		return;
 	}
-	conn_flush(r);
+	/* A batch's results go out with its done line, in one write. */
+	if (!r->in_batch || r->outlen >= RL_OUT_BATCH)
+		conn_flush(r);
 }
 
 /* Ends a line and queues it for the daemon; a line that outgrew the
@@ -935,11 +937,20 @@ reloader_dispatch(reloader_t *r)
 	int rc;
 
 	reloader_lock(r);
+	r->purge_later = 1;
 	rc = conn_dispatch_once(r, 0);
 	while (rc == 0 && !r->threaded && batch_holding(r)) {
 		left = r->prepared_at + RL_COMMIT_WAIT - reloader_now();
 		rc = conn_dispatch_once(r, left > 0 ? (int)left + 1 : 0);
 	}
+	r->purge_later = 0;
+	/* The host hears of every switch first; then the old versions go,
+	 * and their purges follow the results the daemon already has. */
+	reloader_unlock(r);
+	reloader_lock(r);
+	module_purge_due(r);
+	if (r->dead)
+		conn_drop(r);
 	conn_timer_update(r);
 	reloader_unlock(r);
 	return rc;

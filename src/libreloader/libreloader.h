@@ -31,6 +31,7 @@
 
 #define RL_ERR_MAX 512          /* an error or reason message */
 #define RL_OUT_MAX (1024 * 1024) /* queued output before we give up */
+#define RL_OUT_BATCH 65536      /* a batch's results held at most */
 #define RL_BACKOFF_MIN 50       /* ms before the first retry */
 #define RL_BACKOFF_MAX 2000     /* ms between retries at most */
 #define RL_PROTO_MAX 2          /* the highest protocol version spoken */
@@ -81,6 +82,8 @@ struct reloader_module {
 	unsigned long gen;
 	char *kept;                 /* the replaced version's copy: rollback */
 	char kept_stamp[PROTO_STAMP_MAX]; /* its stamp */
+	int kept_stale;             /* a switch superseded it: removed by
+				       the purge pass after the events */
 	char stamp[PROTO_STAMP_MAX];/* the current version's, for the host */
 };
 
@@ -188,6 +191,8 @@ struct reloader {
 	size_t laterlen, latercap;
 	int proto;                  /* the version the daemon chose */
 	int in_batch;
+	int purge_later;            /* reloader_dispatch: old versions are
+				       purged once its events are out */
 	int batch_open;
 	int batch_prepare;          /* the batch is a prepare (version 2) */
 	int prepared;               /* it was prepared: commit or abort due */

@@ -292,6 +292,7 @@ module_purge(reloader_module_t *m)
 		copy_remove(&img->copy);
 	else {
 		copy_remove(&m->kept);
+		m->kept_stale = 0;
 		m->kept = img->copy;
 		snprintf(m->kept_stamp, sizeof(m->kept_stamp), "%s",
 		    img->stamp);
@@ -346,15 +347,23 @@ module_purge_if(reloader_module_t *m, double now)
 }
 
 /* Purges every old version that is free or due, and closes the modules
- * that left their set once no call is inside them. */
+ * that left their set once no call is inside them; while purges wait for
+ * the host's events (purge_later), does nothing. */
 void
 module_purge_due(reloader_t *r)
 {
 	reloader_module_t *m;
 	double now = reloader_now();
 
-	for (m = r->modules; m != NULL; m = m->next)
+	if (r->purge_later)
+		return;
+	for (m = r->modules; m != NULL; m = m->next) {
+		if (m->kept_stale) {
+			copy_remove(&m->kept);
+			m->kept_stale = 0;
+		}
 		module_purge_if(m, now);
+	}
 	if (r->removing > 0)
 		module_reap(r);
 }
@@ -704,9 +713,14 @@ module_commit(reloader_module_t **ms, struct rl_result **res, size_t n)
 		/* The copy kept from the switch before is no longer wanted:
 		 * the old version's takes its place when it is purged,
 		 * unless the new version is the same code (a forced
-		 * reload). */
-		if (m->old != NULL && !stamp_equal(&m->cur->st, &m->old->st))
-			copy_remove(&m->kept);
+		 * reload).  In reloader_dispatch it goes in the purge pass,
+		 * once the host has heard of the switch. */
+		if (m->old != NULL && !stamp_equal(&m->cur->st, &m->old->st)) {
+			if (m->r->purge_later)
+				m->kept_stale = 1;
+			else
+				copy_remove(&m->kept);
+		}
 	}
 	return now;
 }
@@ -742,7 +756,8 @@ module_giveup(reloader_module_t *m, struct rl_result *res, const char *why)
 }
 
 /* Switches m at once, as version 1 does, to what module_prepare made
- * ready; purges the old version if it can go. */
+ * ready; purges the old version if it can go, unless that waits until the
+ * host has heard of the switch (purge_later). */
 static void
 module_switch(reloader_module_t *m, struct rl_result *res)
 {
@@ -751,6 +766,8 @@ module_switch(reloader_module_t *m, struct rl_result *res)
 	if (m->prep == NULL)
 		return;
 	module_commit(&m, &res, 1);
+	if (m->r->purge_later)
+		return;
 	t1 = reloader_now();
 	if (module_purge_if(m, t1) == 0)
 		res->purge_ms = reloader_now() - t1;
