@@ -213,6 +213,8 @@ batch_prepare(reloader_t *r)
 		conn_result(r, r->batch_id, e->module, &res);
 	}
 	batch_done(r);
+	/* The daemon commits or aborts only once it has every answer. */
+	conn_send_now(r);
 	if (bad != NULL)
 		batch_giveup_prepared(r, why);
 	else if (prepared > 0) {

@@ -229,9 +229,20 @@ conn_write(reloader_t *r, const char *data, size_t n)
 		r->dead = 1;
 		return;
 	}
-	/* A batch's results go out with its done line, in one write. */
-	if (!r->in_batch || r->outlen >= RL_OUT_BATCH)
+	/* A batch's results go out with its done line, and what
+	 * reloader_dispatch says goes once the host heard its events: in
+	 * one write, and the daemon, woken by it, does not run before the
+	 * host has heard. */
+	if ((!r->in_batch && !r->events_first) || r->outlen >= RL_OUT_BATCH)
 		conn_flush(r);
+}
+
+/* Writes what waits at once: an answer the daemon must have before the
+ * library can go on. */
+void
+conn_send_now(reloader_t *r)
+{
+	conn_flush(r);
 }
 
 /* Ends a line and queues it for the daemon; a line that outgrew the
@@ -937,18 +948,19 @@ reloader_dispatch(reloader_t *r)
 	int rc;
 
 	reloader_lock(r);
-	r->purge_later = 1;
+	r->events_first = 1;
 	rc = conn_dispatch_once(r, 0);
 	while (rc == 0 && !r->threaded && batch_holding(r)) {
 		left = r->prepared_at + RL_COMMIT_WAIT - reloader_now();
 		rc = conn_dispatch_once(r, left > 0 ? (int)left + 1 : 0);
 	}
-	r->purge_later = 0;
+	r->events_first = 0;
 	/* The host hears of every switch first; then the old versions go,
-	 * and their purges follow the results the daemon already has. */
+	 * and the daemon hears the results, then the purges. */
 	reloader_unlock(r);
 	reloader_lock(r);
 	module_purge_due(r);
+	conn_flush(r);
 	if (r->dead)
 		conn_drop(r);
 	conn_timer_update(r);

@@ -191,8 +191,9 @@ struct reloader {
 	size_t laterlen, latercap;
 	int proto;                  /* the version the daemon chose */
 	int in_batch;
-	int purge_later;            /* reloader_dispatch: old versions are
-				       purged once its events are out */
+	int events_first;           /* reloader_dispatch is at work: purges
+				       and output wait until the host has
+				       heard of its switches */
 	int batch_open;
 	int batch_prepare;          /* the batch is a prepare (version 2) */
 	int prepared;               /* it was prepared: commit or abort due */
@@ -226,6 +227,7 @@ void batch_abort(reloader_t *, const char *, int);
 int conn_init(reloader_t *);
 void conn_send(reloader_t *, struct proto_out *);
 void conn_send_held(reloader_t *);
+void conn_send_now(reloader_t *);
 void conn_free(reloader_t *);
 void conn_register(reloader_t *, reloader_module_t *);
 void conn_unregister(reloader_t *, reloader_module_t *);

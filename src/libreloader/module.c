@@ -348,14 +348,14 @@ module_purge_if(reloader_module_t *m, double now)
 
 /* Purges every old version that is free or due, and closes the modules
  * that left their set once no call is inside them; while purges wait for
- * the host's events (purge_later), does nothing. */
+ * the host's events (events_first), does nothing. */
 void
 module_purge_due(reloader_t *r)
 {
 	reloader_module_t *m;
 	double now = reloader_now();
 
-	if (r->purge_later)
+	if (r->events_first)
 		return;
 	for (m = r->modules; m != NULL; m = m->next) {
 		if (m->kept_stale) {
@@ -716,7 +716,7 @@ module_commit(reloader_module_t **ms, struct rl_result **res, size_t n)
 		 * reload).  In reloader_dispatch it goes in the purge pass,
 		 * once the host has heard of the switch. */
 		if (m->old != NULL && !stamp_equal(&m->cur->st, &m->old->st)) {
-			if (m->r->purge_later)
+			if (m->r->events_first)
 				m->kept_stale = 1;
 			else
 				copy_remove(&m->kept);
@@ -757,7 +757,7 @@ module_giveup(reloader_module_t *m, struct rl_result *res, const char *why)
 
 /* Switches m at once, as version 1 does, to what module_prepare made
  * ready; purges the old version if it can go, unless that waits until the
- * host has heard of the switch (purge_later). */
+ * host has heard of the switch (events_first). */
 static void
 module_switch(reloader_module_t *m, struct rl_result *res)
 {
@@ -766,7 +766,7 @@ module_switch(reloader_module_t *m, struct rl_result *res)
 	if (m->prep == NULL)
 		return;
 	module_commit(&m, &res, 1);
-	if (m->r->purge_later)
+	if (m->r->events_first)
 		return;
 	t1 = reloader_now();
 	if (module_purge_if(m, t1) == 0)

@@ -168,10 +168,13 @@ struct rec {
 	double at;
 	char live[256];       /* REMOVED: the module's name, asked in the
 				 callback, where the handle is valid */
+	int daemon_had;       /* RELOAD: the fake daemon had bytes waiting
+				 (peek_fd) when the host heard it */
 };
 
 static struct rec recs[64];
 static int nrecs;
+static int peek_fd = -1;      /* the fake daemon's end, to peek at */
 static pthread_mutex_t recs_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Records an event. */
@@ -206,6 +209,12 @@ record(reloader_t *r, const struct reloader_event *ev, void *arg)
 		if (ev->type == RELOADER_EV_REMOVED && ev->module != NULL)
 			snprintf(x->live, sizeof(x->live), "%s",
 			    reloader_module_name(ev->module));
+		if (ev->type == RELOADER_EV_RELOAD && peek_fd != -1) {
+			char b[1];
+
+			x->daemon_had = recv(peek_fd, b, sizeof(b),
+			    MSG_PEEK | MSG_DONTWAIT) > 0;
+		}
 	}
 	pthread_mutex_unlock(&recs_lock);
 }
@@ -1712,6 +1721,7 @@ START_TEST(test_protocol)
 
 	/* A batch: one module loaded here and one that is not. */
 	install("hello2", "hello");
+	peek_fd = f.c;
 	fake_send(&f, "reload batch=1 count=2\n"
 	    "module batch=1 module=hello path=%s/hello.so stamp=x:1 was=%s\n"
 	    "module batch=1 module=ghost path=/g.so stamp=none:\n"
@@ -1739,6 +1749,10 @@ START_TEST(test_protocol)
 	ck_assert_msg(last_rec(RELOADER_EV_RELOAD) <
 	    last_rec(RELOADER_EV_PURGE), "the purge's event came before the "
 	    "reload's");
+	/* The host heard of the switch before anything went to the
+	 * daemon, which, woken, would take the CPU from it. */
+	ck_assert_int_eq(last_rec(RELOADER_EV_RELOAD)->daemon_had, 0);
+	peek_fd = -1;
 
 	/* The daemon goes away and comes back: the library reconnects and
 	 * registers the version it runs now. */
