@@ -6,6 +6,7 @@
 #
 #	make bench [QUICK=1] [BENCH_TREES=DIR] [ROUNDS=N]
 #	make bench-latency [N=300] [BENCH_FLAGS=-R]	(the C latency only)
+#	make bench-trace [N=100]	(as root: where its time goes, by ftrace)
 
 N ?= 300
 BENCH_FLAGS ?=
@@ -24,6 +25,9 @@ bench: bench-deps $(O)/reloaderd $(BENCH_TOOLS)
 bench-latency: $(O)/reloaderd $(BENCH_LATENCY) $(BENCH_VARIANTS)
 	$(BENCH_LATENCY) $(BENCH_FLAGS) -n $(N) -d $(O)/reloaderd \
 	    $(BENCH_VARIANTS)
+
+bench-trace: $(O)/reloaderd $(BENCH_LATENCY) $(BENCH_VARIANTS)
+	sh bench/trace-latency.sh $(O) $(if $(filter 300,$(N)),100,$(N))
 
 # Linked like the examples (RELOADER_LINK, mk/examples.mk).
 $(BENCH_LATENCY): bench/latency.c $(O)/libreloader.so

@@ -42,9 +42,10 @@ openssh-client openssh-server"
 # make bench, besides: the tools a user would pick instead, measured
 # beside reloaderd (inotify-tools' inotifywait, watchman, fswatch); the
 # real mochiweb reloader.erl (erlang-mochiweb); gnuplot for the plots;
-# perf (linux-perf) and valgrind for the profiles the notes cite.
+# perf (linux-perf) and valgrind for the profiles the notes cite; python3
+# reads the ftrace trace of make bench-trace (bench/tracesegs.py).
 BENCH_PKGS="$CHECK_PKGS inotify-tools watchman fswatch erlang-mochiweb
-gnuplot-nox linux-perf valgrind"
+gnuplot-nox linux-perf valgrind python3"
 
 case ${1:-check} in
 run) PKGS=$RUN_PKGS ;;
