@@ -10,6 +10,8 @@
 #	ROUNDS=N       rounds of the scale figures (3; QUICK: 1)
 #	TABLE_ONLY=1   the table, plots and results.md again, from the
 #	               figures the last run kept in bench/results
+#	RESUME=idle    keeps the last run's ready and poll figures and
+#	               measures the rest (a run that stopped after them)
 #
 # The trees: tN (N files, 10% of them modules, 20 files a directory, so
 # 1M files are 50k directories) and tN-all (every file a module).  The
@@ -260,6 +262,13 @@ for t in inotifywait watchman fswatch; do
 	fi
 done
 
+# RESUME=idle keeps the ready and poll figures of the last run (a run that
+# stopped after them goes on from the idle figures).
+if [ "${RESUME:-}" = idle ]; then
+	[ -s "$RES/ready.dat" ] && [ -s "$RES/poll.dat" ] ||
+	    { echo "bench: RESUME=idle: no ready and poll figures" >&2; exit 1; }
+	echo "bench: ready and poll figures kept from the last run" >&2
+else
 : >"$RES/ready.dat"
 for s in $SIZES; do
 	for tree in "t$s" "t$s-all"; do
@@ -322,6 +331,7 @@ for s in $SIZES; do
 	done
 done
 
+fi	# RESUME
 
 # ---- idle wake-ups ------------------------------------------------------
 
@@ -600,6 +610,9 @@ fi
 	    "(the machine is shared; every figure stands beside its" \
 	    "reference measured in the same run)"
 	echo "- rounds: $ROUNDS (medians), trees: $SIZES files"
+	[ "${RESUME:-}" != idle ] || echo "- resumed (RESUME=idle): the ready" \
+	    "and poll figures are those of the run before, which stopped" \
+	    "after them; $(stat -c %y "$RES/ready.dat" | cut -c1-16) UTC"
 	echo "- tools: $TOOLS"
 	echo
 	cat "$RES/table.md"

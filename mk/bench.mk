@@ -10,6 +10,16 @@
 
 N ?= 300
 BENCH_FLAGS ?=
+# bench-skew's (below), set before BENCH_TOOLS: a rule's prerequisites
+# are expanded where the rule is read.
+SKEW_N ?= 200
+SKEW_P ?= 8
+SKEW_DAEMON ?= $(O)/reloaderd
+SKEW_TEST_US ?=
+BENCH_SKEW = $(O)/bench/skew
+SKEW_MODDIR = $(O)/bench/skewmods$(if $(SKEW_TEST_US),-us$(SKEW_TEST_US))
+BENCH_SKEW_MODS = $(foreach m,a b,$(foreach v,1 2 3 4,\
+	$(SKEW_MODDIR)/skew-$(m)-$(v).so))
 BENCH_LATENCY = $(O)/bench/latency
 BENCH_VARIANTS = $(foreach v,1 2 3 4,$(O)/bench/variant-$(v).so)
 BENCH_TOOLS = $(BENCH_LATENCY) $(BENCH_VARIANTS) $(O)/bench/fanout \
@@ -77,15 +87,6 @@ $(O)/bench/onechange: bench/onechange.c
 #
 #	make bench-skew [SKEW_N=200] [SKEW_P=8] [SKEW_TEST_US=1000]
 #	    [SKEW_DAEMON=path/reloaderd]
-
-SKEW_N ?= 200
-SKEW_P ?= 8
-SKEW_DAEMON ?= $(O)/reloaderd
-SKEW_TEST_US ?=
-BENCH_SKEW = $(O)/bench/skew
-SKEW_MODDIR = $(O)/bench/skewmods$(if $(SKEW_TEST_US),-us$(SKEW_TEST_US))
-BENCH_SKEW_MODS = $(foreach m,a b,$(foreach v,1 2 3 4,\
-	$(SKEW_MODDIR)/skew-$(m)-$(v).so))
 
 bench-skew: $(O)/reloaderd $(BENCH_SKEW) $(BENCH_SKEW_MODS)
 	$(BENCH_SKEW) -n $(SKEW_N) -p $(SKEW_P) -d $(SKEW_DAEMON) \
