@@ -69,8 +69,14 @@ static const struct verb verbs[] = {
 
 static void client_regsum_cb(struct ev_loop *, ev_timer *, int);
 
-/* How long after a client's last registration its summary is logged. */
-#define CLIENT_REGSUM_DELAY 0.05
+/* How long registrations must pause before their summaries are logged,
+ * and how long they are summed at most: a BEAM node's client registers
+ * what it loaded at each of its polls (100 ms apart at the least), and a
+ * loaded machine spreads a big load over many of them. */
+#define CLIENT_REGSUM_DELAY 0.25
+#define CLIENT_REGSUM_MAX 2.0
+
+static ev_tstamp regsum_since;  /* the first registration not summed */
 
 /* Sets up the tables of registered paths. */
 void
@@ -121,10 +127,16 @@ client_regsum_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void
 client_regsum_add(struct client *c, const char *note, const char *path)
 {
+	ev_tstamp left;
+
 	if (c->newregs++ == 0 && (c->regnote = strdup(note)) != NULL)
 		c->regpath = strdup(path);
+	if (!ev_is_active(&rd->regsum_ev))
+		regsum_since = ev_now(rd->loop);
+	left = regsum_since + CLIENT_REGSUM_MAX - ev_now(rd->loop);
 	ev_timer_stop(rd->loop, &rd->regsum_ev);
-	ev_timer_set(&rd->regsum_ev, CLIENT_REGSUM_DELAY, 0.);
+	ev_timer_set(&rd->regsum_ev, left < CLIENT_REGSUM_DELAY ?
+	    (left > 0 ? left : 0.) : CLIENT_REGSUM_DELAY, 0.);
 	ev_timer_start(rd->loop, &rd->regsum_ev);
 }
 
