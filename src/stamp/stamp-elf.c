@@ -591,6 +591,12 @@ scan_notes(struct reader *r, Elf_Data *d)
 		next = gelf_getnote(d, off, &nh, &name_off, &desc_off);
 		if (next == 0)
 			return bad_note(r, d, off);
+		/* GNU ld and lld write the build-id last, once the hash of
+		 * the rest is known: until then its note is zeros. */
+		if (nh.n_namesz == 0 && nh.n_descsz == 0 && nh.n_type == 0)
+			return fail(r, STAMP_INCOMPLETE, "note in %s is zeros: "
+			    "the linker has not written it yet",
+			    note_where(r));
 		name = (const char *)d->d_buf + name_off;
 		desc = (const unsigned char *)d->d_buf + desc_off;
 		rc = STAMP_OK;

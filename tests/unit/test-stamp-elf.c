@@ -376,6 +376,17 @@ patch_word(unsigned char *buf, size_t *len, void *arg)
 	memcpy(buf + w->off, &w->value, 4);
 }
 
+/* Zeroes the 36 bytes of a SHA-1 build-id note, as GNU ld leaves them
+ * until it has hashed the rest of the file. */
+static void
+patch_unwritten_id(unsigned char *buf, size_t *len, void *arg)
+{
+	const size_t *off = arg;
+
+	ck_assert_uint_le(*off + 36, *len);
+	memset(buf + *off, 0, 36);
+}
+
 /* Makes the first executable section reach past the end of the file. */
 static void
 patch_text_offset(unsigned char *buf, size_t *len, void *arg)
@@ -440,9 +451,9 @@ patch_extended(unsigned char *buf, size_t *len, void *arg)
 }
 
 /*
- * Appends a block of empty notes (all zeros) and a new section header
- * table whose sections are all notes over that block: each is fine, but
- * reading them all would read the file many times over.
+ * Appends a block of empty notes (no name, no desc, type 1) and a new
+ * section header table whose sections are all notes over that block: each
+ * is fine, but reading them all would read the file many times over.
  */
 static void
 patch_overlapping_notes(unsigned char *buf, size_t *len, void *arg)
@@ -457,6 +468,8 @@ patch_overlapping_notes(unsigned char *buf, size_t *len, void *arg)
 	nb = calloc(1, *len + block + n * sizeof(note));
 	ck_assert_ptr_nonnull(nb);
 	memcpy(nb, buf, *len);
+	for (i = 0; i < block; i += 12)
+		nb[*len + i + 8] = 1;
 	memset(&note, 0, sizeof(note));
 	note.sh_type = SHT_NOTE;
 	note.sh_offset = *len;
@@ -1217,6 +1230,38 @@ START_TEST(test_bad_notes)
 }
 END_TEST
 
+/*
+ * GNU ld writes the headers, reads the whole file back to hash it, and
+ * only then writes the build-id note: a file read in between looks whole.
+ * Taking its content MD5 then would offer a stamp that no finished file
+ * has, so it is incomplete, through sections and through segments alike.
+ */
+START_TEST(test_unwritten_build_id)
+{
+	unsigned char *buf;
+	size_t len, bid;
+	char *so, *ss, *p;
+
+	so = build("a", src_a, "-Wl,--build-id=sha1");
+	buf = tu_slurp(so, &len);
+	ck_assert_ptr_nonnull(buf);
+	bid = find_note(buf, len, 4, 20, NT_GNU_BUILD_ID, "GNU");
+	free(buf);
+
+	p = patched(so, "unwritten", patch_unwritten_id, &bid);
+	expect(p, STAMP_INCOMPLETE, "note in .note.gnu.build-id is zeros: "
+	    "the linker has not written it yet");
+	free(p);
+
+	ss = patched(so, "ssid", patch_sstrip, NULL);
+	p = patched(ss, "ssunwritten", patch_unwritten_id, &bid);
+	expect(p, STAMP_INCOMPLETE, "note in segment [0-9]* is zeros");
+	free(p);
+	free(ss);
+	free(so);
+}
+END_TEST
+
 /* Gathers the tests. */
 static Suite *
 stamp_elf_suite(void)
@@ -1228,6 +1273,7 @@ stamp_elf_suite(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_build_id_sha1);
 	tcase_add_test(tc, test_build_id_md5);
+	tcase_add_test(tc, test_unwritten_build_id);
 	tcase_add_test(tc, test_content_md5);
 	tcase_add_test(tc, test_module_name);
 	tcase_add_test(tc, test_module_name_no_build_id);
