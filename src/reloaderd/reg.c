@@ -24,11 +24,18 @@
  *			own rollback, or its application's): the newer
  *			file is offered when a build changes it
  *
+ * A client that answers ok with a version other than the one offered
+ * loaded a file that changed after the daemon read it: that is failed
+ * too, with the reason, until the file is read again (client.c asks for
+ * that at once) or a build changes it.  Offering the same stamp again
+ * would only load the same file again, as often as the client answers.
+ *
  * The functions here only decide; they take the stamp on disk (NULL when
  * no complete module is there now) and whether reloads are held, and
  * touch nothing but the registration, so that a unit test can drive
  * every path without a socket.  client.c and ctl.c call them.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -253,6 +260,30 @@ reg_restore(struct reg *r, const struct stamp *disk, int held)
 }
 
 /*
+ * After a load that succeeded: if the client runs another version than
+ * the one offered while the disk still says the one offered, the file
+ * changed after it was read, and that stamp is held back until the file
+ * is read again.  Returns 1 if so.
+ */
+static int
+reg_other_loaded(struct reg *r, const struct stamp *now,
+    const struct stamp *offered, const struct stamp *disk)
+{
+	char got[PROTO_STAMP_MAX], want[PROTO_STAMP_MAX];
+	char why[2 * PROTO_STAMP_MAX + 64];
+
+	if (disk == NULL || stamp_equal(now, offered) ||
+	    !stamp_equal(disk, offered))
+		return 0;
+	proto_stamp_format(now, got, sizeof(got));
+	proto_stamp_format(offered, want, sizeof(want));
+	snprintf(why, sizeof(why), "it loaded %s, not the %s offered: the "
+	    "file changed after it was read", got, want);
+	reg_block(r, REG_FAILED, disk, why);
+	return 1;
+}
+
+/*
  * Takes the client's result for the offer out: now is what it runs now.
  * A rollback that succeeded holds the newer file back; one that failed
  * or changed nothing goes back to where it started.  A load that
@@ -287,6 +318,8 @@ reg_result(struct reg *r, enum reg_outcome out, const struct stamp *now,
 	}
 	switch (out) {
 	case REG_OK:
+		if (reg_other_loaded(r, now, &offered, disk))
+			break;
 		reg_settle(r, disk, held);
 		break;
 	case REG_NOT_PURGED:

@@ -598,6 +598,7 @@ void wanted_put(struct wpath *);
 int wanted_resolve(struct wpath *);
 int wanted_file(const char *);
 const struct stamp *wanted_disk(const struct wpath *, struct stamp *);
+void wanted_reread(const struct wpath *);
 const char *wanted_condition(const struct wpath *, char *, size_t);
 void wanted_site_event(const char *);
 void wanted_target_linked(const char *);

@@ -364,6 +364,18 @@ wanted_disk(const struct wpath *wp, struct stamp *buf)
 	return buf;
 }
 
+/* Reads the file a wanted path leads to again once the batch settles: a
+ * client loaded another version from it than the one read. */
+void
+wanted_reread(const struct wpath *wp)
+{
+	struct file *f;
+
+	if (wp->target != NULL &&
+	    (f = file_lookup(wp->target->path)) != NULL)
+		batch_queue(f);
+}
+
 /*
  * Says why a wanted path leads to no complete module now, as `list`
  * shows it: a condition name, and a reason that says what ends it.

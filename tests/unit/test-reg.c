@@ -196,6 +196,53 @@ START_TEST(test_failed)
 }
 END_TEST
 
+/*
+ * A client that loads another version than the one offered read a file
+ * that changed after the daemon read it (a linker writes the build-id
+ * last).  Offering the stamp read again would load the same file again,
+ * as fast as the client answers: it fails instead, saying why, until the
+ * file is read again.
+ */
+START_TEST(test_other_loaded)
+{
+	start(1, 1);
+	build(2);
+	ck_assert_int_eq(offer(0), 1);
+	ck_assert_int_eq(answer(REG_OK, 3), 1);
+	ck_state(REG_FAILED);
+	ck_assert_int_eq(ver(&g.have), 3);
+	ck_assert_int_eq(ver(&g.prev), 1);
+	ck_assert_int_eq(ver(&g.blocked), 2);
+	ck_assert_ptr_nonnull(g.reason);
+	ck_assert_ptr_nonnull(strstr(g.reason, "it loaded build-id:0303"));
+	ck_assert_ptr_nonnull(strstr(g.reason, "not the build-id:0202"));
+	ck_assert_int_eq(offer(0), 0);
+	/* Read again, the file holds what the client loaded. */
+	build(3);
+	ck_state(REG_CURRENT);
+	ck_assert_ptr_null(g.reason);
+
+	/* Read again, it holds yet another build: that one is offered. */
+	build(4);
+	ck_assert_int_eq(offer(0), 1);
+	answer(REG_OK, 5);
+	ck_state(REG_FAILED);
+	build(6);
+	ck_state(REG_PENDING);
+	load_ok();
+	ck_state(REG_CURRENT);
+
+	/* The disk changed while the offer was out: the newer is offered,
+	 * as for any result. */
+	build(7);
+	offer(0);
+	build(8);
+	answer(REG_OK, 9);
+	ck_state(REG_PENDING);
+	ck_assert_int_eq(ver(&g.have), 9);
+}
+END_TEST
+
 /* Issue path 2: a build under a hold that fails discards what it wrote;
  * the next build that ends offers it again, though it did not write it. */
 START_TEST(test_discard)
@@ -891,6 +938,7 @@ reg_suite(void)
 	tcase_add_test(tc, test_init);
 	tcase_add_test(tc, test_change_during_reload);
 	tcase_add_test(tc, test_failed);
+	tcase_add_test(tc, test_other_loaded);
 	tcase_add_test(tc, test_discard);
 	tcase_add_test(tc, test_hold);
 	tcase_add_test(tc, test_wait_purge);
