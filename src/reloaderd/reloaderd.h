@@ -178,11 +178,22 @@ struct tname {
 };
 
 /* A watched directory tree, live. */
+/* A root's glob, compiled (tree.c glob_compile). */
+struct rglob {
+	const char *glob;                /* NULL ends a list */
+	size_t len;
+	size_t pre;                      /* simple: bytes before the '*' */
+	int simple;                      /* literal, one '*', literal */
+	int slash;                       /* matches the relative path */
+};
+
 struct root {
 	struct root *next;
 	struct root *inext;              /* implicit: in rd->implicits */
 	struct tname *names;             /* implicit: the files it is for */
 	struct root_conf conf;           /* owned copy */
+	struct rglob *include;           /* conf's globs, compiled */
+	struct rglob *exclude;
 	enum backend backend;            /* in use: inotify or poll */
 	struct dir *top;                 /* NULL while the directory is gone */
 	int missing_logged;
@@ -475,6 +486,7 @@ void root_arm(struct root *, int);
 void root_disarm(struct root *);
 void root_fallback(struct root *, const char *);
 void roots_retry(void);
+int root_globs(const struct root *, const char *);
 int root_matches(const struct root *, const char *);
 const char *root_display(const struct root *, const char *);
 struct dir *dir_add(struct root *, struct dir *, const char *,

@@ -38,6 +38,10 @@
 static struct daemon daemon_state;
 struct daemon *rd = &daemon_state;
 
+static struct file *file_get_as(struct root *, struct dir *, const char *,
+    int);
+static struct rglob *glob_compile(char *const *);
+
 /* Hashes a file node by its path: its name, hashed on from its
  * directory's path, as hash_str would hash the whole. */
 uint64_t
@@ -249,6 +253,8 @@ root_new(const struct root_conf *rc)
 	r->conf.exclude = config_strv_dup((const char *const *)rc->exclude);
 	if (r->conf.include == NULL || r->conf.exclude == NULL)
 		fatal("root_new");
+	r->include = glob_compile(r->conf.include);
+	r->exclude = glob_compile(r->conf.exclude);
 	r->conf.backend = rc->backend;
 	r->backend = rc->backend == BACKEND_POLL ? BACKEND_POLL :
 	    BACKEND_INOTIFY;
@@ -270,6 +276,8 @@ root_free(struct root *r)
 	free(r->conf.where);
 	config_strv_free(r->conf.include);
 	config_strv_free(r->conf.exclude);
+	free(r->include);
+	free(r->exclude);
 	free(r);
 }
 
@@ -287,34 +295,77 @@ root_display(const struct root *r, const char *path)
 	return buf;
 }
 
-/* Says whether a glob matches a path relative to the root: globs with a
- * slash match the whole relative path, the others the file name. */
-static int
-glob_match(const char *glob, const char *rel)
+/*
+ * Compiles a NULL-terminated glob list for glob_match: a glob that is a
+ * literal prefix, one '*' and a literal suffix ("*.so", ".#*", "#*#"), as
+ * every default one is, is matched by comparing its ends, which gives
+ * what fnmatch(3) would with no flags: its '*' matches anything,
+ * leading dots included.  The globs point into the root's own list.
+ */
+static struct rglob *
+glob_compile(char *const *globs)
 {
-	const char *base = strrchr(rel, '/');
+	struct rglob *g;
+	const char *star;
+	size_t n, i;
 
-	if (strchr(glob, '/') != NULL)
-		return fnmatch(glob, rel, FNM_PATHNAME) == 0;
-	return fnmatch(glob, base ? base + 1 : rel, 0) == 0;
+	for (n = 0; globs[n] != NULL; n++)
+		;
+	if ((g = calloc(n + 1, sizeof(*g))) == NULL)
+		fatal("glob_compile");
+	for (i = 0; i < n; i++) {
+		g[i].glob = globs[i];
+		g[i].len = strlen(globs[i]);
+		g[i].slash = strchr(globs[i], '/') != NULL;
+		star = strchr(globs[i], '*');
+		if (g[i].slash || star == NULL ||
+		    strpbrk(globs[i], "?[\\") != NULL ||
+		    strchr(star + 1, '*') != NULL)
+			continue;
+		g[i].simple = 1;
+		g[i].pre = (size_t)(star - globs[i]);
+	}
+	return g;
+}
+
+/* Says whether a compiled glob matches a path relative to the root (rel,
+ * its file name at base, nlen bytes): globs with a slash match the whole
+ * relative path, the others the file name. */
+static int
+glob_match(const struct rglob *g, const char *rel, const char *base,
+    size_t nlen)
+{
+	size_t suf;
+
+	if (g->slash)
+		return fnmatch(g->glob, rel, FNM_PATHNAME) == 0;
+	if (!g->simple)
+		return fnmatch(g->glob, base, 0) == 0;
+	suf = g->len - g->pre - 1;
+	return nlen >= g->pre + suf && memcmp(base, g->glob, g->pre) == 0 &&
+	    memcmp(base + nlen - suf, g->glob + g->pre + 1, suf) == 0;
 }
 
 /* Says whether the root's globs select the file at absolute path. */
-static int
+int
 root_globs(const struct root *r, const char *path)
 {
-	size_t plen = strlen(r->conf.path), i;
-	const char *rel = path + plen;
+	size_t plen = strlen(r->conf.path), nlen;
+	const char *rel = path + plen, *base;
+	const struct rglob *g;
 
 	if (strncmp(path, r->conf.path, plen) != 0)
 		return 0;
 	while (*rel == '/')
 		rel++;
-	for (i = 0; r->conf.exclude[i] != NULL; i++)
-		if (glob_match(r->conf.exclude[i], rel))
+	base = strrchr(rel, '/');
+	base = base != NULL ? base + 1 : rel;
+	nlen = strlen(base);
+	for (g = r->exclude; g->glob != NULL; g++)
+		if (glob_match(g, rel, base, nlen))
 			return 0;
-	for (i = 0; r->conf.include[i] != NULL; i++)
-		if (glob_match(r->conf.include[i], rel))
+	for (g = r->include; g->glob != NULL; g++)
+		if (glob_match(g, rel, base, nlen))
 			return 1;
 	return 0;
 }
@@ -495,10 +546,22 @@ file_detach(struct file *f)
 struct file *
 file_get(struct root *r, struct dir *d, const char *path)
 {
+	return file_get_as(r, d, path, -1);
+}
+
+/* Does file_get's work; source says whether the root watches the file
+ * only as a source (1) or as a module (0), when the caller knows, or -1
+ * to ask its globs. */
+static struct file *
+file_get_as(struct root *r, struct dir *d, const char *path, int source)
+{
 	struct file *f;
 	const char *name = path + d->plen + (d->plen > 1);
 	size_t len;
 	int unread;
+
+	if (source == -1)
+		source = !root_modules(r, path);
 
 	if ((f = file_lookup(path)) != NULL) {
 		if (f->dir != d) {
@@ -509,7 +572,7 @@ file_get(struct root *r, struct dir *d, const char *path)
 			file_root(f)->nunread -= (size_t)unread;
 			file_detach(f);
 			file_attach(f, d);
-			f->source = !root_modules(r, path);
+			f->source = (unsigned int)source;
 			r->nfiles++;
 			r->nunread += (size_t)unread;
 		}
@@ -520,7 +583,7 @@ file_get(struct root *r, struct dir *d, const char *path)
 		fatal("file_get");
 	memcpy(f->name, name, len + 1);
 	f->state = FILE_NEW;
-	f->source = !root_modules(r, path);
+	f->source = (unsigned int)source;
 	file_attach(f, d);
 	htab_insert(&rd->files, f);
 	r->nfiles++;
@@ -684,7 +747,13 @@ too_recent(const struct timespec *ts)
 	struct timespec now;
 	long long age;
 
+	/* The coarse clock costs less, and lags: that only makes more
+	 * files count as recent. */
+#ifdef CLOCK_REALTIME_COARSE
+	clock_gettime(CLOCK_REALTIME_COARSE, &now);
+#else
 	clock_gettime(CLOCK_REALTIME, &now);
+#endif
 	age = (long long)(now.tv_sec - ts->tv_sec) * 1000000000LL +
 	    (now.tv_nsec - ts->tv_nsec);
 	return age < RACY_NSEC;
@@ -1205,12 +1274,12 @@ dir_scan_gone(struct dir *d, unsigned int gen)
  * stat, or NULL when the caller has none. */
 static void
 dir_scan_file(struct dir *d, const char *path, const struct stat *sb,
-    int live, unsigned int gen)
+    int live, unsigned int gen, int source)
 {
 	struct file *f;
 	struct stat own;
 
-	f = file_get(d->root, d, path);
+	f = file_get_as(d->root, d, path, source);
 	f->seen = gen;
 	if (sb == NULL && stat(path, &own) == 0)
 		sb = &own;
@@ -1245,7 +1314,7 @@ dir_scan_names(struct dir *d, int live, unsigned int gen)
 	for (t = d->root->names; t != NULL; t = t->next)
 		if (lstat(t->path, &sb) == 0 && !S_ISDIR(sb.st_mode) &&
 		    root_matches(d->root, t->path))
-			dir_scan_file(d, t->path, NULL, live, gen);
+			dir_scan_file(d, t->path, NULL, live, gen, -1);
 	dir_scan_gone(d, gen);
 }
 
@@ -1263,8 +1332,9 @@ dir_scan(struct dir *d, int live, int recurse)
 	struct dir *sub;
 	unsigned int gen = ++rd->scangen;
 	DIR *dp;
-	char *path;
-	int isdir, havesb;
+	char buf[PATH_MAX], *path;
+	size_t nlen;
+	int isdir, havesb, module;
 
 	if (r->implicit && r->nlisted == 0) {
 		dir_scan_names(d, live, gen);
@@ -1303,7 +1373,16 @@ dir_scan(struct dir *d, int live, int recurse)
 			}
 			continue;
 		}
-		path = path_join(d->path, de->d_name);
+		/* Most paths fit the buffer: no allocation per entry. */
+		nlen = strlen(de->d_name);
+		if (d->plen + 1 + nlen < sizeof(buf)) {
+			memcpy(buf, d->path, d->plen);
+			buf[d->plen] = '/';
+			memcpy(buf + d->plen + (d->plen > 1), de->d_name,
+			    nlen + 1);
+			path = buf;
+		} else
+			path = path_join(d->path, de->d_name);
 		if (isdir) {
 			if ((sub = dir_child(d, de->d_name)) != NULL) {
 				sub->seen = gen;
@@ -1313,14 +1392,17 @@ dir_scan(struct dir *d, int live, int recurse)
 				sub->seen = gen;
 				dir_scan(sub, live, 1);
 			}
-		} else if (root_matches(r, path)) {
+		} else if ((module = root_modules(r, path)) ||
+		    sources_selects(path)) {
 			/* Its stat, as polling compares it (links followed). */
 			if (!havesb)
 				havesb = fstatat(dirfd(dp), de->d_name, &sb,
 				    0) == 0;
-			dir_scan_file(d, path, havesb ? &sb : NULL, live, gen);
+			dir_scan_file(d, path, havesb ? &sb : NULL, live, gen,
+			    !module);
 		}
-		free(path);
+		if (path != buf)
+			free(path);
 	}
 	closedir(dp);
 	/* Whatever the listing did not show is gone, or about to be. */
