@@ -29,6 +29,11 @@ wait_asleep() {
 # calls are not known here.
 wait_limit() {
 	set -- $(cat /proc/"$DPID"/syscall 2>/dev/null) x x x x x x
+	# On a CPU right now (a slow build, the sanitizers): look again.
+	if [ "$1" = running ]; then
+		echo running
+		return
+	fi
 	case $(uname -m) in
 	x86_64) c_poll=7 c_ppoll=271 c_ewait=232 c_epwait=281 ;;
 	aarch64) c_poll=- c_ppoll=73 c_ewait=- c_epwait=22 ;;
@@ -58,7 +63,7 @@ wait_wait() {
 		case $got in
 		"$1"*) return 0 ;;
 		unknown*) skip_part "$2: cannot read the wait ($got)"
-			return 1 ;;
+			return 0 ;;
 		esac
 		tries=$((tries - 1))
 		[ "$tries" -gt 0 ] || fail "$2: the daemon waits '$got', not '$1'"
