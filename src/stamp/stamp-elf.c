@@ -62,6 +62,8 @@ struct reader {
 	size_t bidlen;          /* the build-id's length; 0 for none */
 	unsigned char bid[STAMP_MAX];
 	int in_segment;         /* notes come from a segment, not a section */
+	char unwritten[NAME_QUOTE_MAX + 32]; /* where a build-id note is
+					    still zeros, or "" */
 	size_t src;             /* that section's or segment's index */
 	GElf_Shdr src_sh;       /* that section's header */
 	uint64_t note_bytes;    /* note bytes read so far */
@@ -574,6 +576,22 @@ charge_notes(struct reader *r, uint64_t size)
 	return STAMP_OK;
 }
 
+/* Says whether the notes being read are where a linker puts the
+ * build-id: the section named so, or, without sections, any note
+ * segment. */
+static int
+unwritten_id(struct reader *r)
+{
+	const char *name;
+
+	if (r->in_segment)
+		return 1;
+	if (r->shstrndx == SHN_UNDEF)
+		return 0;
+	name = elf_strptr(r->elf, r->shstrndx, r->src_sh.sh_name);
+	return name != NULL && strcmp(name, ".note.gnu.build-id") == 0;
+}
+
 /* Walks the notes in d, taking the reloader and build-id notes. */
 static int
 scan_notes(struct reader *r, Elf_Data *d)
@@ -591,11 +609,12 @@ scan_notes(struct reader *r, Elf_Data *d)
 		next = gelf_getnote(d, off, &nh, &name_off, &desc_off);
 		if (next == 0)
 			return bad_note(r, d, off);
-		/* GNU ld and lld write the build-id last, once the hash of
-		 * the rest is known: until then its note is zeros. */
-		if (nh.n_namesz == 0 && nh.n_descsz == 0 && nh.n_type == 0)
-			return fail(r, STAMP_INCOMPLETE, "note in %s is zeros: "
-			    "the linker has not written it yet",
+		/* GNU ld writes the build-id last, once it has hashed the
+		 * rest: until then its note is zeros.  Zeros elsewhere (a
+		 * program's own zeroed .note section) are no sign. */
+		if (nh.n_namesz == 0 && nh.n_descsz == 0 && nh.n_type == 0 &&
+		    r->unwritten[0] == '\0' && unwritten_id(r))
+			snprintf(r->unwritten, sizeof(r->unwritten), "%s",
 			    note_where(r));
 		name = (const char *)d->d_buf + name_off;
 		desc = (const unsigned char *)d->d_buf + desc_off;
@@ -696,6 +715,9 @@ read_stamp(struct reader *r)
 		rc = scan_note_segments(r);
 	if (rc != STAMP_OK)
 		return rc;
+	if (r->bidlen == 0 && r->unwritten[0] != '\0')
+		return fail(r, STAMP_INCOMPLETE, "note in %s is zeros: the "
+		    "linker has not written the build-id yet", r->unwritten);
 
 	if (r->verlen > 0) {
 		r->st->kind = STAMP_VERSION;

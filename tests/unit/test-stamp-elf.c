@@ -1250,7 +1250,7 @@ START_TEST(test_unwritten_build_id)
 
 	p = patched(so, "unwritten", patch_unwritten_id, &bid);
 	expect(p, STAMP_INCOMPLETE, "note in .note.gnu.build-id is zeros: "
-	    "the linker has not written it yet");
+	    "the linker has not written the build-id yet");
 	free(p);
 
 	ss = patched(so, "ssid", patch_sstrip, NULL);
@@ -1258,6 +1258,30 @@ START_TEST(test_unwritten_build_id)
 	expect(p, STAMP_INCOMPLETE, "note in segment [0-9]* is zeros");
 	free(p);
 	free(ss);
+	free(so);
+}
+END_TEST
+
+/*
+ * A program's own note section may hold zeros for good (gas makes any
+ * ".note*" section a note): that is a finished file, with a build-id or
+ * without one.  Only the build-id's own note of zeros is a file still
+ * being written.
+ */
+START_TEST(test_zeroed_own_note)
+{
+	static const char src[] = "int f(int x) { return x; }\n"
+	    "__attribute__((section(\".note.myapp.slot\"), used, aligned(4)))\n"
+	    "static const unsigned slot[3];\n";
+	struct stamp st;
+	char *so;
+
+	so = build("slot", src, "-Wl,--build-id=sha1");
+	check_build_id(so, 20, &st);
+	free(so);
+	so = build("slotnone", src, "-Wl,--build-id=none");
+	stamp_ok(so, &st);
+	ck_assert_int_eq(st.kind, STAMP_CONTENT);
 	free(so);
 }
 END_TEST
@@ -1274,6 +1298,7 @@ stamp_elf_suite(void)
 	tcase_add_test(tc, test_build_id_sha1);
 	tcase_add_test(tc, test_build_id_md5);
 	tcase_add_test(tc, test_unwritten_build_id);
+	tcase_add_test(tc, test_zeroed_own_note);
 	tcase_add_test(tc, test_content_md5);
 	tcase_add_test(tc, test_module_name);
 	tcase_add_test(tc, test_module_name_no_build_id);
