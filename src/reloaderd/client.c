@@ -944,7 +944,8 @@ client_result(struct client *c, struct proto_msg *m)
 	struct reg *r;
 	char line[1536], where[256];
 	double load = 0;
-	int ok, kept, prepared, alone, rollback, switched, other = 0;
+	int ok, kept, prepared, alone, rollback, switched;
+	enum reg_ok how = REG_OK_AS_OFFERED;
 
 	if (client_need(c, m, "batch") == NULL ||
 	    (module = client_need(c, m, "module")) == NULL ||
@@ -1047,13 +1048,13 @@ client_result(struct client *c, struct proto_msg *m)
 		    c->failure == NULL && asprintf(&c->failure, "%s failed in %s%s%s", module,
 		    c->label, reason ? ": " : "", reason ? reason : "") == -1)
 			fatal("client_result");
-		other = out == REG_OK && !rollback &&
-		    !stamp_equal(&now, &r->offered);
+		if (out == REG_OK)
+			how = reg_ok_check(r, &now, reg_disk(r, &dbuf));
 		switched = reg_result(r, out, &now, reg_disk(r, &dbuf),
 		    client_held(r->c), reason);
 		reg_touch(r);
 		/* It loaded a file that changed after it was read. */
-		if (other)
+		if (how == REG_OK_OTHER)
 			wanted_reread(r->wp);
 		/* A rollback that left the same version running failed. */
 		if (rollback && (ok || kept) && !switched) {
@@ -1081,10 +1082,14 @@ client_result(struct client *c, struct proto_msg *m)
 		    kept ? "test" : NULL);
 		if (kept)
 			result_add(line, sizeof(line), " (kept)");
-		if (other)
+		if (how == REG_OK_OTHER)
 			result_add(line, sizeof(line), ", but the file "
 			    "changed after it was read: it runs %s; reading "
 			    "the file again", stamp);
+		else if (how == REG_OK_UNCHANGED)
+			result_add(line, sizeof(line), ", but it still runs "
+			    "%s; not offered again until the file changes",
+			    stamp);
 	} else if (rollback) {
 		result_add(line, sizeof(line), "failed");
 		if (proto_get(m, "load") != NULL)

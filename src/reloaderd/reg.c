@@ -29,6 +29,8 @@
  * too, with the reason, until the file is read again (client.c asks for
  * that at once) or a build changes it.  Offering the same stamp again
  * would only load the same file again, as often as the client answers.
+ * An ok that leaves the client on the version it ran is failed the same
+ * way, with its own reason.
  *
  * The functions here only decide; they take the stamp on disk (NULL when
  * no complete module is there now) and whether reloads are held, and
@@ -260,27 +262,40 @@ reg_restore(struct reg *r, const struct stamp *disk, int held)
 }
 
 /*
- * After a load that succeeded: if the client runs another version than
- * the one offered while the disk still says the one offered, the file
- * changed after it was read, and that stamp is held back until the file
- * is read again.  Returns 1 if so.
+ * Says how an ok for the offer out stands against it, before it is taken:
+ * as offered; or, while the disk still says the version offered, the
+ * client runs another one (it loaded a file that changed after it was
+ * read), or still the one it ran.  A rollback is judged by its own rules.
  */
-static int
-reg_other_loaded(struct reg *r, const struct stamp *now,
+enum reg_ok
+reg_ok_check(const struct reg *r, const struct stamp *now,
+    const struct stamp *disk)
+{
+	if ((r->state != REG_OFFERED && r->state != REG_PREPARED) ||
+	    r->action == REG_ROLLBACK || disk == NULL ||
+	    stamp_equal(now, &r->offered) || !stamp_equal(disk, &r->offered))
+		return REG_OK_AS_OFFERED;
+	return stamp_equal(now, &r->have) ? REG_OK_UNCHANGED : REG_OK_OTHER;
+}
+
+/* Holds the disk's version back from a client that answered ok without
+ * running it (how, from reg_ok_check), saying why. */
+static void
+reg_not_as_offered(struct reg *r, enum reg_ok how, const struct stamp *now,
     const struct stamp *offered, const struct stamp *disk)
 {
 	char got[PROTO_STAMP_MAX], want[PROTO_STAMP_MAX];
 	char why[2 * PROTO_STAMP_MAX + 64];
 
-	if (disk == NULL || stamp_equal(now, offered) ||
-	    !stamp_equal(disk, offered))
-		return 0;
 	proto_stamp_format(now, got, sizeof(got));
 	proto_stamp_format(offered, want, sizeof(want));
-	snprintf(why, sizeof(why), "it loaded %s, not the %s offered: the "
-	    "file changed after it was read", got, want);
+	if (how == REG_OK_OTHER)
+		snprintf(why, sizeof(why), "it loaded %s, not the %s "
+		    "offered: the file changed after it was read", got, want);
+	else
+		snprintf(why, sizeof(why), "it answered ok but still runs "
+		    "%s, not the %s offered", got, want);
 	reg_block(r, REG_FAILED, disk, why);
-	return 1;
 }
 
 /*
@@ -299,6 +314,7 @@ reg_result(struct reg *r, enum reg_outcome out, const struct stamp *now,
 {
 	struct stamp offered = r->offered;
 	int switched = !stamp_equal(now, &r->have);
+	enum reg_ok how = reg_ok_check(r, now, disk);
 
 	if (r->state != REG_OFFERED && r->state != REG_PREPARED)
 		return 0;
@@ -318,9 +334,10 @@ reg_result(struct reg *r, enum reg_outcome out, const struct stamp *now,
 	}
 	switch (out) {
 	case REG_OK:
-		if (reg_other_loaded(r, now, &offered, disk))
-			break;
-		reg_settle(r, disk, held);
+		if (how != REG_OK_AS_OFFERED)
+			reg_not_as_offered(r, how, now, &offered, disk);
+		else
+			reg_settle(r, disk, held);
 		break;
 	case REG_NOT_PURGED:
 		if (disk != NULL && !stamp_equal(disk, &r->have))

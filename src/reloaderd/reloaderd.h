@@ -296,6 +296,14 @@ enum reg_outcome {
 	REG_ABORTED                      /* prepared, then the switch aborted */
 };
 
+/* How an ok for an offer stands against it (reg_ok_check). */
+enum reg_ok {
+	REG_OK_AS_OFFERED = 0,           /* runs what was offered */
+	REG_OK_OTHER,                    /* runs another version: the file
+					    changed after it was read */
+	REG_OK_UNCHANGED                 /* still runs what it ran */
+};
+
 /* One client's statement "I have module M from path P at stamp S". */
 struct reg {
 	struct reg *next;                /* among the client's */
@@ -664,6 +672,8 @@ int reg_offer(struct reg *, const struct stamp *, int);
 int reg_offer_forced(const struct reg *);
 void reg_denied(struct reg *, const struct stamp *, const char *);
 void reg_prepared(struct reg *);
+enum reg_ok reg_ok_check(const struct reg *, const struct stamp *,
+    const struct stamp *);
 int reg_result(struct reg *, enum reg_outcome, const struct stamp *,
     const struct stamp *, int, const char *);
 int reg_moved(struct reg *, const struct stamp *, const struct stamp *,

@@ -41,6 +41,7 @@ struct daemon *rd = &daemon_state;
 static struct file *file_get_as(struct root *, struct dir *, const char *,
     int);
 static struct rglob *glob_compile(char *const *);
+static void dir_scan_in(struct dir *, int, int, char *);
 
 /* Hashes a file node by its path: its name, hashed on from its
  * directory's path, as hash_str would hash the whole. */
@@ -1326,13 +1327,25 @@ dir_scan_names(struct dir *d, int live, unsigned int gen)
 void
 dir_scan(struct dir *d, int live, int recurse)
 {
+	char buf[PATH_MAX];
+
+	dir_scan_in(d, live, recurse, buf);
+}
+
+/* Does dir_scan's work, building entries' paths in buf (PATH_MAX bytes),
+ * which its subdirectories' scans share: an entry's path is not used once
+ * its subdirectory's scan returns, and a deep tree costs no buffer a
+ * level. */
+static void
+dir_scan_in(struct dir *d, int live, int recurse, char *buf)
+{
 	struct root *r = d->root;
 	struct dirent *de;
 	struct stat sb;
 	struct dir *sub;
 	unsigned int gen = ++rd->scangen;
 	DIR *dp;
-	char buf[PATH_MAX], *path;
+	char *path;
 	size_t nlen;
 	int isdir, havesb, module;
 
@@ -1375,7 +1388,7 @@ dir_scan(struct dir *d, int live, int recurse)
 		}
 		/* Most paths fit the buffer: no allocation per entry. */
 		nlen = strlen(de->d_name);
-		if (d->plen + 1 + nlen < sizeof(buf)) {
+		if (d->plen + 1 + nlen < PATH_MAX) {
 			memcpy(buf, d->path, d->plen);
 			buf[d->plen] = '/';
 			memcpy(buf + d->plen + (d->plen > 1), de->d_name,
@@ -1387,10 +1400,10 @@ dir_scan(struct dir *d, int live, int recurse)
 			if ((sub = dir_child(d, de->d_name)) != NULL) {
 				sub->seen = gen;
 				if (recurse)
-					dir_scan(sub, live, recurse);
+					dir_scan_in(sub, live, recurse, buf);
 			} else if ((sub = dir_add(r, d, path, &sb)) != NULL) {
 				sub->seen = gen;
-				dir_scan(sub, live, 1);
+				dir_scan_in(sub, live, 1, buf);
 			}
 		} else if ((module = root_modules(r, path)) ||
 		    sources_selects(path)) {

@@ -237,9 +237,40 @@ START_TEST(test_other_loaded)
 	build(7);
 	offer(0);
 	build(8);
+	{
+		struct stamp n = st(9);
+
+		ck_assert_int_eq(reg_ok_check(&g, &n, &disk),
+		    REG_OK_AS_OFFERED);
+	}
 	answer(REG_OK, 9);
 	ck_state(REG_PENDING);
 	ck_assert_int_eq(ver(&g.have), 9);
+
+	/* An ok that leaves it on what it ran: held back too, with its own
+	 * reason, not offered again and again. */
+	start(1, 1);
+	build(2);
+	offer(0);
+	{
+		struct stamp n = st(1), o = st(3);
+
+		ck_assert_int_eq(reg_ok_check(&g, &n, &disk),
+		    REG_OK_UNCHANGED);
+		ck_assert_int_eq(reg_ok_check(&g, &o, &disk), REG_OK_OTHER);
+		o = st(2);
+		ck_assert_int_eq(reg_ok_check(&g, &o, &disk),
+		    REG_OK_AS_OFFERED);
+	}
+	ck_assert_int_eq(answer(REG_OK, 1), 0);
+	ck_state(REG_FAILED);
+	ck_assert_ptr_nonnull(strstr(g.reason, "it answered ok but still "
+	    "runs build-id:0101"));
+	ck_assert_int_eq(offer(0), 0);
+	build(3);
+	ck_state(REG_PENDING);
+	load_ok();
+	ck_state(REG_CURRENT);
 }
 END_TEST
 
