@@ -177,7 +177,6 @@ struct tname {
 	char path[];                     /* absolute */
 };
 
-/* A watched directory tree, live. */
 /* A root's glob, compiled (tree.c glob_compile). */
 struct rglob {
 	const char *glob;                /* NULL ends a list */
@@ -187,6 +186,7 @@ struct rglob {
 	int slash;                       /* matches the relative path */
 };
 
+/* A watched directory tree, live. */
 struct root {
 	struct root *next;
 	struct root *inext;              /* implicit: in rd->implicits */

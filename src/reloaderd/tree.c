@@ -561,9 +561,6 @@ file_get_as(struct root *r, struct dir *d, const char *path, int source)
 	size_t len;
 	int unread;
 
-	if (source == -1)
-		source = !root_modules(r, path);
-
 	if ((f = file_lookup(path)) != NULL) {
 		if (f->dir != d) {
 			/* Its directory came back, perhaps under another
@@ -573,7 +570,8 @@ file_get_as(struct root *r, struct dir *d, const char *path, int source)
 			file_root(f)->nunread -= (size_t)unread;
 			file_detach(f);
 			file_attach(f, d);
-			f->source = (unsigned int)source;
+			f->source = source != -1 ? (unsigned int)source :
+			    !root_modules(r, path);
 			r->nfiles++;
 			r->nunread += (size_t)unread;
 		}
@@ -584,7 +582,8 @@ file_get_as(struct root *r, struct dir *d, const char *path, int source)
 		fatal("file_get");
 	memcpy(f->name, name, len + 1);
 	f->state = FILE_NEW;
-	f->source = (unsigned int)source;
+	f->source = source != -1 ? (unsigned int)source :
+	    !root_modules(r, path);
 	file_attach(f, d);
 	htab_insert(&rd->files, f);
 	r->nfiles++;
