@@ -4,7 +4,8 @@
 # the linker leaves.  The daemon reads the file again at once instead of
 # offering the stamp it read over and over, and says so; if the file
 # still does not hold what the client loaded, `list` calls the module
-# failed with the reason, until a build or a forced reload.  The poll
+# failed with the reason, until a build or a forced reload.  An ok that
+# leaves the client on what it ran is held back the same way.  The poll
 # interval is an hour, so that only the daemon's own reading again (not a
 # poll) can find what the file holds now.
 # backends: any
@@ -91,6 +92,25 @@ to a "> result batch=$b module=x status=ok stamp=build-id:$x2 load=0.2" \
 bg_wait rl "ok"
 ctl list
 ctl_has out " x  .* current$"
+
+# --- it answers ok but still runs what it ran: not offered again either.
+ctl hold
+put "$T/x3.so"
+ctl release
+ctl_status 0
+wait_recv a 1 module module=x "stamp=build-id:$x3"
+b=$(last_batch)
+to a "> result batch=$b module=x status=ok stamp=build-id:$x2 load=0.2" \
+    "> done batch=$b"
+wait_log "reloading x .* ok 0.20 ms, but it still runs build-id:$x2; not \
+offered again until the file changes"
+ctl list
+ctl_has out " x  .* stale (failed)$"
+ctl_has out "x: failed: it answered ok but still runs build-id:$x2, not the \
+build-id:$x3 offered"
+expect_recv a 1 module module=x "stamp=build-id:$x3"
+[ "$(count_log "reading the file again")" -eq 2 ] ||
+    fail "an ok that did not switch read the file again"
 close_client a
 stop
 end_test
