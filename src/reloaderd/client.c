@@ -938,6 +938,7 @@ static int
 client_result(struct client *c, struct proto_msg *m)
 {
 	const char *module, *status, *stamp, *reason, *node, *failed;
+	const struct stamp *disk;
 	unsigned long long batch;
 	struct stamp now, dbuf;
 	enum reg_outcome out;
@@ -1048,10 +1049,11 @@ client_result(struct client *c, struct proto_msg *m)
 		    c->failure == NULL && asprintf(&c->failure, "%s failed in %s%s%s", module,
 		    c->label, reason ? ": " : "", reason ? reason : "") == -1)
 			fatal("client_result");
+		disk = reg_disk(r, &dbuf);
 		if (out == REG_OK)
-			how = reg_ok_check(r, &now, reg_disk(r, &dbuf));
-		switched = reg_result(r, out, &now, reg_disk(r, &dbuf),
-		    client_held(r->c), reason);
+			how = reg_ok_check(r, &now, disk);
+		switched = reg_result(r, out, &now, disk, client_held(r->c),
+		    reason);
 		reg_touch(r);
 		/* It loaded a file that changed after it was read. */
 		if (how == REG_OK_OTHER)

@@ -34,6 +34,19 @@ last_batch() {
 	sed -n 's/^< reload.* batch=\([0-9]*\).*/\1/p' "$T/a.out" | tail -n 1
 }
 
+# Builds file $1 into place while reloads are held, as reloaderctl build
+# does, and waits for client a's Nth offer ($2) of its stamp ($3); sets b
+# to the batch.
+build_offered() {
+	ctl hold
+	ctl_status 0
+	put "$1"
+	ctl release
+	ctl_status 0
+	wait_recv a "$2" module module=x "stamp=build-id:$3"
+	b=$(last_batch)
+}
+
 start -b poll -i 60m
 open_client a 7
 to a "> hello proto=1 pid=4242 name=tester" "< welcome"
@@ -42,13 +55,7 @@ to a "> register module=x path=$ROOT/x.so stamp=build-id:$x1" \
 wait_recv a 1 registered module=x
 
 # --- the file changes between the daemon's reading and the client's load.
-ctl hold
-ctl_status 0
-put "$T/x2.so"
-ctl release
-ctl_status 0
-wait_recv a 1 module module=x "stamp=build-id:$x2"
-b=$(last_batch)
+build_offered "$T/x2.so" 1 "$x2"
 put "$T/x3.so"
 to a "> result batch=$b module=x status=ok stamp=build-id:$x3 load=0.2" \
     "> done batch=$b"
@@ -63,12 +70,7 @@ expect_recv a 1 module module=x
 expect_recv a 1 reload
 
 # --- it loaded a version the file does not hold, even read again.
-ctl hold
-put "$T/x2.so"
-ctl release
-ctl_status 0
-wait_recv a 2 module module=x "stamp=build-id:$x2"
-b=$(last_batch)
+build_offered "$T/x2.so" 2 "$x2"
 to a "> result batch=$b module=x status=ok stamp=build-id:$nowhere" \
     "> done batch=$b"
 wait_log "it runs build-id:$nowhere; reading the file again"
@@ -94,12 +96,7 @@ ctl list
 ctl_has out " x  .* current$"
 
 # --- it answers ok but still runs what it ran: not offered again either.
-ctl hold
-put "$T/x3.so"
-ctl release
-ctl_status 0
-wait_recv a 1 module module=x "stamp=build-id:$x3"
-b=$(last_batch)
+build_offered "$T/x3.so" 1 "$x3"
 to a "> result batch=$b module=x status=ok stamp=build-id:$x2 load=0.2" \
     "> done batch=$b"
 wait_log "reloading x .* ok 0.20 ms, but it still runs build-id:$x2; not \
