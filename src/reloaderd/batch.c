@@ -134,6 +134,17 @@ batch_arm(void)
 	ev_timer_start(rd->loop, &rd->settle_ev);
 }
 
+/* Runs the batch now if its settle window is zero: the loop would only
+ * come round to it, a turn later, with nothing else to wait for. */
+void
+batch_due(void)
+{
+	if (rd->conf.settle > 0 || !ev_is_active(&rd->settle_ev))
+		return;
+	ev_timer_stop(rd->loop, &rd->settle_ev);
+	batch_run();
+}
+
 /* Takes a file out of the queue of first stamps to read. */
 static void
 batch_unread_del(struct file *f)
@@ -353,9 +364,11 @@ batch_read(void)
 void
 batch_run(void)
 {
+	log_hold();
 	if (batch_read() > 0)
 		clients_build_ended();
 	clients_flush();
+	log_release();
 	clients_reap();
 }
 

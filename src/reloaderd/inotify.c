@@ -28,6 +28,7 @@
 	IN_MOVE_SELF | IN_ONLYDIR | IN_MASK_ADD)
 
 static void inotify_read_cb(struct ev_loop *, ev_io *, int);
+static void inotify_read(void);
 
 /* For tests: pretend the watch limit is reached after this many watches,
  * and pretend every filesystem gives no events.  Set from the
@@ -363,7 +364,7 @@ inotify_event(struct dir *d, const struct inotify_event *ev)
 
 /* Reads and dispatches every pending inotify event. */
 static void
-inotify_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+inotify_read(void)
 {
 	char buf[65536] __attribute__((aligned(__alignof__(struct inotify_event))));
 	const struct inotify_event *ev;
@@ -399,13 +400,22 @@ inotify_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		roots_retry();
 }
 
+/* Handles the events the loop found, and runs their batch at once when
+ * there is no settle window to wait for. */
+static void
+inotify_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	inotify_read();
+	batch_due();
+}
+
 /* Handles every event the kernel has queued, now, without waiting for
  * the loop: a release must see all of a build's changes. */
 void
 inotify_drain(void)
 {
 	if (rd->ifd != -1)
-		inotify_read_cb(rd->loop, &rd->inotify_ev, EV_READ);
+		inotify_read();
 }
 
 /* Returns how many watches the daemon holds. */

@@ -45,6 +45,14 @@ static void (*log_tap)(const struct timespec *, int, const char *,
 static int log_tapping;        /* in the tap: no recursion */
 static char *log_subject;      /* what the lines logged now tell of */
 
+/* Lines written while held (log_hold): they go out in one write at the
+ * release, after the work they tell of.  Past LOG_HELD_MAX bytes they go
+ * out at once, so that a long batch still shows its progress. */
+#define LOG_HELD_MAX 65536
+static char log_held[LOG_HELD_MAX];
+static size_t log_held_len;
+static int log_holding;
+
 /* Says whether stderr is the stream systemd named in JOURNAL_STREAM. */
 static int
 log_stderr_is_journal(void)
@@ -89,6 +97,55 @@ log_getlevel(void)
 	return log_level;
 }
 
+/* Writes n bytes to the log's descriptor, whatever EINTR or a short
+ * write does; a line the log cannot take is lost, as syslog loses it. */
+static void
+log_out(const char *buf, size_t n)
+{
+	int fd = log_dest == LOG_DEST_FILE ? log_fd : STDERR_FILENO;
+	ssize_t w;
+
+	while (n > 0) {
+		if ((w = write(fd, buf, n)) == -1 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		buf += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Writes the held lines out. */
+static void
+log_flush(void)
+{
+	int saved = errno;
+
+	if (log_held_len > 0)
+		log_out(log_held, log_held_len);
+	log_held_len = 0;
+	errno = saved;
+}
+
+/* Holds the lines logged from now until log_release(), so that writing
+ * them does not delay what they tell of (a batch: a client waits for it,
+ * and the log's destination, a file or the journal, can be slow).  Each
+ * line keeps the time it was logged at, and `reloaderctl tail` sees it
+ * at once. */
+void
+log_hold(void)
+{
+	log_holding++;
+}
+
+/* Writes the lines held since the matching log_hold(). */
+void
+log_release(void)
+{
+	if (log_holding > 0 && --log_holding == 0)
+		log_flush();
+}
+
 /* Opens path for appending and makes it the log; keeps the old on error. */
 int
 log_open_file(const char *path)
@@ -99,6 +156,7 @@ log_open_file(const char *path)
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 	if (fd == -1)
 		return -1;
+	log_flush();
 	if ((copy = strdup(path)) == NULL) {
 		close(fd);
 		return -1;
@@ -132,6 +190,7 @@ log_reopen(void)
 void
 log_close(void)
 {
+	log_flush();
 	if (log_fd != -1)
 		close(log_fd);
 	log_fd = -1;
@@ -250,7 +309,7 @@ log_vwrite(int pri, int with_errno, const char *fmt, va_list ap)
 {
 	char raw[8192], msg[8192], line[8300], stamp[32];
 	struct timespec ts;
-	int saved = errno, fd, n;
+	int saved = errno, n;
 	size_t len;
 
 	if (pri > log_level)
@@ -279,12 +338,15 @@ log_vwrite(int pri, int with_errno, const char *fmt, va_list ap)
 			n = sizeof(line) - 1;
 			line[n - 1] = '\n';
 		}
-		fd = log_dest == LOG_DEST_FILE ? log_fd : STDERR_FILENO;
-		/* One write per line, so lines from a rotating logger never
-		 * mix. */
-		while (n > 0 && write(fd, line, (size_t)n) == -1 &&
-		    errno == EINTR)
-			;
+		/* Whole lines per write, so that lines from a rotating
+		 * logger never mix. */
+		if (n > 0 && log_holding) {
+			if (log_held_len + (size_t)n > sizeof(log_held))
+				log_flush();
+			memcpy(log_held + log_held_len, line, (size_t)n);
+			log_held_len += (size_t)n;
+		} else if (n > 0)
+			log_out(line, (size_t)n);
 	}
 	/* Last, so that whatever the tap logs comes after this line. */
 	log_keep(&ts, pri, msg);
@@ -355,6 +417,7 @@ fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vwrite(LOG_ERR, 1, fmt, ap);
 	va_end(ap);
+	log_flush();
 	exit(1);
 }
 
@@ -367,6 +430,7 @@ fatalx(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vwrite(LOG_ERR, 0, fmt, ap);
 	va_end(ap);
+	log_flush();
 	exit(1);
 }
 

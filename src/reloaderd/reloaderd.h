@@ -535,6 +535,7 @@ void tree_links_recheck(void);
 /* batch.c */
 void batch_init(void);
 void batch_arm(void);
+void batch_due(void);
 void batch_queue(struct file *);
 void batch_unqueue(struct file *);
 void batch_run(void);
@@ -796,6 +797,8 @@ int log_getlevel(void);
 int log_open_file(const char *);
 int log_reopen(void);
 void log_close(void);
+void log_hold(void);
+void log_release(void);
 void log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *, ...) __attribute__((format(printf, 1, 2)));

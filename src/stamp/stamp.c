@@ -79,10 +79,10 @@ stamp_read_buf(const unsigned char *buf, size_t len, struct stamp *st,
 	return STAMP_INVALID;
 }
 
-/* Reads a whole regular file; never maps it, so a writer truncating it
- * under us cannot fault the reader.  Returns 0, STAMP_INVALID, or
- * STAMP_UNREADABLE with errno set. */
-static int
+/* Reads a whole regular file into a malloc'd buffer; never maps it, so a
+ * writer truncating it under us cannot fault the reader.  Returns 0,
+ * STAMP_INVALID, or STAMP_UNREADABLE with errno set. */
+int
 stamp_slurp(int fd, unsigned char **bufp, size_t *lenp, char *err,
     size_t errlen)
 {
@@ -145,6 +145,10 @@ stamp_slurp(int fd, unsigned char **bufp, size_t *lenp, char *err,
 		if (n == 0)
 			break;
 		len += (size_t)n;
+		/* Less than asked, and all that fstat said: the end, with
+		 * no read more to be told so. */
+		if (len < cap && len == (size_t)sb.st_size)
+			break;
 	}
 	*bufp = buf;
 	*lenp = len;

@@ -58,6 +58,7 @@ int stamp_read_buf(const unsigned char *, size_t, struct stamp *, char *,
     size_t);
 int stamp_read_file(const char *, struct stamp *, char *, size_t);
 int stamp_read_fd(int, const char *, struct stamp *, char *, size_t);
+int stamp_slurp(int, unsigned char **, size_t *, char *, size_t);
 int stamp_equal(const struct stamp *, const struct stamp *);
 const char *stamp_kind_name(enum stamp_kind);
 void stamp_module_name(const char *, const struct stamp *, char *, size_t);
