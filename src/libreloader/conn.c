@@ -577,6 +577,11 @@ conn_read(reloader_t *r)
 			if (r->dead)
 				return;
 		}
+		/* The socket held less than a buffer: it is empty, and epoll
+		 * (level-triggered) says when more comes, so the host hears
+		 * of this batch without waiting for another read. */
+		if ((size_t)n < sizeof(r->in))
+			return;
 	}
 }
 

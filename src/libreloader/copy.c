@@ -25,7 +25,6 @@
 #include "libreloader.h"
 
 /* Larger modules are refused rather than read into memory. */
-#define COPY_FILE_MAX (1024UL * 1024 * 1024)
 
 /* Says whether dir is a directory we may make ours in. */
 static int
@@ -140,69 +139,20 @@ static int
 copy_read(reloader_t *r, const char *path, unsigned char **bufp,
     size_t *lenp)
 {
-	struct stat sb;
-	unsigned char *buf = NULL, *nbuf;
-	size_t len = 0, cap;
-	ssize_t n;
-	int fd;
+	char err[STAMP_ERR_MAX];
+	int fd, rc;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
 		reloader_set_error(r, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (fstat(fd, &sb) == -1) {
-		reloader_set_error(r, "%s: %s", path, strerror(errno));
-		goto fail;
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		reloader_set_error(r, "%s: not a regular file", path);
-		goto fail;
-	}
-	if ((unsigned long long)sb.st_size > COPY_FILE_MAX) {
-		reloader_set_error(r, "%s: larger than %lu bytes", path,
-		    COPY_FILE_MAX);
-		goto fail;
-	}
-	cap = (size_t)sb.st_size + 1;
-	if ((buf = malloc(cap)) == NULL) {
-		reloader_set_error(r, "%s: out of memory", path);
-		goto fail;
-	}
-	for (;;) {
-		if (len == cap) {
-			if (cap >= COPY_FILE_MAX) {
-				reloader_set_error(r, "%s: grew past %lu bytes",
-				    path, COPY_FILE_MAX);
-				goto fail;
-			}
-			if ((nbuf = realloc(buf, cap * 2)) == NULL) {
-				reloader_set_error(r, "%s: out of memory",
-				    path);
-				goto fail;
-			}
-			buf = nbuf;
-			cap *= 2;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			reloader_set_error(r, "%s: %s", path, strerror(errno));
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
+	rc = stamp_slurp(fd, bufp, lenp, err, sizeof(err));
 	close(fd);
-	*bufp = buf;
-	*lenp = len;
+	if (rc != 0) {
+		reloader_set_error(r, "%s: %s", path, err);
+		return -1;
+	}
 	return 0;
-
-fail:
-	free(buf);
-	close(fd);
-	return -1;
 }
 
 /* Writes len bytes to a new file at path. */

@@ -9,7 +9,8 @@
  * had installed before us (or to the default action), so the library
  * changes nothing outside hooks.  The handler runs on an alternate
  * signal stack, which a thread without one gets for the hook's
- * duration, so that a hook that overflows its stack is caught too.
+ * duration (the library's own thread keeps one for its life), so that a
+ * hook that overflows its stack is caught too.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -34,6 +35,10 @@ static pthread_mutex_t hook_mutex = PTHREAD_MUTEX_INITIALIZER;
 /* The guard of the hook running on this thread, if any. */
 static __thread sigjmp_buf *hook_guard;
 static __thread volatile sig_atomic_t hook_caught;
+
+/* The alternate stack the library's own thread keeps for its life, so
+ * that its hooks need not set one up each time. */
+static __thread void *hook_kept_stack;
 
 /* Returns the short name of a signal a hook may die of. */
 const char *
@@ -164,6 +169,41 @@ hook_release(void)
 	pthread_mutex_unlock(&hook_mutex);
 }
 
+/* Gives the calling thread, the library's own, an alternate signal stack
+ * for as long as it runs, if it has none. */
+void
+hook_keep_stack(void)
+{
+	stack_t ss;
+	void *stack;
+
+	if (hook_kept_stack != NULL || sigaltstack(NULL, &ss) == -1 ||
+	    !(ss.ss_flags & SS_DISABLE) || (stack = malloc(HOOK_STACK)) == NULL)
+		return;
+	ss.ss_sp = stack;
+	ss.ss_size = HOOK_STACK;
+	ss.ss_flags = 0;
+	if (sigaltstack(&ss, NULL) == -1)
+		free(stack);
+	else
+		hook_kept_stack = stack;
+}
+
+/* Takes back the stack hook_keep_stack gave the calling thread. */
+void
+hook_drop_stack(void)
+{
+	stack_t none;
+
+	if (hook_kept_stack == NULL)
+		return;
+	memset(&none, 0, sizeof(none));
+	none.ss_flags = SS_DISABLE;
+	sigaltstack(&none, NULL);
+	free(hook_kept_stack);
+	hook_kept_stack = NULL;
+}
+
 /* What a hook is called with, and what it returned. */
 struct hook_call {
 	int kind;
@@ -194,7 +234,8 @@ hook_run(struct hook_call *c)
 	hook_install();
 	/* Give the thread an alternate stack if it has none, so that a hook
 	 * that overflows its own stack is caught too. */
-	if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_DISABLE)) {
+	if (hook_kept_stack == NULL && sigaltstack(NULL, &ss) == 0 &&
+	    (ss.ss_flags & SS_DISABLE)) {
 		if ((stack = malloc(HOOK_STACK)) != NULL) {
 			ss.ss_sp = stack;
 			ss.ss_size = HOOK_STACK;

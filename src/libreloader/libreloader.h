@@ -284,6 +284,8 @@ int hook_test(reloader_test_fn *, void *, int *);
 int hook_unload(reloader_unload_fn *, void *);
 void hook_install(void);
 void hook_release(void);
+void hook_keep_stack(void);
+void hook_drop_stack(void);
 const char *hook_signame(int);
 
 /* thread.c */

@@ -31,6 +31,7 @@ thread_main(void *arg)
 	pfd[0].events = POLLIN;
 	pfd[1].fd = r->stopfd;
 	pfd[1].events = POLLIN;
+	hook_keep_stack();
 	for (;;) {
 		if (poll(pfd, 2, -1) == -1) {
 			if (errno == EINTR)
@@ -42,6 +43,7 @@ thread_main(void *arg)
 		if (pfd[0].revents != 0)
 			reloader_dispatch(r);
 	}
+	hook_drop_stack();
 	return NULL;
 }
 

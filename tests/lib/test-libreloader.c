@@ -1868,6 +1868,70 @@ START_TEST(test_thread)
 }
 END_TEST
 
+/* Hooks that crash on the library's own thread, a stack overflow among
+ * them, roll back one after another, on the stack that thread keeps for
+ * its life, and the process goes on to load a good version. */
+START_TEST(test_thread_hook_crashes)
+{
+	static const struct {
+		const char *variant, *sig;
+	} crashes[] = {
+		{ "counter-overflow", "SIGSEGV" },
+		{ "counter-segv", "SIGSEGV" },
+		{ "counter-overflow", "SIGSEGV" },
+		{ "counter-fpe", "SIGFPE" },
+	};
+	struct fake f;
+	reloader_t *r = new_handle();
+	reloader_module_t *m;
+	char line[4096], want[512], stamp1[256];
+	size_t i;
+	int n = 0;
+
+	memset(&f, 0, sizeof(f));
+	snprintf(f.path, sizeof(f.path), "%s/d.sock", dir);
+	fake_listen(&f);
+	ck_assert_int_eq(reloader_set_socket(r, f.path), 0);
+	m = reloader_open(r, install("counter1", "counter"), NULL);
+	ck_assert_ptr_nonnull(m);
+	snprintf(stamp1, sizeof(stamp1), "%s", reloader_module_stamp(m));
+	ck_assert_int_eq(call_state(m, "bump"), ++n);
+	ck_assert_int_eq(reloader_start_thread(r), 0);
+	ck_assert_int_eq(reloader_connect(r), 0);
+	fake_attach_mod(&f, "counter", stamp1);
+	for (i = 0; i < sizeof(crashes) / sizeof(crashes[0]); i++) {
+		install(crashes[i].variant, "counter");
+		fake_send(&f, "reload batch=%zu count=1\n"
+		    "module batch=%zu module=counter path=%s/counter.so "
+		    "stamp=x:1\nend batch=%zu\n", i + 1, i + 1, dir, i + 1);
+		snprintf(want, sizeof(want), "result batch=%zu module=counter "
+		    "status=rolled-back stamp=%s ", i + 1, stamp1);
+		fake_read(&f, line, sizeof(line), 3000);
+		ck_assert_msg(strncmp(line, want, strlen(want)) == 0,
+		    "%s: %s", crashes[i].variant, line);
+		snprintf(want, sizeof(want), "reloader_code_change\\x20"
+		    "crashed:\\x20%s", crashes[i].sig);
+		ck_assert_msg(strstr(line, want) != NULL, "%s: %s",
+		    crashes[i].variant, line);
+		snprintf(want, sizeof(want), "done batch=%zu", i + 1);
+		fake_expect(&f, want, line, sizeof(line));
+		ck_assert_int_eq(call_int(m, "ver"), 1);
+		ck_assert_int_eq(call_state(m, "bump"), ++n);
+	}
+	install("counter2", "counter");
+	fake_send(&f, "reload batch=9 count=1\n"
+	    "module batch=9 module=counter path=%s/counter.so stamp=x:1\n"
+	    "end batch=9\n", dir);
+	fake_expect(&f, "result batch=9 module=counter status=ok", line,
+	    sizeof(line));
+	ck_assert_int_eq(call_int(m, "ver"), 2);
+	ck_assert_int_eq(call_state(m, "bump"), ++n);
+	reloader_free(r);
+	close(f.c);
+	close(f.lfd);
+}
+END_TEST
+
 /* Fails the test if the loop has run too long. */
 static void
 ev_guard_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -2616,6 +2680,7 @@ libreloader_suite(void)
 	tcase_add_test(tc, test_calls_held);
 	tcase_add_test(tc, test_protocol);
 	tcase_add_test(tc, test_thread);
+	tcase_add_test(tc, test_thread_hook_crashes);
 	tcase_add_test(tc, test_libev);
 	tcase_add_test(tc, test_rollback);
 	tcase_add_test(tc, test_rollback_nothing);
