@@ -2,10 +2,13 @@
  * onechange.c: how long one change in a big tree takes to be reported,
  * by reloaderd and by the kernel's own event, in the same run.
  *
- *	onechange [-r rounds] SOCKET MODULE.so
+ *	onechange [-l] [-r rounds] SOCKET MODULE.so
  *
  * Subscribes to reloaderd's events on SOCKET and watches MODULE's
- * directory with inotify itself, then, each round, writes a copy of
+ * directory with inotify itself; with -l it also registers MODULE on a
+ * second connection, as a process that has it loaded does (and leaves
+ * the offers that follow unanswered: only the event is timed).  Then,
+ * each round, it writes a copy of
  * MODULE with another build-id beside it and renames it into place (t0
  * right before rename(2)).  It prints the median ms until its own
  * inotify event (what inotifywait would print) and until reloaderd's
@@ -63,13 +66,20 @@ main(int argc, char **argv)
 	double t0, *tk, *td;
 	size_t len, have = 0;
 	ssize_t n;
-	int s, ifd, fd, r, rounds = 5, ch, gotk, gotd;
+	int s, h = -1, ifd, fd, r, rounds = 5, ch, gotk, gotd, loaded = 0;
 	unsigned char *bid;
+	char hex[41], name[256], *dot;
 
-	while ((ch = getopt(argc, argv, "r:")) != -1)
-		rounds = atoi(optarg);
+	while ((ch = getopt(argc, argv, "lr:")) != -1) {
+		if (ch == 'l')
+			loaded = 1;
+		else if (ch == 'r')
+			rounds = atoi(optarg);
+		else
+			return 2;
+	}
 	if (argc - optind != 2 || rounds < 1) {
-		fprintf(stderr, "usage: onechange [-r rounds] SOCKET "
+		fprintf(stderr, "usage: onechange [-l] [-r rounds] SOCKET "
 		    "MODULE.so\n");
 		return 2;
 	}
@@ -110,6 +120,34 @@ main(int argc, char **argv)
 			one_die("subscribe");
 		have += (size_t)n;
 		buf[have] = '\0';
+	}
+	if (loaded) {
+		for (int i = 0; i < 20; i++)
+			snprintf(hex + 2 * i, 3, "%02x", bid[i]);
+		snprintf(name, sizeof(name), "%s", slash + 1);
+		if ((dot = strstr(name, ".so")) != NULL)
+			*dot = '\0';
+		if ((h = socket(AF_UNIX, SOCK_STREAM, 0)) == -1 ||
+		    connect(h, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+			one_die(argv[optind]);
+		dprintf(h, "hello proto=1 pid=%d name=onechange-host\n"
+		    "register module=%s path=%s stamp=build-id:%s\n",
+		    (int)getpid(), name, argv[optind + 1], hex);
+		/* Until the registration is answered. */
+		have = 0;
+		buf[0] = '\0';
+		while (strstr(buf, "registered") == NULL &&
+		    strstr(buf, "error") == NULL) {
+			if ((n = read(h, buf + have, sizeof(buf) - have - 1)) <= 0)
+				one_die("register");
+			have += (size_t)n;
+			buf[have] = '\0';
+		}
+		if (strstr(buf, "registered") == NULL) {
+			fprintf(stderr, "onechange: register: %s", buf);
+			return 1;
+		}
+		have = 0;
 	}
 	if ((ifd = inotify_init1(IN_NONBLOCK)) == -1 ||
 	    inotify_add_watch(ifd, dir, IN_MOVED_TO | IN_CLOSE_WRITE) == -1)
@@ -163,6 +201,8 @@ main(int argc, char **argv)
 		usleep(50000);
 		/* Drop what else the change brought. */
 		while (recv(s, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+			;
+		while (h != -1 && recv(h, buf, sizeof(buf), MSG_DONTWAIT) > 0)
 			;
 	}
 	qsort(tk, (size_t)rounds, sizeof(*tk), one_cmp);

@@ -38,6 +38,7 @@ static int
 loop_timing(void)
 {
 	return ev_is_active(&rd->linger_ev) || ev_is_active(&rd->poll_ev) ||
+	    ev_is_active(&rd->sweep_ev) ||
 	    ev_is_active(&rd->settle_ev) || ev_is_active(&rd->gone_ev) ||
 	    ev_is_active(&rd->read_ev) || ev_is_active(&rd->read_gate_ev) ||
 	    ev_is_active(&rd->retry_ev) || ev_is_active(&rd->regsum_ev) ||

@@ -414,6 +414,7 @@ main(int argc, char **argv)
 	clients_init();
 	batch_init();
 	ev_init(&rd->poll_ev, NULL);
+	ev_init(&rd->sweep_ev, NULL);
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		ev_signal_init(&sigev[i], signal_cb, sigs[i]);
 		ev_signal_start(rd->loop, &sigev[i]);

@@ -161,6 +161,8 @@ struct dir {
 	unsigned int seen;               /* scan generation that saw it */
 	int wd;                          /* inotify watch, or -1 */
 	unsigned int plen;               /* strlen(path) */
+	unsigned int sweep_slot;         /* in the poll sweep under way: its
+					    index + 1, or 0 */
 	unsigned char racy;              /* mtime too recent to trust */
 	unsigned char ghost;             /* gone; kept for its files */
 	char path[];                     /* absolute */
@@ -279,6 +281,13 @@ enum reg_state {
 	REG_WAIT_PURGE,                  /* refused while old code runs */
 	REG_ROLLED_BACK,                 /* went back on request */
 	REG_PREPARED                     /* ready to switch with its group */
+};
+
+/* How long the poll backend's sweeps take against the interval. */
+enum poll_pace {
+	PACE_QUICK = 0,                  /* within it */
+	PACE_SLOW                        /* longer: only loaded modules are
+					    looked at every interval */
 };
 
 /* What an offer asks of the client. */
@@ -418,6 +427,7 @@ struct daemon {
 	int ifd;                         /* inotify instance, or -1 */
 	ev_io inotify_ev;
 	ev_timer poll_ev;
+	ev_timer sweep_ev;               /* the poll sweep's next slice */
 	ev_timer settle_ev;
 	ev_timer gone_ev;                /* grace period for vanished files */
 	size_t ngone;
@@ -702,6 +712,8 @@ void inotify_rescan(void);
 void poll_update(void);
 void poll_stop(void);
 void poll_root(struct root *);
+void poll_forget_dir(struct dir *);
+enum poll_pace poll_pace_next(enum poll_pace, double, double);
 
 /* notify.c */
 int notify_init(char *, size_t);

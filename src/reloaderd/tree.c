@@ -467,6 +467,7 @@ dir_remove(struct dir *d)
 
 	while (d->child != NULL)
 		dir_remove(d->child);
+	poll_forget_dir(d);
 	inotify_disarm_dir(d);
 	batch_unretry_dir(d);
 	htab_remove(&rd->dirs_ino, d);
