@@ -472,6 +472,7 @@ client_register(struct client *c, struct proto_msg *m)
 	struct wpath *wp;
 	struct reg *r;
 	size_t n;
+	int gone = 0;
 
 	if ((module = client_need(c, m, "module")) == NULL ||
 	    (path = client_need(c, m, "path")) == NULL ||
@@ -509,8 +510,15 @@ client_register(struct client *c, struct proto_msg *m)
 		    prevs);
 		return -1;
 	}
-	/* What the client may not see, it is not told about. */
-	if (cred_can_read(&c->cred, path, err, sizeof(err)) == -1) {
+	/*
+	 * What the client may not see, it is not told about.  A file that
+	 * is not there, of which the client runs a version, was deleted
+	 * after it loaded it (while it or the daemon was away, as it comes
+	 * back): registered all the same, so that `list` names what it runs
+	 * and that the file is missing, until a file is there again.
+	 */
+	if (cred_can_read(&c->cred, path, err, sizeof(err)) == -1 &&
+	    !(gone = errno == ENOENT && have.kind != STAMP_NONE)) {
 		int e = errno;
 
 		log_about(path);
@@ -537,7 +545,7 @@ client_register(struct client *c, struct proto_msg *m)
 	wanted_clean(path, clean, sizeof(clean));
 	wp = wanted_get(clean);
 	cond = wanted_condition(wp, err, sizeof(err));
-	if (wp->target == NULL || (cond != NULL &&
+	if ((wp->target == NULL && !gone) || (cond != NULL &&
 	    strcmp(cond, "invalid") == 0)) {
 		client_error(c, wp->target ? "not-a-module" : "no-such-file",
 		    "%s: %s", path, wp->target ? "not an ELF shared object "
@@ -567,7 +575,13 @@ client_register(struct client *c, struct proto_msg *m)
 	    log_esc(reg_display(r)), n > 1 ? " (loaded by several clients)" :
 	    "");
 	log_about(wp->path);
-	log_debug("%s registered %s", c->label, note);
+	if (wp->target == NULL) {
+		proto_stamp_format(&have, err, sizeof(err));
+		log_info("%s registered %s, which it runs (%s) but whose file "
+		    "is missing: %s; offered when a file is there again",
+		    c->label, note, err, strerror(wp->err));
+	} else
+		log_debug("%s registered %s", c->label, note);
 	log_about(NULL);
 	client_regsum_add(c, note, wp->path);
 	proto_start(&o, buf, sizeof(buf), "registered");

@@ -260,3 +260,46 @@ wait "$(cat "$T/rb.pid")" || rc=$?
 close_client liar
 stop
 echo "purge, force and rollback: ok"
+
+# ---- 7. A module deleted while the daemon was away ---------------------
+# The host still runs it.  Registered again when the daemon is back, it
+# is listed missing, with the version the host runs and why, not left out
+# of `list`; a file there again is offered.  The same for a module of a
+# set.  (Before, the registration was refused as no-such-file, and `list`
+# showed nothing of what the host ran.)
+GONE=$ROOT/gone
+mkdir -p "$GONE/set"
+mkmod "$GONE/solo.so" greet -DNONOTE -DGREETING='"solo 1"'
+mkmod "$GONE/set/a.so" counter -DNAME='"a"'
+mkmod "$GONE/set/b.so" counter -DNAME='"b"'
+start
+hst_start away -S "$GONE/set" "$GONE/solo.so"
+hst_wait away 'event connected'
+hst_wait away 'event added b '
+wait_log 'away\[[0-9]*\] registered solo'
+hst_expect away "greet solo 1" call solo reply
+hst_expect away "count=1 v1" call b reply
+solo1=build-id:$(buildid "$GONE/solo.so")
+kill -KILL "$DPID"
+wait "$DPID" 2>/dev/null || true
+DPID=
+hst_wait away 'event disconnected'
+rm "$GONE/solo.so" "$GONE/set/b.so"
+start
+hst_wait away 'event connected' 2
+wait_log "away\[[0-9]*\] registered solo (.*), which it runs ($solo1) but whose file is missing: No such file or directory; offered when a file is there again"
+wait_state away solo missing
+grep -q '"module":"solo".*"have":"'"$solo1"'".*"disk":"none:".*"stale":true.*"reason":"No such file or directory; offered when it resolves again"' \
+    "$T/ctl.out" || ctl_fail "solo: missing without what it runs or why"
+wait_state away b missing
+expect_state away a current
+hst_expect away "greet solo 1" call solo reply
+hst_expect away "count=2 v1" call b reply
+# Back: offered, and current.
+mkmod "$GONE/solo.so" greet -DNONOTE -DGREETING='"solo 2"'
+hst_wait away 'event reload solo ok'
+hst_expect away "greet solo 2" call solo reply
+expect_state away solo current
+kill "$(hst_pid away)"
+stop
+echo "deleted while away: ok"
