@@ -24,8 +24,6 @@
 
 #include "libreloader.h"
 
-/* Larger modules are refused rather than read into memory. */
-
 /* Says whether dir is a directory we may make ours in. */
 static int
 copy_usable(const char *dir)

@@ -234,8 +234,7 @@ hook_run(struct hook_call *c)
 	hook_install();
 	/* Give the thread an alternate stack if it has none, so that a hook
 	 * that overflows its own stack is caught too. */
-	if (hook_kept_stack == NULL && sigaltstack(NULL, &ss) == 0 &&
-	    (ss.ss_flags & SS_DISABLE)) {
+	if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_DISABLE)) {
 		if ((stack = malloc(HOOK_STACK)) != NULL) {
 			ss.ss_sp = stack;
 			ss.ss_size = HOOK_STACK;

@@ -545,6 +545,14 @@ client_register(struct client *c, struct proto_msg *m)
 	wanted_clean(path, clean, sizeof(clean));
 	wp = wanted_get(clean);
 	cond = wanted_condition(wp, err, sizeof(err));
+	/* There after all (made meanwhile): what the client may read. */
+	if (gone && wp->target != NULL &&
+	    cred_can_read(&c->cred, path, err, sizeof(err)) == -1) {
+		client_error(c, errno == EACCES ? "denied" : "no-such-file",
+		    "%s", err);
+		wanted_put(wp);
+		return -1;
+	}
 	if ((wp->target == NULL && !gone) || (cond != NULL &&
 	    strcmp(cond, "invalid") == 0)) {
 		client_error(c, wp->target ? "not-a-module" : "no-such-file",

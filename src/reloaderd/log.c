@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,10 +46,11 @@ static void (*log_tap)(const struct timespec *, int, const char *,
 static int log_tapping;        /* in the tap: no recursion */
 static char *log_subject;      /* what the lines logged now tell of */
 
-/* Lines written while held (log_hold): they go out in one write at the
- * release, after the work they tell of.  Past LOG_HELD_MAX bytes they go
- * out at once, so that a long batch still shows its progress. */
-#define LOG_HELD_MAX 65536
+/* Lines written while held (log_hold): they go out at the release, after
+ * the work they tell of, in writes of whole lines of at most PIPE_BUF
+ * bytes, which a pipe never splits or mixes with another writer's; so a
+ * long batch also shows its progress as it goes. */
+#define LOG_HELD_MAX PIPE_BUF
 static char log_held[LOG_HELD_MAX];
 static size_t log_held_len;
 static int log_holding;
@@ -340,9 +342,10 @@ log_vwrite(int pri, int with_errno, const char *fmt, va_list ap)
 		}
 		/* Whole lines per write, so that lines from a rotating
 		 * logger never mix. */
-		if (n > 0 && log_holding) {
-			if (log_held_len + (size_t)n > sizeof(log_held))
-				log_flush();
+		if (n > 0 && log_holding &&
+		    log_held_len + (size_t)n > sizeof(log_held))
+			log_flush();
+		if (n > 0 && log_holding && (size_t)n <= sizeof(log_held)) {
 			memcpy(log_held + log_held_len, line, (size_t)n);
 			log_held_len += (size_t)n;
 		} else if (n > 0)

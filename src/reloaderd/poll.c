@@ -10,8 +10,9 @@
  * inode differ from what was seen last is queued, and a directory's
  * entries are read again only when its mtime moved.  So a sweep costs one
  * statx per watched file and one open and fstat per directory, and
- * nothing more; a tree whose sweep takes longer than the interval is
- * swept again as soon as the last sweep ended.  Stat results younger than
+ * nothing more; after a sweep longer than the interval, the next begins
+ * at the first tick after it ended.  Missing roots and the symlinks on
+ * registered paths are looked at every interval too.  Stat results younger than
  * a second are not trusted, since a second change within the same
  * timestamp tick would leave them equal; such files are read again on the
  * next sweep.
@@ -20,6 +21,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -204,6 +206,30 @@ poll_root(struct root *r)
 		poll_dir(r->top, AT_FDCWD);
 }
 
+/* Queues a loaded module's file that is there again after its node went
+ * with it (gone past the grace period), as the sweep would find it in
+ * its polled directory: a new file, compared with what the client runs. */
+static void
+poll_loaded_back(const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	struct stat sb;
+	struct dir *d;
+
+	if (slash == NULL || (size_t)(slash - path) >= sizeof(dir) ||
+	    lstat(path, &sb) == -1)
+		return;
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	if (stat(slash == path ? "/" : dir, &sb) == -1 ||
+	    (d = dir_by_ino(sb.st_dev, sb.st_ino)) == NULL ||
+	    d->root->backend != BACKEND_POLL || d->root->shadowed ||
+	    !root_matches(d->root, path))
+		return;
+	batch_queue(file_get(d->root, d, path));
+}
+
 /* Stats the file of every module a client has loaded from a polled
  * root, so that its edit is seen within the interval whatever the sweep
  * is doing. */
@@ -215,11 +241,13 @@ poll_loaded(void)
 	size_t i;
 
 	for (i = 0; i < rd->targets.nbuckets; i++)
-		for (t = rd->targets.buckets[i]; t != NULL; t = t->hnext)
-			if ((f = file_lookup(t->path)) != NULL &&
-			    file_root(f)->backend == BACKEND_POLL &&
+		for (t = rd->targets.buckets[i]; t != NULL; t = t->hnext) {
+			if ((f = file_lookup(t->path)) == NULL)
+				poll_loaded_back(t->path);
+			else if (file_root(f)->backend == BACKEND_POLL &&
 			    !file_root(f)->shadowed)
 				poll_file(f, AT_FDCWD, t->path);
+		}
 }
 
 /* Adds d and every directory under it to the sweep, in walk order. */
@@ -240,25 +268,37 @@ poll_sweep_add(struct dir *d, size_t *cap)
 		poll_sweep_add(sub, cap);
 }
 
-/* Begins a sweep of every polled root, and looks for missing roots to
- * appear. */
+/* Arms every root that is missing and that polling waits for, if it has
+ * appeared. */
+static void
+poll_arm_missing(void)
+{
+	struct root *r;
+
+	for (r = rd->roots; r != NULL; r = r->next)
+		if (!r->shadowed && r->top == NULL &&
+		    (r->backend == BACKEND_POLL || rd->ifd == -1))
+			root_arm(r, 1);
+}
+
+/* Begins a sweep of every polled root. */
 static void
 poll_sweep_begin(void)
 {
 	struct root *r;
 	size_t cap = 0;
 
-	for (r = rd->roots; r != NULL; r = r->next) {
-		if (r->shadowed)
-			continue;
-		if (r->top != NULL && r->backend == BACKEND_POLL)
+	for (r = rd->roots; r != NULL; r = r->next)
+		if (!r->shadowed && r->top != NULL &&
+		    r->backend == BACKEND_POLL)
 			poll_sweep_add(r->top, &cap);
-		else if (r->top == NULL &&
-		    (r->backend == BACKEND_POLL || rd->ifd == -1))
-			root_arm(r, 1);
+	if (sweep_n == 0) {
+		poll_sweep_end();
+		return;
 	}
 	sweep_at = 0;
 	sweep_began = ev_time();
+	ev_timer_stop(rd->loop, &rd->sweep_ev);
 	ev_init(&rd->sweep_ev, poll_sweep_cb);
 	ev_timer_set(&rd->sweep_ev, 0., 0.);
 	ev_timer_start(rd->loop, &rd->sweep_ev);
@@ -348,7 +388,6 @@ poll_sweep_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	took = ev_time() - sweep_began;
 	poll_sweep_end();
-	wanted_poll_sites();
 	pace = poll_pace_next(sweep_pace, took, rd->conf.interval);
 	if (pace == sweep_pace)
 		return;
@@ -363,12 +402,15 @@ poll_sweep_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		    "interval", took);
 }
 
-/* Every interval: looks at the modules clients have loaded, and begins
- * a sweep of the polled roots unless one is under way. */
+/* Every interval: looks at the modules clients have loaded, at missing
+ * roots and at the symlinks on registered paths, and begins a sweep of
+ * the polled roots unless one is under way. */
 static void
 poll_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	poll_loaded();
+	poll_arm_missing();
+	wanted_poll_sites();
 	if (sweep == NULL)
 		poll_sweep_begin();
 	poll_update();
