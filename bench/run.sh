@@ -648,7 +648,8 @@ fi
 	    "variant-1.so variant-2.so\`; \`$B/skew -n $SKEW_N -p 8 -d" \
 	    "$O/reloaderd $O/bench/skewmods\`; \`$B/latency -n $LAT_N -R -o" \
 	    "bench/results/latency.dat -d $O/reloaderd variant-*.so\`;" \
-	    "\`$B/statloop -r 5 TREE\`; \`$B/onechange -r 5 SOCK MODULE\`;" \
+	    "\`$B/statloop -r 5 TREE\`; \`$B/onechange -r 5 SOCK MODULE\`" \
+	    "(inotify; -r 3, and -l -r 5 with poll);" \
 	    "ready: \`reloaderd -f -w TREE -b inotify|poll\` (log timestamps," \
 	    "starting to ready), \`inotifywait -r -m TREE\` (until \"Watches" \
 	    "established\"), \`watchman watch TREE\` and a query (it waits" \
