@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "reloaderd.h"
+#include "testutil.h"
 
 static char dir[] = "/tmp/reloader-test-log.XXXXXX";
 static char path[64];
@@ -39,18 +40,19 @@ teardown(void)
 	strcpy(dir, "/tmp/reloader-test-log.XXXXXX");
 }
 
-/* Returns the log file's bytes (static buffer). */
+/* Returns the log file's bytes, NUL-terminated (static buffer). */
 static const char *
 slurp(void)
 {
 	static char buf[1 << 20];
-	FILE *fp = fopen(path, "r");
+	unsigned char *data;
 	size_t n;
 
-	ck_assert_ptr_nonnull(fp);
-	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	ck_assert_ptr_nonnull(data = tu_slurp(path, &n));
+	ck_assert_uint_lt(n, sizeof(buf));
+	memcpy(buf, data, n);
 	buf[n] = '\0';
-	fclose(fp);
+	free(data);
 	return buf;
 }
 
